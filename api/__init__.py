@@ -1,0 +1,1 @@
+"""Zapcat's faces: the HTTP delivery service and the ``zapcat`` command line."""

@@ -1,0 +1,30 @@
+"""The ``zapcat`` command line.
+
+Each command group lives in its own module and is attached to :data:`app` here; the
+commands are thin wrappers over ``item_banks``, ``calibration`` and ``engine``. Domain
+errors are printed as one clear message with exit code 1 (never a traceback).
+"""
+
+from __future__ import annotations
+
+import typer
+
+from api.cli import bank as _bank
+from api.cli._common import run_app
+
+app = typer.Typer(
+    name="zapcat",
+    help="Zapcat: calibrate item banks, simulate adaptive tests and serve them over HTTP.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(_bank.app, name="bank")
+
+
+def main() -> None:
+    """Entry point of the ``zapcat`` console script."""
+    run_app(app)
+
+
+__all__ = ["app", "main"]

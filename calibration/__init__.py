@@ -1,0 +1,1 @@
+"""Calibration: marginal maximum likelihood estimation of item parameters."""

@@ -1,0 +1,1 @@
+"""Computerized adaptive testing engine: pure functions of (bank, config, state)."""

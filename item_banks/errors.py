@@ -1,0 +1,124 @@
+"""Domain errors of Zapcat, one module for the whole project.
+
+Every error carries a stable machine-readable ``code`` so that the HTTP layer (``api/``)
+can turn it into a structured response without inspecting messages. Lower layers
+(``item_banks``, ``calibration``, ``engine``) raise these; only ``api`` maps them to HTTP.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+
+class ZapcatError(Exception):
+    """Base class of every domain error raised by Zapcat.
+
+    Parameters
+    ----------
+    message : str
+        Human-readable explanation naming the offending value and where it was found.
+    details : dict, optional
+        Machine-readable context (item ids, rows, columns, values).
+    """
+
+    code: str = "zapcat_error"
+
+    def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details: dict[str, Any] = dict(details or {})
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem found while validating an item bank or its file.
+
+    Attributes
+    ----------
+    item_id : str or None
+        Id of the item concerned, ``None`` for bank-level problems.
+    field : str
+        Field (parameter, column or attribute) concerned.
+    message : str
+        What is wrong, including the offending value.
+    location : str or None
+        Where in the file (for example ``"row 7"`` or ``"items[3]"``), when known.
+    """
+
+    item_id: str | None
+    field: str
+    message: str
+    location: str | None = None
+
+    def __str__(self) -> str:
+        where = []
+        if self.location:
+            where.append(self.location)
+        if self.item_id is not None:
+            where.append(f"item {self.item_id!r}")
+        where.append(f"field {self.field!r}")
+        return f"{', '.join(where)}: {self.message}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the problem as a JSON-serialisable dict."""
+        return {
+            "item_id": self.item_id,
+            "field": self.field,
+            "message": self.message,
+            "location": self.location,
+        }
+
+
+class BankValidationError(ZapcatError):
+    """An item bank (or its file) failed validation; every problem is listed at once.
+
+    Parameters
+    ----------
+    problems : sequence of Problem
+        All problems found, in file order.
+    source : str, optional
+        Name of the file or object that was read.
+    """
+
+    code = "invalid_item_bank"
+
+    def __init__(self, problems: Sequence[Problem], *, source: str | None = None) -> None:
+        self.problems: tuple[Problem, ...] = tuple(problems)
+        head = f"{source}: " if source else ""
+        count = len(self.problems)
+        lines = [f"{head}{count} problem{'s' if count != 1 else ''} in item bank:"]
+        lines += [f"  - {p}" for p in self.problems]
+        super().__init__(
+            "\n".join(lines), details={"problems": [p.to_dict() for p in self.problems]}
+        )
+
+
+class UnknownModelError(ZapcatError, KeyError):
+    """An item model name is not registered."""
+
+    code = "unknown_model"
+
+    def __init__(self, name: str, known: Iterable[str]) -> None:
+        known = sorted(known)
+        super().__init__(
+            f"unknown item model {name!r}; registered models: {', '.join(known)}",
+            details={"model": name, "known": known},
+        )
+
+    def __str__(self) -> str:  # KeyError would otherwise quote the message
+        return self.message
+
+
+class UnknownItemError(ZapcatError, KeyError):
+    """An item id is not in the bank."""
+
+    code = "unknown_item"
+
+    def __init__(self, item_id: str, bank: str | None = None) -> None:
+        where = f" in bank {bank!r}" if bank else ""
+        super().__init__(f"unknown item id {item_id!r}{where}", details={"item_id": item_id})
+
+    def __str__(self) -> str:
+        return self.message

@@ -1,0 +1,45 @@
+"""Template for adding an item model (not imported; copy it and fill it in).
+
+1. Copy this class into a module of ``item_banks/models/`` (or a new module imported by
+   ``item_banks/models/__init__.py``), rename it and decorate it with ``@register_model``.
+2. Give it a lower-case ``name`` (used in bank files, the CLI and the API) and a one-line
+   ``description``.
+3. Say how many categories it allows (``min_categories``, ``max_categories``; ``None`` for
+   no upper limit) and which parameters calibration shares across items
+   (``shared_params``).
+4. Implement ``param_names`` (column order of ``params``) and ``_log_prob``. Compute the
+   log-probabilities directly (``log_expit``, ``logsumexp``, ``log1p``), never as
+   ``np.log(prob)``, so that extreme thetas stay finite.
+5. That is enough to run: derivatives and information fall back to finite differences.
+   For speed, override ``_dlog_prob_dtheta`` (shape (T, I, K)) and ``_dlog_prob_dparams``
+   (shape (T, I, K, P)) with analytic formulas, and ``_check_finite_params`` with the
+   model's admissible region (for example ``a > 0``).
+6. The contract test in ``tests/item_banks/test_models_contract.py`` runs over every
+   registered model: add the model's parameter generator there (``PARAM_FACTORIES``), then
+   run ``make test``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import log_expit
+
+from item_banks.models._base import FloatArray, ItemModel
+
+
+class ExampleModel(ItemModel):  # decorate with @register_model in a real model
+    """One-line summary; the formula in the logistic metric (no 1.702)."""
+
+    name = "example"
+    description = "example: P = 1 / (1 + exp(-a (theta - b)))"
+    min_categories = 2
+    max_categories = 2
+    shared_params = ()
+
+    def param_names(self, n_categories: int) -> tuple[str, ...]:
+        return ("a", "b")
+
+    def _log_prob(self, theta: FloatArray, params: FloatArray) -> FloatArray:
+        # theta: (T,), params: (I, P) -> (T, I, K)
+        z = params[:, 0] * (theta[:, None] - params[:, 1])
+        return np.stack([log_expit(-z), log_expit(z)], axis=-1)
