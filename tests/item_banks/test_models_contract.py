@@ -137,7 +137,7 @@ def test_information_matches_finite_difference_score_and_curvature(case: tuple) 
     h = 1e-4
     lp = [model.log_prob(THETA + s * h, params) for s in (-1, 0, 1)]
     curvature = (lp[0] - 2 * lp[1] + lp[2]) / h**2
-    np.testing.assert_allclose(info, -np.sum(p * curvature, axis=-1), rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(info, -np.sum(p * curvature, axis=-1), rtol=1e-4, atol=1e-5)
     assert np.all(info >= 0)
 
 
