@@ -122,3 +122,15 @@ class UnknownItemError(ZapcatError, KeyError):
 
     def __str__(self) -> str:
         return self.message
+
+
+class PlotInputError(ZapcatError):
+    """A plot or report was asked for with unusable input (empty item list, bad theta grid)."""
+
+    code = "invalid_plot_input"
+
+
+class ReportInputError(ZapcatError):
+    """A file given to ``zapcat report`` is not a bank, simulation or calibration report."""
+
+    code = "invalid_report_input"
