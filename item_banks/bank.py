@@ -145,9 +145,13 @@ def item_problems(item: Item) -> list[Problem]:
         if extra:
             parts.append(f"unexpected {', '.join(extra)}")
         out.append(
-            Problem(iid, "params", f"{'; '.join(parts)} for model {item.model!r} with {k} "
-                    f"categories (expects {', '.join(expected)})")
-        )  # fmt: skip
+            Problem(
+                iid,
+                "params",
+                f"{'; '.join(parts)} for model {item.model!r} with {k} "
+                f"categories (expects {', '.join(expected)})",
+            )
+        )
     for name, value in item.se.items():
         if name not in expected:
             out.append(Problem(iid, f"{name}_se", f"standard error of unknown parameter {name!r}"))
@@ -165,9 +169,13 @@ def item_problems(item: Item) -> list[Problem]:
         for entry in getattr(item, name):
             if not entry.strip() or LIST_SEPARATOR in entry:
                 out.append(
-                    Problem(iid, name, f"entries must be non-empty and contain no "
-                            f"{LIST_SEPARATOR!r}, got {entry!r}")
-                )  # fmt: skip
+                    Problem(
+                        iid,
+                        name,
+                        f"entries must be non-empty and contain no "
+                        f"{LIST_SEPARATOR!r}, got {entry!r}",
+                    )
+                )
     return out
 
 
@@ -207,31 +215,41 @@ def _group(items: Sequence[Item]) -> tuple[ModelGroup, ...]:
     return tuple(groups)
 
 
-def bank_problems(items: Sequence[Item]) -> list[Problem]:
+def bank_problems(items: Sequence[Item], locations: Sequence[str] | None = None) -> list[Problem]:
     """Every problem of a collection of items: per item, duplicates and parameter ranges.
+
+    Parameters
+    ----------
+    items : sequence of Item
+    locations : sequence of str, optional
+        Where each item was read from (for example ``"row 7"``), for the messages.
 
     Returns
     -------
     list of Problem
         In item order; empty when the items form a valid bank.
     """
-    problems: list[Problem] = []
+    if locations is None:
+        locations = [f"position {i}" for i in range(len(items))]
+    where = list(locations)
+    found: list[tuple[int, Problem]] = []
     seen: dict[str, int] = {}
-    valid: list[Item] = []
+    valid: list[int] = []
     for pos, item in enumerate(items):
         own = item_problems(item)
         if isinstance(item.item_id, str) and item.item_id in seen:
-            first = seen[item.item_id]
+            first = where[seen[item.item_id]]
             own.insert(0, Problem(item.item_id, "item_id", f"duplicate item id (first at {first})"))
         seen.setdefault(str(item.item_id), pos)
-        problems += own
+        found += [(pos, p) for p in own]
         if not own:
-            valid.append(item)
-    for group in _group(valid):
+            valid.append(pos)
+    for group in _group([items[pos] for pos in valid]):
         for row, fld, msg in group.model.check_params(group.params, group.n_categories):
-            problems.append(Problem(valid[group.indices[row]].item_id, fld, msg))
-    order = {str(item.item_id): i for i, item in enumerate(items)}
-    return sorted(problems, key=lambda p: order.get(str(p.item_id), -1))
+            pos = valid[group.indices[row]]
+            found.append((pos, Problem(items[pos].item_id, fld, msg)))
+    found.sort(key=lambda pair: pair[0])  # stable: file order, then kind of check
+    return [Problem(p.item_id, p.field, p.message, where[pos]) for pos, p in found]
 
 
 class ItemBank:
@@ -269,9 +287,10 @@ class ItemBank:
         version: str = "1",
         description: str = "",
         provenance: Mapping[str, Any] | None = None,
+        _locations: Sequence[str] | None = None,
     ) -> None:
         items = tuple(items)
-        problems = bank_problems(items)
+        problems = bank_problems(items, _locations)
         if not str(name).strip():
             problems.insert(0, Problem(None, "name", "bank name must be a non-empty string"))
         if not str(version).strip():

@@ -30,7 +30,7 @@ from typing import IO, Any
 
 import pandas as pd
 
-from item_banks.bank import LIST_SEPARATOR, Item, ItemBank
+from item_banks.bank import LIST_SEPARATOR, Item, ItemBank, bank_problems
 from item_banks.errors import BankValidationError, Problem, ZapcatError
 
 FORMAT = "zapcat-bank/1"
@@ -165,9 +165,14 @@ def item_from_record(record: Mapping[str, Any], where: str) -> tuple[Item | None
     if out:
         return None, out
     item = Item(
-        item_id=str(item_id), model=str(model), params=params, n_categories=n_categories,
-        se=se, status=status, **lists,
-    )  # fmt: skip
+        item_id=str(item_id),
+        model=str(model),
+        params=params,
+        n_categories=n_categories,
+        se=se,
+        status=status,
+        **lists,
+    )
     return item, []
 
 
@@ -198,28 +203,31 @@ def bank_from_records(
     BankValidationError
     """
     problems = list(early or [])
-    items = []
-    location = {}
+    items: list[Item] = []
+    locations: list[str] = []
     for record, where in records:
         item, found = item_from_record(record, where)
         problems += found
         if item is not None:
             items.append(item)
-            location.setdefault(item.item_id, where)
-    try:
-        bank = ItemBank(items, name=name, version=version, description=description,
-                        provenance=provenance)  # fmt: skip
-    except BankValidationError as exc:
-        for p in exc.problems:
-            if p.field == "items" and not items and not records:
-                problems.append(p)
-            elif p.field != "items":
-                where = location.get(p.item_id or "", p.location)
-                problems.append(Problem(p.item_id, p.field, p.message, where))
-        raise BankValidationError(problems, source=source) from None
-    if problems:
+            locations.append(where)
+    if problems or not items:
+        # report the record problems together with those of the items that did parse
+        problems += bank_problems(items, locations)
+        if not records:
+            problems.append(Problem(None, "items", "a bank needs at least one item"))
         raise BankValidationError(problems, source=source)
-    return bank
+    try:
+        return ItemBank(
+            items,
+            name=name,
+            version=version,
+            description=description,
+            provenance=provenance,
+            _locations=locations,
+        )
+    except BankValidationError as exc:
+        raise BankValidationError(exc.problems, source=source) from None
 
 
 # ------------------------------------------------------------------------------ JSON
@@ -275,9 +283,14 @@ def bank_from_dict(data: Any, *, source: str | None = None) -> ItemBank:
                     Problem(None, "items", f"expected an object, got {rec!r}", f"items[{i}]")
                 )
     return bank_from_records(
-        records, name=name, version=str(version), description=str(data.get("description", "")),
-        provenance=provenance, source=source, early=early,
-    )  # fmt: skip
+        records,
+        name=name,
+        version=str(version),
+        description=str(data.get("description", "")),
+        provenance=provenance,
+        source=source,
+        early=early,
+    )
 
 
 def bank_from_json(text: str, *, source: str | None = None) -> ItemBank:
@@ -320,12 +333,14 @@ def bank_to_frame(bank: ItemBank) -> pd.DataFrame:
         }
         row.update({n: it.params.get(n) for n in param_names})
         row.update({f"{n}_se": it.se.get(n) for n in se_names})
-        row.update({
-            "content_areas": LIST_SEPARATOR.join(it.content_areas),
-            "enemy_groups": LIST_SEPARATOR.join(it.enemy_groups),
-            "status": it.status,
-            "tags": LIST_SEPARATOR.join(it.tags),
-        })  # fmt: skip
+        row.update(
+            {
+                "content_areas": LIST_SEPARATOR.join(it.content_areas),
+                "enemy_groups": LIST_SEPARATOR.join(it.enemy_groups),
+                "status": it.status,
+                "tags": LIST_SEPARATOR.join(it.tags),
+            }
+        )
         rows.append(row)
     columns = [*_ID_COLUMNS, *param_names, *(f"{n}_se" for n in se_names), *META_COLUMNS]
     return pd.DataFrame(rows, columns=columns)

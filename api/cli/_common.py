@@ -18,7 +18,9 @@ err_console = Console(stderr=True)
 
 def fail(error: ZapcatError) -> typer.Exit:
     """Print a domain error on stderr and return the ``Exit(1)`` to raise."""
-    err_console.print(f"[bold red]error[/] ({error.code}): {error.message}", highlight=False)
+    err_console.print(
+        f"[bold red]error[/] ({error.code}): {error.message}", highlight=False, soft_wrap=True
+    )
     return typer.Exit(code=1)
 
 

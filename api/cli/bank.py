@@ -16,8 +16,9 @@ from item_banks.bank import ItemBank
 from item_banks.errors import BankValidationError, ZapcatError
 from item_banks.io import bank_to_csv, bank_to_json, read_bank
 
-app = typer.Typer(help="Show and validate item bank files (zapcat-bank/1 JSON or CSV).",
-                  no_args_is_help=True)  # fmt: skip
+app = typer.Typer(
+    help="Show and validate item bank files (zapcat-bank/1 JSON or CSV).", no_args_is_help=True
+)
 
 BankPath = Annotated[
     Path,
@@ -43,8 +44,9 @@ def _load(path: Path) -> ItemBank:
 
 
 def _summary_lines(bank: ItemBank) -> list[str]:
-    models = Counter(f"{it.model} (K={it.n_categories})" if it.n_categories > 2 else it.model
-                     for it in bank)  # fmt: skip
+    models = Counter(
+        f"{it.model} (K={it.n_categories})" if it.n_categories > 2 else it.model for it in bank
+    )
     areas = Counter(a for it in bank for a in it.content_areas)
     status = Counter(it.status for it in bank)
     lines = [
@@ -113,7 +115,7 @@ def validate(bank_path: BankPath) -> None:
     try:
         bank = read_bank(bank_path)
     except BankValidationError as error:
-        err_console.print(error.message, highlight=False, markup=False)
+        err_console.print(error.message, highlight=False, markup=False, soft_wrap=True)
         raise typer.Exit(code=1) from None
     except ZapcatError as error:
         raise fail(error) from None

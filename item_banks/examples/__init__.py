@@ -67,10 +67,15 @@ def build_skills_demo(seed: int = 2026) -> ItemBank:
                 groups = (f"enemy-{enemy:02d}",)
                 prev = items[-1]
                 items[-1] = Item(
-                    prev.item_id, prev.model, prev.params, prev.n_categories,
-                    content_areas=prev.content_areas, enemy_groups=groups, status=prev.status,
+                    prev.item_id,
+                    prev.model,
+                    prev.params,
+                    prev.n_categories,
+                    content_areas=prev.content_areas,
+                    enemy_groups=groups,
+                    status=prev.status,
                     tags=prev.tags,
-                )  # fmt: skip
+                )
             items.append(
                 Item(
                     item_id,

@@ -57,10 +57,18 @@ class LogisticModel(ItemModel):
         logp0 = np.logaddexp(_log_or_neg_inf(1.0 - u), log_span + ls_neg)
         log_slope = log_span + ls_pos + ls_neg  # log of (u - c) s (1 - s)
         return {
-            "a": a, "b": b, "c": c, "u": u, "dt": theta[:, None] - b,
-            "ls_pos": ls_pos, "ls_neg": ls_neg, "logp1": logp1, "logp0": logp0,
-            "r1": np.exp(log_slope - logp1), "r0": np.exp(log_slope - logp0),
-        }  # fmt: skip
+            "a": a,
+            "b": b,
+            "c": c,
+            "u": u,
+            "dt": theta[:, None] - b,
+            "ls_pos": ls_pos,
+            "ls_neg": ls_neg,
+            "logp1": logp1,
+            "logp0": logp0,
+            "r1": np.exp(log_slope - logp1),
+            "r0": np.exp(log_slope - logp0),
+        }
 
     def _log_prob(self, theta: FloatArray, params: FloatArray) -> FloatArray:
         q = self._parts(theta, params)

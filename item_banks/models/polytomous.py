@@ -107,9 +107,13 @@ class GradedResponse(ItemModel):
             for k in range(1, b.size):
                 if np.isfinite(b[k - 1]) and np.isfinite(b[k]) and not b[k] > b[k - 1]:
                     problems.append(
-                        (row, names[k + 1], f"thresholds must increase: {names[k]} = "
-                         f"{b[k - 1]!r} but {names[k + 1]} = {b[k]!r}")
-                    )  # fmt: skip
+                        (
+                            row,
+                            names[k + 1],
+                            f"thresholds must increase: {names[k]} = "
+                            f"{b[k - 1]!r} but {names[k + 1]} = {b[k]!r}",
+                        )
+                    )
         return problems
 
 
