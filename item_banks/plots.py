@@ -1,0 +1,288 @@
+"""Plots of items and item banks: response curves, item and test information.
+
+Each function draws on the matplotlib ``Axes`` it is given (or on a new figure) and
+returns that ``Axes`` so that users can restyle it. Nothing here computes maths of its
+own: curves come from the bank's models (:meth:`ItemBank.prob`,
+:meth:`ItemBank.information`).
+
+The helpers :func:`new_axes`, :func:`theta_grid` and :func:`item_positions` are shared by
+the plots of ``calibration`` and ``engine``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from matplotlib.axes import Axes
+from numpy.typing import ArrayLike, NDArray
+
+from item_banks.bank import ItemBank
+from item_banks.errors import PlotInputError
+
+DEFAULT_THETA_RANGE = (-4.0, 4.0)
+"""Ability range drawn when no grid is given."""
+
+THETA_LABEL = "θ (ability, logits)"
+
+
+def new_axes(ax: Axes | None, *, figsize: tuple[float, float] = (6.4, 4.0)) -> Axes:
+    """Return ``ax``, or the axes of a new pyplot figure when ``ax`` is ``None``.
+
+    Parameters
+    ----------
+    ax : matplotlib Axes or None
+    figsize : (float, float)
+        Size in inches of a new figure.
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    if ax is not None:
+        return ax
+    import matplotlib.pyplot as plt
+
+    _, new = plt.subplots(figsize=figsize, layout="constrained")
+    return new
+
+
+def theta_grid(theta: ArrayLike | None = None, *, n_points: int = 161) -> NDArray[np.float64]:
+    """Validate an ability grid, or make the default one.
+
+    Parameters
+    ----------
+    theta : array_like, shape (n_theta,), optional
+        Strictly increasing finite abilities, at least two. Default: ``n_points`` evenly
+        spaced values on :data:`DEFAULT_THETA_RANGE`.
+    n_points : int, default 161
+
+    Returns
+    -------
+    ndarray, shape (n_theta,)
+
+    Raises
+    ------
+    PlotInputError
+        When the grid is not 1-D, has fewer than two points, is not finite or not increasing.
+
+    Examples
+    --------
+    >>> theta_grid([-1, 0, 1])
+    array([-1.,  0.,  1.])
+    """
+    if theta is None:
+        return np.linspace(*DEFAULT_THETA_RANGE, n_points)
+    grid = np.asarray(theta, dtype=float)
+    if grid.ndim != 1 or grid.size < 2:
+        raise PlotInputError(
+            f"theta grid must be 1-D with at least 2 points, got shape {grid.shape}"
+        )
+    bad = np.nonzero(~np.isfinite(grid))[0]
+    if bad.size:
+        raise PlotInputError(
+            f"theta grid has a non-finite value {float(grid[bad[0]])!r} at {int(bad[0])}"
+        )
+    steps = np.nonzero(np.diff(grid) <= 0)[0]
+    if steps.size:
+        i = int(steps[0])
+        raise PlotInputError(
+            f"theta grid must be strictly increasing, got {float(grid[i])!r} then "
+            f"{float(grid[i + 1])!r} at {i}"
+        )
+    return grid
+
+
+def item_positions(bank: ItemBank, item_ids: Sequence[str] | str | None) -> NDArray[np.intp]:
+    """Positions of ``item_ids`` in ``bank`` (all items when ``None``).
+
+    Raises
+    ------
+    PlotInputError
+        When the list is empty.
+    UnknownItemError
+        When an id is not in the bank.
+    """
+    if item_ids is None:
+        return np.arange(len(bank))
+    if isinstance(item_ids, str):
+        item_ids = [item_ids]
+    if len(item_ids) == 0:
+        raise PlotInputError("no items to plot: the list of item ids is empty")
+    return bank.indices_of(item_ids)
+
+
+def item_curves(
+    bank: ItemBank,
+    item_ids: Sequence[str] | str,
+    *,
+    theta: ArrayLike | None = None,
+    ax: Axes | None = None,
+) -> Axes:
+    """Item characteristic curves (dichotomous) and category response curves (polytomous).
+
+    A dichotomous item draws one line, ``P(X = 1 | θ)``, labelled by its id; an item with
+    ``K > 2`` categories draws ``K`` lines ``P(X = k | θ)`` labelled ``"<item_id>: k"``.
+
+    Parameters
+    ----------
+    bank : ItemBank
+    item_ids : str or sequence of str
+        Items to draw (at least one).
+    theta : array_like, shape (n_theta,), optional
+        Ability grid (default 161 points on [-4, 4]).
+    ax : matplotlib Axes, optional
+        Where to draw; a new figure when omitted.
+
+    Returns
+    -------
+    matplotlib Axes
+
+    Examples
+    --------
+    >>> from item_banks import read_bank
+    >>> from item_banks.examples import DEMO_BANK_PATH
+    >>> ax = item_curves(read_bank(DEMO_BANK_PATH), ["py-synt-001", "py-synt-002"])
+    """
+    grid = theta_grid(theta)
+    pos = item_positions(bank, item_ids)
+    ax = new_axes(ax)
+    prob = bank.prob(grid, pos)
+    for col, i in enumerate(pos):
+        item = bank.items[i]
+        if item.n_categories == 2:
+            ax.plot(grid, prob[:, col, 1], label=item.item_id)
+        else:
+            for k in range(item.n_categories):
+                ax.plot(grid, prob[:, col, k], label=f"{item.item_id}: {k}")
+    ax.set_xlim(grid[0], grid[-1])
+    ax.set_ylim(0.0, 1.0)
+    ax.set_xlabel(THETA_LABEL)
+    ax.set_ylabel("P(X = k | θ)")
+    ax.set_title("Item response curves")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small", loc="best")
+    return ax
+
+
+def item_information(
+    bank: ItemBank,
+    item_ids: Sequence[str] | str,
+    *,
+    theta: ArrayLike | None = None,
+    ax: Axes | None = None,
+) -> Axes:
+    """Fisher information of chosen items as functions of θ, one line per item.
+
+    Parameters
+    ----------
+    bank : ItemBank
+    item_ids : str or sequence of str
+        Items to draw (at least one).
+    theta : array_like, shape (n_theta,), optional
+        Ability grid (default 161 points on [-4, 4]).
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    grid = theta_grid(theta)
+    pos = item_positions(bank, item_ids)
+    ax = new_axes(ax)
+    info = bank.information(grid, pos)
+    for col, i in enumerate(pos):
+        ax.plot(grid, info[:, col], label=bank.items[i].item_id)
+    ax.set_xlim(grid[0], grid[-1])
+    ax.set_ylim(bottom=0.0)
+    ax.set_xlabel(THETA_LABEL)
+    ax.set_ylabel("item information I(θ)")
+    ax.set_title("Item information")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small", loc="best")
+    return ax
+
+
+def test_information(
+    bank: ItemBank,
+    item_ids: Sequence[str] | None = None,
+    *,
+    theta: ArrayLike | None = None,
+    ax: Axes | None = None,
+    show_se: bool = True,
+    se_limit: float = 1.5,
+    label: str | None = None,
+) -> Axes:
+    """Test information of a bank or a test form, with its conditional standard error.
+
+    The information of a set of items is the sum of their item informations; the
+    conditional standard error of a maximum-likelihood ability estimate is
+    ``SE(θ) = 1 / sqrt(I(θ))``, drawn dashed on a second y axis (``ax.right_ax``).
+
+    Parameters
+    ----------
+    bank : ItemBank
+    item_ids : sequence of str, optional
+        The items of a test form; the whole bank when omitted.
+    theta : array_like, shape (n_theta,), optional
+        Ability grid (default 161 points on [-4, 4]).
+    ax : matplotlib Axes, optional
+    show_se : bool, default True
+        Draw the conditional SE on a twin axis.
+    se_limit : float, default 1.5
+        Upper limit of the SE axis (the SE grows without bound where information
+        vanishes), > 0.
+    label : str, optional
+        Legend label of the information line (default: bank name or ``"n items"``).
+
+    Returns
+    -------
+    matplotlib Axes
+        The information axes; when ``show_se`` its twin is ``ax.right_ax``.
+
+    Raises
+    ------
+    PlotInputError
+        On an empty item list, a bad grid or ``se_limit <= 0``.
+    """
+    grid = theta_grid(theta)
+    pos = item_positions(bank, item_ids)
+    if not (np.isfinite(se_limit) and se_limit > 0):
+        raise PlotInputError(f"se_limit must be a positive number, got {se_limit!r}")
+    ax = new_axes(ax)
+    info = bank.information(grid, pos).sum(axis=1)
+    if label is None:
+        label = bank.name if item_ids is None else f"{pos.size} items"
+    (line,) = ax.plot(grid, info, color="C0", label=f"information: {label}")
+    ax.set_xlim(grid[0], grid[-1])
+    ax.set_ylim(bottom=0.0)
+    ax.set_xlabel(THETA_LABEL)
+    ax.set_ylabel("test information I(θ)")
+    ax.set_title("Test information and conditional SE")
+    ax.grid(alpha=0.3)
+    handles = [line]
+    if show_se:
+        with np.errstate(divide="ignore"):
+            se = 1.0 / np.sqrt(info)
+        right = ax.twinx()
+        (se_line,) = right.plot(grid, se, color="C3", linestyle="--", label="SE(θ) = 1/√I(θ)")
+        right.set_ylim(0.0, se_limit)
+        right.set_ylabel("conditional SE")
+        ax.right_ax = right  # type: ignore[attr-defined]
+        handles.append(se_line)
+    ax.legend(handles=handles, fontsize="small", loc="upper left")
+    return ax
+
+
+test_information.__test__ = False  # type: ignore[attr-defined]  # not a pytest test
+
+
+__all__ = [
+    "DEFAULT_THETA_RANGE",
+    "item_curves",
+    "item_information",
+    "item_positions",
+    "new_axes",
+    "test_information",
+    "theta_grid",
+]
