@@ -181,3 +181,37 @@ class FutureSeqError(ZapcatError):
     """A response names a ``seq`` beyond the item currently presented."""
 
     code = "future_seq"
+
+
+class ResponseDataError(ZapcatError):
+    """Response data (a file or a DataFrame) failed validation; every problem is listed.
+
+    Parameters
+    ----------
+    problems : sequence of str
+        One line per problem, each naming the row, column / item id and offending value.
+    source : str, optional
+        Name of the file or object that was read.
+    """
+
+    code = "invalid_responses"
+
+    def __init__(self, problems: Sequence[str], *, source: str | None = None) -> None:
+        self.problems: tuple[str, ...] = tuple(problems)
+        head = f"{source}: " if source else ""
+        count = len(self.problems)
+        shown = [f"  - {p}" for p in self.problems[:50]]
+        if count > 50:
+            shown.append(f"  ... and {count - 50} more")
+        lines = [f"{head}{count} problem{'s' if count != 1 else ''} in response data:", *shown]
+        super().__init__("\n".join(lines), details={"problems": list(self.problems)})
+
+
+class CalibrationError(ZapcatError):
+    """A calibration cannot be run as asked (bad options, nothing left to estimate)."""
+
+    code = "calibration_failed"
+
+
+class ConvergenceWarning(UserWarning):
+    """An iterative estimation stopped before meeting its convergence criterion."""
