@@ -215,3 +215,47 @@ class CalibrationError(ZapcatError):
 
 class ConvergenceWarning(UserWarning):
     """An iterative estimation stopped before meeting its convergence criterion."""
+
+
+# ------------------------------------------------------------------ engine (CAT) errors
+class InvalidConfigError(ZapcatError):
+    """A CAT configuration is invalid; ``problems`` lists every problem at once."""
+
+    code = "invalid_config"
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        self.problems: tuple[str, ...] = tuple(problems)
+        lines = [f"{len(self.problems)} problem(s) in CAT configuration:"]
+        lines += [f"  - {p}" for p in self.problems]
+        super().__init__("\n".join(lines), details={"problems": list(self.problems)})
+
+
+class InvalidStateError(ZapcatError):
+    """A stored CAT state cannot be read (missing field, wrong type, unknown item)."""
+
+    code = "invalid_state"
+
+
+class InvalidResponseError(ZapcatError):
+    """A response is not an integer category ``0 .. K-1`` of its item."""
+
+    code = "invalid_response"
+
+
+class ItemMismatchError(ZapcatError):
+    """A response was submitted for an item other than the pending one."""
+
+    code = "item_mismatch"
+
+
+class TestFinishedError(ZapcatError):
+    """A response was submitted to a test that has already finished."""
+
+    code = "test_finished"
+    __test__ = False  # not a pytest test class
+
+
+class BankExhaustedError(ZapcatError):
+    """No admissible item is left to administer."""
+
+    code = "bank_exhausted"
