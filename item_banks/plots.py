@@ -210,7 +210,7 @@ def test_information(
     theta: ArrayLike | None = None,
     ax: Axes | None = None,
     show_se: bool = True,
-    se_limit: float = 1.5,
+    se_limit: float | None = None,
     label: str | None = None,
 ) -> Axes:
     """Test information of a bank or a test form, with its conditional standard error.
@@ -229,9 +229,9 @@ def test_information(
     ax : matplotlib Axes, optional
     show_se : bool, default True
         Draw the conditional SE on a twin axis.
-    se_limit : float, default 1.5
-        Upper limit of the SE axis (the SE grows without bound where information
-        vanishes), > 0.
+    se_limit : float, optional
+        Upper limit of the SE axis, > 0 (the SE grows without bound where information
+        vanishes). Default: 5% above the largest SE on the grid, at most 1.5.
     label : str, optional
         Legend label of the information line (default: bank name or ``"n items"``).
 
@@ -247,7 +247,7 @@ def test_information(
     """
     grid = theta_grid(theta)
     pos = item_positions(bank, item_ids)
-    if not (np.isfinite(se_limit) and se_limit > 0):
+    if se_limit is not None and not (np.isfinite(se_limit) and se_limit > 0):
         raise PlotInputError(f"se_limit must be a positive number, got {se_limit!r}")
     ax = new_axes(ax)
     info = bank.information(grid, pos).sum(axis=1)
@@ -266,6 +266,9 @@ def test_information(
             se = 1.0 / np.sqrt(info)
         right = ax.twinx()
         (se_line,) = right.plot(grid, se, color="C3", linestyle="--", label="SE(θ) = 1/√I(θ)")
+        if se_limit is None:
+            finite = se[np.isfinite(se)]
+            se_limit = min(1.05 * float(finite.max()), 1.5) if finite.size else 1.5
         right.set_ylim(0.0, se_limit)
         right.set_ylabel("conditional SE")
         ax.right_ax = right  # type: ignore[attr-defined]
@@ -277,11 +280,56 @@ def test_information(
 test_information.__test__ = False  # type: ignore[attr-defined]  # not a pytest test
 
 
+def model_label(model: str, n_categories: int) -> str:
+    """Label of a model and its number of categories: ``"2pl"``, ``"grm K=4"``."""
+    return model if n_categories == 2 else f"{model} K={n_categories}"
+
+
+def bank_composition(bank: ItemBank, *, ax: Axes | None = None) -> Axes:
+    """Number of items per content area, stacked by model, as horizontal bars.
+
+    An item in several content areas is counted in each; items without one are counted
+    under ``"(none)"``. Pretest and retired items are counted like operational ones.
+
+    Parameters
+    ----------
+    bank : ItemBank
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib Axes
+        One bar container per model (``ax.containers``), labelled by model; the y tick
+        labels are the content areas in sorted order.
+    """
+    counts: dict[str, dict[str, int]] = {}
+    for item in bank:
+        label = model_label(item.model, item.n_categories)
+        for area in item.content_areas or ("(none)",):
+            per_area = counts.setdefault(label, {})
+            per_area[area] = per_area.get(area, 0) + 1
+    areas = sorted({area for per_area in counts.values() for area in per_area})
+    ax = new_axes(ax)
+    left = np.zeros(len(areas))
+    for label in sorted(counts):
+        widths = np.array([counts[label].get(area, 0) for area in areas], dtype=float)
+        ax.barh(areas, widths, left=left, label=label)
+        left += widths
+    ax.invert_yaxis()
+    ax.set_xlabel("number of items")
+    ax.set_ylabel("content area")
+    ax.set_title(f"{bank.name}: items by content area and model")
+    ax.legend(fontsize="small", loc="lower right")
+    return ax
+
+
 __all__ = [
     "DEFAULT_THETA_RANGE",
+    "bank_composition",
     "item_curves",
     "item_information",
     "item_positions",
+    "model_label",
     "new_axes",
     "test_information",
     "theta_grid",

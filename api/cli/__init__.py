@@ -10,6 +10,7 @@ from __future__ import annotations
 import typer
 
 from api.cli import bank as _bank
+from api.cli import report as _report
 from api.cli._common import run_app
 
 app = typer.Typer(
@@ -20,6 +21,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(_bank.app, name="bank")
+app.command(name="report")(_report.report)
 
 
 def main() -> None:

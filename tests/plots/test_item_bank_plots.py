@@ -171,3 +171,30 @@ def test_bad_items_are_named(demo_bank):
         ibp.item_curves(demo_bank, [TWO_PL, "nope"])
     with pytest.raises(PlotInputError, match="se_limit must be a positive number, got 0"):
         ibp.test_information(demo_bank, se_limit=0)
+
+
+def test_se_axis_limit_defaults_to_the_largest_se(demo_bank):
+    theta = np.linspace(-2, 2, 21)
+    ax = ibp.test_information(demo_bank, theta=theta)
+    se = ax.right_ax.get_lines()[0].get_ydata()
+    assert ax.right_ax.get_ylim() == pytest.approx((0.0, 1.05 * se.max()))
+    two = ibp.test_information(demo_bank, [TWO_PL], theta=np.linspace(-8, 8, 9))
+    assert two.right_ax.get_ylim() == (0.0, 1.5)
+
+
+def test_bank_composition_counts_items_by_area_and_model(tmp_path):
+    items = [
+        Item("i1", "2pl", {"a": 1.0, "b": 0.0}, content_areas=("algebra",)),
+        Item("i2", "2pl", {"a": 1.0, "b": 1.0}, content_areas=("algebra", "geometry")),
+        Item("i3", "3pl", {"a": 1.0, "b": 0.0, "c": 0.2}, content_areas=("geometry",)),
+        Item("i4", "grm", {"a": 1.0, "b1": -1.0, "b2": 1.0}),
+    ]
+    bank = ItemBank(items, name="mini")
+    ax = ibp.bank_composition(bank)
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["(none)", "algebra", "geometry"]
+    widths = {c.get_label(): [p.get_width() for p in c.patches] for c in ax.containers}
+    assert widths == {"2pl": [0, 2, 1], "3pl": [0, 0, 1], "grm K=3": [1, 0, 0]}
+    lefts = {c.get_label(): [p.get_x() for p in c.patches] for c in ax.containers}
+    assert lefts["grm K=3"] == [0, 2, 2]  # stacked after 2pl and 3pl
+    assert ax.get_title() == "mini: items by content area and model"
+    _png_ok(ax.figure, tmp_path / "composition.png")

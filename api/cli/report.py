@@ -1,0 +1,72 @@
+"""``zapcat report``: a self-contained HTML report of an item bank or a simulation report."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from api.cli._common import console, fail
+from item_banks.errors import ReportInputError, ZapcatError
+from item_banks.io import FORMAT as BANK_FORMAT
+from item_banks.io import bank_from_dict, read_bank
+from item_banks.report import HtmlReport, bank_report
+
+Builder = Callable[[dict[str, Any], str], HtmlReport]
+
+
+def _bank(data: dict[str, Any], source: str) -> HtmlReport:
+    return bank_report(bank_from_dict(data, source=source))
+
+
+BUILDERS: dict[str, Builder] = {BANK_FORMAT: _bank}
+"""Report builder for each ``format`` value of the JSON files ``zapcat report`` reads."""
+
+
+def _build(path: Path) -> HtmlReport:
+    if path.suffix.lower() == ".csv":
+        return bank_report(read_bank(path))
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ReportInputError(f"{path}: cannot read file ({error.strerror})") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ReportInputError(f"{path}: not a JSON file ({error})") from None
+    fmt = data.get("format") if isinstance(data, dict) else None
+    if fmt not in BUILDERS:
+        known = ", ".join(sorted(BUILDERS))
+        raise ReportInputError(
+            f"{path}: unknown report input format {fmt!r} (field 'format'); known: {known}",
+            details={"path": str(path), "format": fmt, "known": sorted(BUILDERS)},
+        )
+    return BUILDERS[fmt](data, str(path))
+
+
+def report(
+    path: Annotated[
+        Path,
+        typer.Argument(
+            help="An item bank (zapcat-bank/1 JSON or CSV) or a simulation report "
+            "(JSON written by zapcat simulate).",
+            show_default=False,
+        ),
+    ],
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="HTML file to write (default: PATH with .html)."),
+    ] = None,
+) -> None:
+    """Write a self-contained HTML report (figures embedded as PNG) of a bank or simulation."""
+    target = out if out is not None else path.with_suffix(".html")
+    try:
+        document = _build(path)
+    except ZapcatError as error:
+        raise fail(error) from None
+    document.write(target)
+    console.print(
+        f"{target}: {len(document.figure_ids)} figures, {len(document.table_ids)} tables",
+        highlight=False,
+    )
