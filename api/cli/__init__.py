@@ -10,7 +10,9 @@ from __future__ import annotations
 import typer
 
 from api.cli import bank as _bank
+from api.cli import keys as _keys
 from api.cli import report as _report
+from api.cli import serve as _serve
 from api.cli._common import run_app
 
 app = typer.Typer(
@@ -21,6 +23,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(_bank.app, name="bank")
+app.add_typer(_keys.app, name="keys")
+app.command("serve")(_serve.serve)
 app.command(name="report")(_report.report)
 
 

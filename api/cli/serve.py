@@ -1,0 +1,76 @@
+"""``zapcat serve``: run the delivery service with uvicorn."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from api.cli._common import console, fail
+from api.cli.keys import DatabaseUrl, open_database
+from item_banks.errors import ZapcatError
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.", min=1, max=65535)] = 8000,
+    workers: Annotated[
+        int,
+        typer.Option(help="uvicorn worker processes (use PostgreSQL for more than one).", min=1),
+    ] = 1,
+    database_url: DatabaseUrl = None,
+    demo: Annotated[
+        bool,
+        typer.Option(
+            "--demo",
+            help="Publish the demo bank, create a demo "
+            "assessment and print an admin and a delivery key "
+            "(tenant 'demo') before serving.",
+        ),
+    ] = False,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+) -> None:
+    """Start the HTTP delivery service (migrating the database schema first).
+
+    The database is $ZAPCAT_DATABASE_URL (default a SQLite file zapcat.db in the current
+    folder). Open http://HOST:PORT/docs for the API documentation.
+    """
+    if database_url:
+        os.environ["ZAPCAT_DATABASE_URL"] = database_url
+    db = open_database(None)
+    if workers > 1 and db.is_sqlite:
+        console.print(
+            "[yellow]note[/]: several workers on SQLite serialise every write; "
+            "use PostgreSQL (ZAPCAT_DATABASE_URL) to scale out"
+        )
+    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="zapcat-metrics-")
+    if demo:
+        from api.services.demo import setup_demo
+
+        try:
+            info = setup_demo(db)
+        except ZapcatError as error:
+            raise fail(error) from None
+        base = f"http://{host}:{port}"
+        console.print(
+            f"[bold]demo[/]: bank {info['bank']} v{info['bank_version']}, "
+            f"assessment {info['assessment_id']}",
+            highlight=False,
+        )
+        console.print(f"export ZAPCAT_URL={base}", highlight=False)
+        console.print(f"export ADMIN_KEY={info['admin_key']}", highlight=False)
+        console.print(f"export DELIVER_KEY={info['deliver_key']}", highlight=False)
+        console.print(f"export ASSESSMENT={info['assessment_id']}", highlight=False)
+    db.dispose()
+    uvicorn.run(
+        "api.app:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=log_level,
+    )

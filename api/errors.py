@@ -1,0 +1,125 @@
+"""The ONE mapping from domain errors to HTTP: status codes and the error envelope.
+
+Every 4xx/5xx body reads ``{"error": {"code", "message", "details"}}``. Domain errors
+(:mod:`item_banks.errors`) are mapped by their stable ``code``; request validation,
+unknown routes and database outages get their own codes here. Nothing else in ``api/``
+chooses a status code for an error.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import InterfaceError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from item_banks.errors import ZapcatError
+
+log = logging.getLogger("zapcat.api")
+
+STATUS_OF_CODE: dict[str, int] = {
+    "malformed_json": 400,
+    "unauthorized": 401,
+    "forbidden": 403,
+    "not_found": 404,
+    "item_mismatch": 409,
+    "stale_seq": 409,
+    "future_seq": 409,
+    "test_finished": 409,
+    "bank_exhausted": 409,
+    "invalid_request": 422,
+    "invalid_response": 422,
+    "invalid_config": 422,
+    "invalid_item_bank": 422,
+    "unknown_model": 422,
+    "unknown_item": 422,
+}
+"""HTTP status of each domain error code; any other :class:`ZapcatError` is a 400."""
+
+_HTTP_CODES = {404: "route_not_found", 405: "method_not_allowed", 401: "unauthorized"}
+
+
+def envelope(
+    status: int,
+    code: str,
+    message: str,
+    details: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    """The JSON error response ``{"error": {"code", "message", "details"}}``."""
+    body = {"error": {"code": code, "message": message, "details": details or {}}}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def status_of(error: ZapcatError) -> int:
+    """HTTP status of a domain error (see :data:`STATUS_OF_CODE`)."""
+    return STATUS_OF_CODE.get(error.code, 400)
+
+
+async def _domain(_request: Request, error: ZapcatError) -> JSONResponse:
+    status = status_of(error)
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return envelope(status, error.code, error.message, error.details, headers)
+
+
+def _location(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(part) for part in loc)
+
+
+async def _validation(_request: Request, error: RequestValidationError) -> JSONResponse:
+    problems = []
+    for item in error.errors():
+        if item.get("type") == "json_invalid":
+            ctx = item.get("ctx") or {}
+            return envelope(
+                400,
+                "malformed_json",
+                f"request body is not valid JSON: {ctx.get('error', 'parse error')}",
+                {"position": item.get("loc", [None, None])[-1]},
+            )
+        problems.append(
+            {
+                "location": _location(item.get("loc", ())),
+                "message": item.get("msg", ""),
+                "type": item.get("type", ""),
+                "input": _jsonable(item.get("input")),
+            }
+        )
+    summary = "; ".join(f"{p['location']}: {p['message']}" for p in problems)
+    return envelope(422, "invalid_request", f"invalid request: {summary}", {"problems": problems})
+
+
+def _jsonable(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    text = repr(value)
+    return text if len(text) <= 200 else text[:200] + "..."
+
+
+async def _http(_request: Request, error: StarletteHTTPException) -> JSONResponse:
+    code = _HTTP_CODES.get(error.status_code, f"http_{error.status_code}")
+    return envelope(error.status_code, code, str(error.detail), {}, getattr(error, "headers", None))
+
+
+async def _database(_request: Request, error: OperationalError | InterfaceError) -> JSONResponse:
+    log.error("database error: %s", error)
+    return envelope(503, "database_unavailable", "the database is unavailable; retry later")
+
+
+async def _unexpected(_request: Request, error: Exception) -> JSONResponse:  # pragma: no cover
+    log.exception("unexpected error", exc_info=error)
+    return envelope(500, "internal_error", "internal error")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the handlers that turn every error into the envelope."""
+    app.add_exception_handler(ZapcatError, _domain)
+    app.add_exception_handler(RequestValidationError, _validation)
+    app.add_exception_handler(StarletteHTTPException, _http)
+    app.add_exception_handler(OperationalError, _database)
+    app.add_exception_handler(InterfaceError, _database)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,1 @@
+"""Alembic revisions of the service database (one module per revision)."""

@@ -1,0 +1,137 @@
+"""Database tables of the delivery service (SQLAlchemy 2 declarative models).
+
+The schema is created and upgraded by the Alembic migrations in ``api/migrations``;
+these classes are the one description of it that the code uses.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base with a stable constraint naming convention (for migrations)."""
+
+    metadata = MetaData(naming_convention=NAMING)
+
+
+Timestamp = DateTime(timezone=True)
+
+
+class ApiKey(Base):
+    """An API key: public ``key_id`` plus the SHA-256 of its secret (never the secret)."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key_id: Mapped[str] = mapped_column(String(32), unique=True)
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    tenant: Mapped[str] = mapped_column(String(100), index=True)
+    scope: Mapped[str] = mapped_column(String(20))
+    label: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)
+
+
+class BankVersion(Base):
+    """One published, immutable version of a named item bank of a tenant."""
+
+    __tablename__ = "bank_versions"
+    __table_args__ = (UniqueConstraint("tenant", "name", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(String(200))
+    version: Mapped[int] = mapped_column(Integer)
+    n_items: Mapped[int] = mapped_column(Integer)
+    description: Mapped[str] = mapped_column(Text, default="")
+    document: Mapped[str] = mapped_column(Text)  # the zapcat-bank/1 JSON, as published
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+
+
+class Assessment(Base):
+    """A pinned bank version plus an engine configuration (JSON of ``CATConfig.to_dict``)."""
+
+    __tablename__ = "assessments"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(100), index=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    bank_version_id: Mapped[int] = mapped_column(ForeignKey("bank_versions.id"))
+    config: Mapped[dict[str, Any]] = mapped_column(JSON)
+    n_sessions: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+
+
+class ExposureCount(Base):
+    """How many sessions of an assessment were presented an item."""
+
+    __tablename__ = "exposure_counts"
+
+    assessment_id: Mapped[str] = mapped_column(ForeignKey("assessments.id"), primary_key=True)
+    item_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class TestSession(Base):
+    """One examinee's test: the engine state (JSON of ``CATState.to_dict``) and its ``seq``.
+
+    ``seq`` is the number of the item currently presented (1 for the first item); it grows
+    by one with every accepted response.
+    """
+
+    __tablename__ = "sessions"
+    __test__ = False  # not a pytest class
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(100), index=True)
+    assessment_id: Mapped[str] = mapped_column(ForeignKey("assessments.id"), index=True)
+    examinee_ref: Mapped[str] = mapped_column(String(200))
+    seed: Mapped[int] = mapped_column(BigInteger)
+    seq: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20))
+    state: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)
+
+
+class Response(Base):
+    """One accepted response (append-only), with the reply that was sent for it."""
+
+    __tablename__ = "responses"
+    __table_args__ = (UniqueConstraint("session_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("sessions.id"))
+    seq: Mapped[int] = mapped_column(Integer)
+    item_id: Mapped[str] = mapped_column(String(200))
+    response: Mapped[int] = mapped_column(Integer)
+    received_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    reply: Mapped[dict[str, Any]] = mapped_column(JSON)

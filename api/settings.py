@@ -1,0 +1,58 @@
+"""Settings of the delivery service, read once from the environment.
+
+=========================  ==========================================================
+variable                   meaning
+=========================  ==========================================================
+``ZAPCAT_DATABASE_URL``    SQLAlchemy URL; default ``sqlite:///zapcat.db`` (a file in
+                           the working directory). ``postgresql+psycopg://...`` for
+                           several workers or machines.
+``ZAPCAT_DB_POOL_SIZE``    connections per worker process (PostgreSQL), default 10.
+``ZAPCAT_SQLITE_TIMEOUT``  seconds a SQLite writer waits for the lock, default 30.
+=========================  ==========================================================
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+DEFAULT_DATABASE_URL = "sqlite:///zapcat.db"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Service settings (one immutable value, passed to :func:`api.app.create_app`).
+
+    Parameters
+    ----------
+    database_url : str
+        SQLAlchemy database URL. ``postgresql://`` is read as ``postgresql+psycopg://``.
+    pool_size : int
+        Connection pool size per worker process (ignored for SQLite), >= 1.
+    sqlite_timeout : float
+        Seconds a SQLite writer waits for the database lock, > 0.
+    """
+
+    database_url: str = DEFAULT_DATABASE_URL
+    pool_size: int = 10
+    sqlite_timeout: float = 30.0
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read the settings from ``environ`` (default ``os.environ``)."""
+        env = os.environ if environ is None else environ
+        return cls(
+            database_url=env.get("ZAPCAT_DATABASE_URL", DEFAULT_DATABASE_URL),
+            pool_size=int(env.get("ZAPCAT_DB_POOL_SIZE", "10")),
+            sqlite_timeout=float(env.get("ZAPCAT_SQLITE_TIMEOUT", "30")),
+        )
+
+    @property
+    def url(self) -> str:
+        """The database URL with the psycopg 3 driver made explicit for PostgreSQL."""
+        url = self.database_url
+        for prefix in ("postgresql://", "postgres://"):
+            if url.startswith(prefix):
+                return "postgresql+psycopg://" + url[len(prefix) :]
+        return url
