@@ -1,0 +1,123 @@
+"""Plots of calibration results: Wright map and item fit overview.
+
+Each function draws on the matplotlib ``Axes`` it is given (or on a new figure) and
+returns that ``Axes``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from matplotlib.axes import Axes
+from numpy.typing import ArrayLike, NDArray
+
+from item_banks.bank import Item, ItemBank
+from item_banks.errors import PlotInputError
+from item_banks.plots import THETA_LABEL, item_positions, model_label, new_axes
+
+
+def item_locations(item: Item) -> NDArray[np.float64]:
+    """Where an item sits on the θ scale: its difficulty or its category thresholds.
+
+    Dichotomous items: ``b`` (for the 3PL/4PL the θ where the curve is half way between
+    its asymptotes). Polytomous items: the thresholds ``b1 .. bK-1`` (GRM: where
+    ``P(X >= k) = 1/2``; GPCM/PCM: where adjacent categories are equally likely); rating
+    scale items: ``b + t_k``.
+
+    Returns
+    -------
+    ndarray, shape (1,) or (K-1,)
+    """
+    p = item.params
+    steps = [p[f"b{k}"] for k in range(1, item.n_categories) if f"b{k}" in p]
+    if steps:
+        return np.asarray(steps, dtype=float)
+    ts = [p[f"t{k}"] for k in range(1, item.n_categories) if f"t{k}" in p]
+    if ts:
+        return p["b"] + np.asarray(ts, dtype=float)
+    return np.array([p["b"]], dtype=float)
+
+
+def wright_map(
+    bank: ItemBank,
+    person_theta: ArrayLike,
+    *,
+    item_ids: list[str] | None = None,
+    bins: int = 30,
+    label_items: bool | None = None,
+    ax: Axes | None = None,
+) -> Axes:
+    """Wright map (person-item map): persons and items on one θ scale.
+
+    Left of zero: the distribution of the persons' abilities as a horizontal histogram
+    (bar length = share of persons, drawn leftwards). Right of zero: each item at its
+    location(s) (see :func:`item_locations`), one column per item in order of mean
+    location, coloured by model.
+
+    Parameters
+    ----------
+    bank : ItemBank
+    person_theta : array_like, shape (n_persons,)
+        Ability estimates of the calibration sample (finite).
+    item_ids : list of str, optional
+        Items to show (all when omitted).
+    bins : int, default 30
+        Number of histogram bins of the persons.
+    label_items : bool, optional
+        Write the item ids beside their points (default: when at most 60 items).
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib Axes
+        ``ax.patches``: the person bars; one scatter collection per model label.
+    """
+    theta = np.asarray(person_theta, dtype=float)
+    if theta.ndim != 1 or theta.size == 0:
+        raise PlotInputError(f"person_theta must be a non-empty 1-D array, got shape {theta.shape}")
+    bad = np.nonzero(~np.isfinite(theta))[0]
+    if bad.size:
+        raise PlotInputError(f"person_theta has a non-finite value {float(theta[bad[0]])!r} "
+                             f"at {int(bad[0])}")  # fmt: skip
+    if bins < 1:
+        raise PlotInputError(f"bins must be >= 1, got {bins!r}")
+    pos = item_positions(bank, item_ids)
+    items = [bank.items[i] for i in pos]
+    locations = [item_locations(it) for it in items]
+    order = np.argsort([loc.mean() for loc in locations], kind="stable")
+    all_loc = np.concatenate(locations)
+    lo = min(theta.min(), all_loc.min()) - 0.25
+    hi = max(theta.max(), all_loc.max()) + 0.25
+    ax = new_axes(ax, figsize=(7.0, 5.5))
+    counts, edges = np.histogram(theta, bins=bins)
+    share = counts / theta.size
+    width = share.max() if share.max() > 0 else 1.0
+    ax.barh(edges[:-1], -share / width, height=np.diff(edges), align="edge", color="0.6",
+            label=f"persons (n = {theta.size})")  # fmt: skip
+    by_label: dict[str, tuple[list[float], list[float]]] = {}
+    for column, idx in enumerate(order, start=1):
+        x = 0.1 + 0.9 * column / len(items)
+        xs, ys = by_label.setdefault(model_label(items[idx].model, items[idx].n_categories),
+                                     ([], []))  # fmt: skip
+        xs.extend([x] * locations[idx].size)
+        ys.extend(locations[idx])
+    for label, (xs, ys) in sorted(by_label.items()):
+        ax.scatter(xs, ys, marker="D", s=18, label=f"items: {label}", zorder=3)
+    if label_items is None:
+        label_items = len(items) <= 60
+    if label_items:
+        for column, idx in enumerate(order, start=1):
+            x = 0.1 + 0.9 * column / len(items)
+            ax.annotate(items[idx].item_id, (x, locations[idx].max()), xytext=(0, 4),
+                        textcoords="offset points", rotation=90, fontsize="xx-small",
+                        ha="center", va="bottom")  # fmt: skip
+    ax.axvline(0.0, color="k", linewidth=0.8)
+    ax.set_xlim(-1.05, 1.05)
+    ax.set_ylim(lo, hi)
+    ax.set_xticks([-0.5, 0.5], ["persons", "items"])
+    ax.set_ylabel(THETA_LABEL)
+    ax.set_title(f"Wright map: {theta.size} persons, {len(items)} items")
+    ax.legend(fontsize="small", loc="lower left")
+    return ax
+
+
+__all__ = ["item_locations", "wright_map"]

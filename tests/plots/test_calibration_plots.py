@@ -1,0 +1,62 @@
+"""Plots of calibration results: Wright map (and item fit overview)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from calibration import plots as cp
+from item_banks import Item, ItemBank
+from item_banks.errors import PlotInputError
+
+ITEMS = [
+    Item("hard", "2pl", {"a": 1.0, "b": 1.5}),
+    Item("easy", "3pl", {"a": 1.2, "b": -1.0, "c": 0.2}),
+    Item("poly", "grm", {"a": 1.0, "b1": -0.5, "b2": 0.4, "b3": 2.0}),
+    Item("scale", "rsm", {"b": 0.3, "t1": -1.0, "t2": 1.0}),
+]
+BANK = ItemBank(ITEMS, name="wm")
+
+
+def test_item_locations_by_model():
+    np.testing.assert_allclose(cp.item_locations(ITEMS[0]), [1.5])
+    np.testing.assert_allclose(cp.item_locations(ITEMS[1]), [-1.0])
+    np.testing.assert_allclose(cp.item_locations(ITEMS[2]), [-0.5, 0.4, 2.0])
+    np.testing.assert_allclose(cp.item_locations(ITEMS[3]), [-0.7, 1.3])
+    # a GRM threshold is where P(X >= k) = 1/2, a GPCM step where P(k-1) = P(k)
+    gpcm = Item("g", "gpcm", {"a": 1.7, "b1": -0.6, "b2": 0.9})
+    prob = ItemBank([gpcm], name="g").prob(cp.item_locations(gpcm))[:, 0, :]
+    assert prob[0, 0] == pytest.approx(prob[0, 1]) and prob[1, 1] == pytest.approx(prob[1, 2])
+
+
+def test_wright_map_draws_persons_and_items(tmp_path):
+    rng = np.random.default_rng(5)
+    theta = rng.normal(0.2, 1.0, size=800)
+    ax = cp.wright_map(BANK, theta, bins=16)
+    counts, edges = np.histogram(theta, bins=16)
+    bars = ax.patches
+    assert len(bars) == 16
+    widths = np.array([-b.get_width() for b in bars])
+    np.testing.assert_allclose(widths, counts / counts.max())
+    np.testing.assert_allclose([b.get_y() for b in bars], edges[:-1])
+    points = {c.get_label(): c.get_offsets() for c in ax.collections}
+    assert set(points) == {"items: 2pl", "items: 3pl", "items: grm K=4", "items: rsm K=3"}
+    np.testing.assert_allclose(points["items: grm K=4"][:, 1], [-0.5, 0.4, 2.0])
+    np.testing.assert_allclose(points["items: rsm K=3"][:, 1], [-0.7, 1.3])
+    # columns in order of mean location: easy (-1.0), scale (0.3), poly (0.633), hard (1.5)
+    xs = {label: pts[0, 0] for label, pts in points.items()}
+    assert xs["items: 3pl"] < xs["items: rsm K=3"] < xs["items: grm K=4"] < xs["items: 2pl"]
+    assert [t.get_text() for t in ax.texts] == ["easy", "scale", "poly", "hard"]
+    low, high = ax.get_ylim()
+    assert low <= min(theta.min(), -1.0) and high >= max(theta.max(), 2.0)
+    assert ax.get_title() == "Wright map: 800 persons, 4 items"
+    ax.figure.savefig(tmp_path / "wright.png")
+
+
+def test_wright_map_subset_and_bad_input():
+    ax = cp.wright_map(BANK, [0.0, 1.0], item_ids=["hard"], label_items=False)
+    assert len(ax.collections) == 1 and len(ax.texts) == 0
+    with pytest.raises(PlotInputError, match="non-finite value inf at 1"):
+        cp.wright_map(BANK, [0.0, np.inf])
+    with pytest.raises(PlotInputError, match="non-empty 1-D"):
+        cp.wright_map(BANK, [])
