@@ -1,0 +1,239 @@
+"""Per-bank arrays computed once and cached on the bank object.
+
+Everything the engine evaluates at every step (log-probabilities on the quadrature grid,
+information on a fine grid, scores for root finding) is tabulated here once per bank and
+grid, so that one CAT step costs a few gathers and vector operations, never a call into
+the item models for the whole bank. The cache is keyed on the identity of the (immutable)
+bank and released when the bank is garbage-collected.
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from item_banks.bank import ItemBank
+
+FloatArray = NDArray[np.float64]
+
+_CACHE: dict[int, tuple[weakref.ref, BankTables]] = {}
+
+INFO_TABLE_BYTES = 64_000_000
+"""Budget of the fine information table; its step is 0.01 unless the bank is very large."""
+
+
+def second_derivative_term(bank: ItemBank, theta: FloatArray, items: NDArray | None) -> FloatArray:
+    """Warm's ``J_i(theta) = sum_k P'_k P''_k / P_k`` for each item, shape ``(T, n)``.
+
+    ``P'`` is analytic (``P * dlog P``); ``P''`` is a central difference of ``P'``.
+    """
+    h = 1e-4
+    logp = bank.log_prob(theta, items)
+    prob = np.exp(logp)
+    d1 = prob * bank.dlog_prob_dtheta(theta, items)
+    up = np.exp(bank.log_prob(theta + h, items)) * bank.dlog_prob_dtheta(theta + h, items)
+    down = np.exp(bank.log_prob(theta - h, items)) * bank.dlog_prob_dtheta(theta - h, items)
+    d2 = (up - down) / (2.0 * h)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        term = np.where(prob > 0, d1 * d2 / np.where(prob > 0, prob, 1.0), 0.0)
+    return term.sum(axis=-1)
+
+
+class GridTables:
+    """Bank arrays on one grid of theta points.
+
+    Attributes
+    ----------
+    points : ndarray, shape (Q,)
+    log_prob : ndarray, shape (n_items, K_max, Q)
+        ``log P(X = k | theta_q)``; ``-inf`` for categories an item does not have.
+    log_prob0 : ndarray, shape (n_items, K_max, Q)
+        The same with 0 in padded categories (for one-hot matrix products).
+    """
+
+    def __init__(self, bank: ItemBank, points: FloatArray) -> None:
+        self.points = points
+        lp = bank.log_prob(points)  # (Q, n, K)
+        self.log_prob = np.ascontiguousarray(np.transpose(lp, (1, 2, 0)))
+        self.log_prob0 = np.where(np.isfinite(self.log_prob), self.log_prob, 0.0)
+        self._bank = weakref.ref(bank)
+        self._lazy: dict[str, Any] = {}
+
+    def _get(self, name: str) -> Any:
+        if name not in self._lazy:
+            bank = self._bank()
+            pts = self.points
+            if name == "prob":
+                value = np.exp(self.log_prob)
+            elif name == "score":  # d log P / d theta, (n, K, Q), 0 where padded
+                value = np.ascontiguousarray(np.transpose(bank.dlog_prob_dtheta(pts), (1, 2, 0)))
+            elif name == "info":  # (n, Q)
+                value = np.ascontiguousarray(bank.information(pts).T)
+            elif name == "j_term":  # (n, Q)
+                value = np.ascontiguousarray(second_derivative_term(bank, pts, None).T)
+            else:  # pragma: no cover - programming error
+                raise KeyError(name)
+            self._lazy[name] = value
+        return self._lazy[name]
+
+    @property
+    def prob(self) -> FloatArray:
+        """``P(X = k | theta_q)``, shape ``(n_items, K_max, Q)``, 0 where padded."""
+        return self._get("prob")
+
+    @property
+    def score(self) -> FloatArray:
+        """``d log P / d theta``, shape ``(n_items, K_max, Q)``, 0 where padded."""
+        return self._get("score")
+
+    @property
+    def info(self) -> FloatArray:
+        """Item information, shape ``(n_items, Q)``."""
+        return self._get("info")
+
+    @property
+    def j_term(self) -> FloatArray:
+        """Warm's ``J`` term per item, shape ``(n_items, Q)``."""
+        return self._get("j_term")
+
+
+class BankTables:
+    """Cached arrays of one bank (see :func:`bank_tables`)."""
+
+    def __init__(self, bank: ItemBank) -> None:
+        self._bank = weakref.ref(bank)
+        self.n_items = len(bank)
+        self.n_categories = np.asarray(bank.n_categories)
+        self.max_categories = bank.max_categories
+        self._grids: dict[tuple[float, ...], GridTables] = {}
+        self._info: dict[tuple[float, float], tuple[float, float, NDArray[np.float32]]] = {}
+        self._meta: dict[str, Any] = {}
+
+    def grid(self, lo: float, hi: float, n_points: int) -> GridTables:
+        """Tables on ``n_points`` equally spaced points of ``[lo, hi]``."""
+        key = (float(lo), float(hi), float(n_points))
+        if key not in self._grids:
+            self._grids[key] = GridTables(self._bank(), np.linspace(lo, hi, int(n_points)))
+        return self._grids[key]
+
+    def points(self, values: tuple[float, ...]) -> GridTables:
+        """Tables at arbitrary points (for example ``cut +- delta`` of an SPRT)."""
+        key = ("pts", *values)
+        if key not in self._grids:
+            self._grids[key] = GridTables(self._bank(), np.asarray(values, dtype=float))  # type: ignore[index]
+        return self._grids[key]  # type: ignore[index]
+
+    def info_table(self, lo: float, hi: float) -> tuple[float, float, NDArray[np.float32]]:
+        """Information of every item on a fine grid of ``[lo, hi]``.
+
+        Returns
+        -------
+        lo, step : float
+        table : ndarray of float32, shape (Q, n_items)
+            Row ``q`` holds the information at ``lo + q * step``; read with
+            :meth:`information_at` (linear interpolation).
+        """
+        key = (float(lo), float(hi))
+        if key not in self._info:
+            bank = self._bank()
+            budget_points = INFO_TABLE_BYTES // (4 * max(self.n_items, 1))
+            n_points = int(np.clip(budget_points, 161, round((hi - lo) / 0.01) + 1))
+            points = np.linspace(lo, hi, n_points)
+            table = np.empty((n_points, self.n_items), dtype=np.float32)
+            for start in range(0, n_points, 64):
+                table[start : start + 64] = bank.information(points[start : start + 64])
+            self._info[key] = (lo, (hi - lo) / (n_points - 1), table)
+        return self._info[key]
+
+    def information_at(self, theta: FloatArray, lo: float, hi: float) -> NDArray[np.float32]:
+        """Information of every item at each theta, shape ``(N, n_items)``.
+
+        Linear interpolation in the fine table (step 0.01 up to 6,400 items, relative error
+        below about ``1e-5 a^2``); theta is clipped to ``[lo, hi]``.
+        """
+        lo_, step, table = self.info_table(lo, hi)
+        pos = (np.clip(theta, lo, hi) - lo_) / step
+        q = np.minimum(pos.astype(np.intp), table.shape[0] - 2)
+        w = (pos - q).astype(np.float32)[:, None]
+        return table[q] * (1.0 - w) + table[q + 1] * w
+
+    def meta(self, name: str) -> Any:
+        """Item metadata arrays (built once): slopes, locations, statuses, areas, enemies."""
+        if not self._meta:
+            self._build_meta()
+        return self._meta[name]
+
+    def _build_meta(self) -> None:
+        bank = self._bank()
+        n = self.n_items
+        slope = np.ones(n)
+        location = np.zeros(n)
+        for group in bank.groups:
+            names = group.model.param_names(group.n_categories)
+            params = np.asarray(group.params)
+            if "a" in names:
+                slope[group.indices] = params[:, names.index("a")]
+            b_cols = [j for j, nm in enumerate(names) if nm.startswith("b")]
+            t_cols = [j for j, nm in enumerate(names) if nm.startswith("t")]
+            loc = params[:, b_cols].mean(axis=1)
+            if t_cols:
+                loc = loc + params[:, t_cols].mean(axis=1)
+            location[group.indices] = loc
+        status = np.array([item.status for item in bank.items])
+        areas = sorted({a for item in bank.items for a in item.content_areas})
+        area_index = {a: j for j, a in enumerate(areas)}
+        membership = np.zeros((n, len(areas)), dtype=bool)
+        groups = sorted({g for item in bank.items for g in item.enemy_groups})
+        group_index = {g: j for j, g in enumerate(groups)}
+        enemy_member = np.zeros((n, len(groups)), dtype=bool)
+        for i, item in enumerate(bank.items):
+            for a in item.content_areas:
+                membership[i, area_index[a]] = True
+            for g in item.enemy_groups:
+                enemy_member[i, group_index[g]] = True
+        # enemies of each item (items sharing a group, itself excluded), CSR layout
+        indptr = [0]
+        indices: list[int] = []
+        for i in range(n):
+            own = np.nonzero(enemy_member[i])[0]
+            if own.size:
+                mates = np.nonzero(enemy_member[:, own].any(axis=1))[0]
+                mates = mates[mates != i]
+                indices.extend(mates.tolist())
+            indptr.append(len(indices))
+        self._meta.update(
+            slope=slope,
+            location=location,
+            operational=status == "operational",
+            pretest=status == "pretest",
+            areas=tuple(areas),
+            membership=membership,
+            enemy_groups=tuple(groups),
+            enemy_member=enemy_member,
+            enemy_indptr=np.asarray(indptr, dtype=np.intp),
+            enemy_indices=np.asarray(indices, dtype=np.intp),
+            has_enemies=bool(indices),
+        )
+
+
+def bank_tables(bank: ItemBank) -> BankTables:
+    """The cached :class:`BankTables` of ``bank`` (built on first use).
+
+    Examples
+    --------
+    >>> from item_banks import Item, ItemBank
+    >>> bank = ItemBank([Item("q1", "2pl", {"a": 1.0, "b": 0.0})], name="demo")
+    >>> bank_tables(bank) is bank_tables(bank)
+    True
+    """
+    key = id(bank)
+    entry = _CACHE.get(key)
+    if entry is not None and entry[0]() is bank:
+        return entry[1]
+    tables = BankTables(bank)
+    _CACHE[key] = (weakref.ref(bank), tables)
+    weakref.finalize(bank, _CACHE.pop, key, None)
+    return tables
