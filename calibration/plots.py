@@ -7,6 +7,7 @@ returns that ``Axes``.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 from matplotlib.axes import Axes
 from numpy.typing import ArrayLike, NDArray
 
@@ -120,4 +121,85 @@ def wright_map(
     return ax
 
 
-__all__ = ["item_locations", "wright_map"]
+def item_fit_overview(
+    fit: pd.DataFrame,
+    *,
+    infit: str | None = "infit",
+    outfit: str | None = "outfit",
+    p_value: str | None = "sx2_p",
+    alpha: float = 0.05,
+    band: tuple[float, float] = (0.7, 1.3),
+    ax: Axes | None = None,
+) -> Axes:
+    """Item fit at a glance: infit and outfit mean squares per item, misfit flagged.
+
+    One row per item (top to bottom in the order of ``fit``): infit (circle) and outfit
+    (cross) mean squares, the usual acceptable band shaded, and items whose fit test
+    p-value is below ``alpha`` drawn in red with their p-value.
+
+    Parameters
+    ----------
+    fit : pandas.DataFrame
+        One row per item, indexed by item id.
+    infit, outfit, p_value : str or None
+        Column names of the infit and outfit mean squares and of a fit test's p-value
+        (S-X2 by default); ``None`` (or a column missing from ``fit``) leaves it out. At
+        least one of the mean squares must be present.
+    alpha : float, default 0.05
+        Level below which an item's p-value flags it, in (0, 1).
+    band : (float, float), default (0.7, 1.3)
+        Acceptable range of mean squares, shaded.
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib Axes
+        Scatter collections labelled ``"infit"``, ``"outfit"`` and, when there are
+        flagged items, ``"p < alpha"``; y tick labels are the item ids.
+    """
+    if not isinstance(fit, pd.DataFrame) or fit.empty:
+        raise PlotInputError("fit must be a non-empty DataFrame with one row per item")
+    if not 0.0 < alpha < 1.0:
+        raise PlotInputError(f"alpha must be in (0, 1), got {alpha!r}")
+    columns = {
+        name: col
+        for name, col in (("infit", infit), ("outfit", outfit))
+        if col is not None and col in fit.columns
+    }
+    if not columns:
+        raise PlotInputError(
+            f"fit has no mean-square column {infit!r} or {outfit!r}; columns: {list(fit.columns)}"
+        )
+    rows = np.arange(len(fit))
+    ax = new_axes(ax, figsize=(6.4, max(3.0, 0.22 * len(fit) + 1.2)))
+    ax.axvspan(*band, color="C2", alpha=0.12, label=f"{band[0]:g}–{band[1]:g}")
+    ax.axvline(1.0, color="0.5", linewidth=0.8)
+    markers = {"infit": "o", "outfit": "x"}
+    for name, col in columns.items():
+        values = pd.to_numeric(fit[col], errors="coerce").to_numpy(dtype=float)
+        ax.scatter(values, rows, marker=markers[name], color="C0" if name == "infit" else "C1",
+                   label=name, zorder=3)  # fmt: skip
+    flagged = np.zeros(len(fit), dtype=bool)
+    if p_value is not None and p_value in fit.columns:
+        p = pd.to_numeric(fit[p_value], errors="coerce").to_numpy(dtype=float)
+        flagged = np.isfinite(p) & (p < alpha)
+        if flagged.any():
+            first = next(iter(columns.values()))
+            x = pd.to_numeric(fit[first], errors="coerce").to_numpy(dtype=float)
+            ax.scatter(x[flagged], rows[flagged], s=120, facecolors="none", edgecolors="C3",
+                       label=f"{p_value} < {alpha:g}", zorder=4)  # fmt: skip
+            for r in rows[flagged]:
+                ax.annotate(f"p={p[r]:.3f}", (x[r], r), xytext=(8, 0), textcoords="offset points",
+                            fontsize="x-small", color="C3", va="center")  # fmt: skip
+    ax.set_yticks(rows, [str(i) for i in fit.index], fontsize="x-small")
+    for label, bad in zip(ax.get_yticklabels(), flagged, strict=True):
+        if bad:
+            label.set_color("C3")
+    ax.set_ylim(len(fit) - 0.5, -0.5)
+    ax.set_xlabel("mean square")
+    ax.set_title(f"Item fit: {int(flagged.sum())} of {len(fit)} items with p < {alpha:g}")
+    ax.legend(fontsize="small", loc="lower right")
+    return ax
+
+
+__all__ = ["item_fit_overview", "item_locations", "wright_map"]

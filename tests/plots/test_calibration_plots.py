@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from calibration import plots as cp
@@ -60,3 +61,43 @@ def test_wright_map_subset_and_bad_input():
         cp.wright_map(BANK, [0.0, np.inf])
     with pytest.raises(PlotInputError, match="non-empty 1-D"):
         cp.wright_map(BANK, [])
+
+
+def _fit_table():
+    return pd.DataFrame(
+        {
+            "infit": [1.02, 0.65, 1.41, 0.98],
+            "outfit": [1.10, 0.60, 1.80, 0.95],
+            "sx2_p": [0.40, 0.03, 0.001, np.nan],
+        },
+        index=pd.Index(["i1", "i2", "i3", "i4"], name="item_id"),
+    )
+
+
+def test_item_fit_overview_draws_mean_squares_and_flags(tmp_path):
+    ax = cp.item_fit_overview(_fit_table(), alpha=0.05)
+    points = {c.get_label(): c.get_offsets() for c in ax.collections if c.get_label()}
+    np.testing.assert_allclose(points["infit"], [[1.02, 0], [0.65, 1], [1.41, 2], [0.98, 3]])
+    np.testing.assert_allclose(points["outfit"][:, 0], [1.10, 0.60, 1.80, 0.95])
+    np.testing.assert_allclose(points["sx2_p < 0.05"], [[0.65, 1], [1.41, 2]])
+    assert [t.get_text() for t in ax.texts] == ["p=0.030", "p=0.001"]
+    ticks = ax.get_yticklabels()
+    assert [t.get_text() for t in ticks] == ["i1", "i2", "i3", "i4"]
+    assert [t.get_color() for t in ticks][1:3] == ["C3", "C3"]
+    assert ax.get_title() == "Item fit: 2 of 4 items with p < 0.05"
+    band = ax.patches[0]
+    assert band.get_x() == pytest.approx(0.7) and band.get_width() == pytest.approx(0.6)
+    ax.figure.savefig(tmp_path / "fit.png")
+
+
+def test_item_fit_overview_column_choice_and_errors():
+    ax = cp.item_fit_overview(_fit_table(), outfit=None, p_value="missing", alpha=0.01)
+    labels = [c.get_label() for c in ax.collections]
+    assert "outfit" not in labels and not any("<" in label for label in labels)
+    assert ax.get_title() == "Item fit: 0 of 4 items with p < 0.01"
+    with pytest.raises(PlotInputError, match="no mean-square column 'x' or 'y'"):
+        cp.item_fit_overview(_fit_table(), infit="x", outfit="y")
+    with pytest.raises(PlotInputError, match="non-empty DataFrame"):
+        cp.item_fit_overview(pd.DataFrame())
+    with pytest.raises(PlotInputError, match=r"alpha must be in \(0, 1\), got 5"):
+        cp.item_fit_overview(_fit_table(), alpha=5)
