@@ -1,1 +1,22 @@
-"""Calibration: marginal maximum likelihood estimation of item parameters."""
+"""Calibration: marginal maximum likelihood estimation of item parameters.
+
+>>> from calibration import calibrate, read_responses
+>>> # result = calibrate(read_responses("responses.csv"), "2pl")
+>>> # result.summary(); result.to_item_bank("my-bank")
+"""
+
+from calibration.data import ResponseData, read_responses
+from calibration.estimation import Calibrator, calibrate, quadrature
+from calibration.priors import Prior, parse_prior
+from calibration.results import CalibrationResult
+
+__all__ = [
+    "CalibrationResult",
+    "Calibrator",
+    "Prior",
+    "ResponseData",
+    "calibrate",
+    "parse_prior",
+    "quadrature",
+    "read_responses",
+]

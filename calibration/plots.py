@@ -77,8 +77,9 @@ def wright_map(
         raise PlotInputError(f"person_theta must be a non-empty 1-D array, got shape {theta.shape}")
     bad = np.nonzero(~np.isfinite(theta))[0]
     if bad.size:
-        raise PlotInputError(f"person_theta has a non-finite value {float(theta[bad[0]])!r} "
-                             f"at {int(bad[0])}")  # fmt: skip
+        raise PlotInputError(
+            f"person_theta has a non-finite value {float(theta[bad[0]])!r} at {int(bad[0])}"
+        )
     if bins < 1:
         raise PlotInputError(f"bins must be >= 1, got {bins!r}")
     pos = item_positions(bank, item_ids)
@@ -92,13 +93,20 @@ def wright_map(
     counts, edges = np.histogram(theta, bins=bins)
     share = counts / theta.size
     width = share.max() if share.max() > 0 else 1.0
-    ax.barh(edges[:-1], -share / width, height=np.diff(edges), align="edge", color="0.6",
-            label=f"persons (n = {theta.size})")  # fmt: skip
+    ax.barh(
+        edges[:-1],
+        -share / width,
+        height=np.diff(edges),
+        align="edge",
+        color="0.6",
+        label=f"persons (n = {theta.size})",
+    )
     by_label: dict[str, tuple[list[float], list[float]]] = {}
     for column, idx in enumerate(order, start=1):
         x = 0.1 + 0.9 * column / len(items)
-        xs, ys = by_label.setdefault(model_label(items[idx].model, items[idx].n_categories),
-                                     ([], []))  # fmt: skip
+        xs, ys = by_label.setdefault(
+            model_label(items[idx].model, items[idx].n_categories), ([], [])
+        )
         xs.extend([x] * locations[idx].size)
         ys.extend(locations[idx])
     for label, (xs, ys) in sorted(by_label.items()):
@@ -108,9 +116,16 @@ def wright_map(
     if label_items:
         for column, idx in enumerate(order, start=1):
             x = 0.1 + 0.9 * column / len(items)
-            ax.annotate(items[idx].item_id, (x, locations[idx].max()), xytext=(0, 4),
-                        textcoords="offset points", rotation=90, fontsize="xx-small",
-                        ha="center", va="bottom")  # fmt: skip
+            ax.annotate(
+                items[idx].item_id,
+                (x, locations[idx].max()),
+                xytext=(0, 4),
+                textcoords="offset points",
+                rotation=90,
+                fontsize="xx-small",
+                ha="center",
+                va="bottom",
+            )
     ax.axvline(0.0, color="k", linewidth=0.8)
     ax.set_xlim(-1.05, 1.05)
     ax.set_ylim(lo, hi)
@@ -177,8 +192,14 @@ def item_fit_overview(
     markers = {"infit": "o", "outfit": "x"}
     for name, col in columns.items():
         values = pd.to_numeric(fit[col], errors="coerce").to_numpy(dtype=float)
-        ax.scatter(values, rows, marker=markers[name], color="C0" if name == "infit" else "C1",
-                   label=name, zorder=3)  # fmt: skip
+        ax.scatter(
+            values,
+            rows,
+            marker=markers[name],
+            color="C0" if name == "infit" else "C1",
+            label=name,
+            zorder=3,
+        )
     flagged = np.zeros(len(fit), dtype=bool)
     if p_value is not None and p_value in fit.columns:
         p = pd.to_numeric(fit[p_value], errors="coerce").to_numpy(dtype=float)
@@ -186,11 +207,25 @@ def item_fit_overview(
         if flagged.any():
             first = next(iter(columns.values()))
             x = pd.to_numeric(fit[first], errors="coerce").to_numpy(dtype=float)
-            ax.scatter(x[flagged], rows[flagged], s=120, facecolors="none", edgecolors="C3",
-                       label=f"{p_value} < {alpha:g}", zorder=4)  # fmt: skip
+            ax.scatter(
+                x[flagged],
+                rows[flagged],
+                s=120,
+                facecolors="none",
+                edgecolors="C3",
+                label=f"{p_value} < {alpha:g}",
+                zorder=4,
+            )
             for r in rows[flagged]:
-                ax.annotate(f"p={p[r]:.3f}", (x[r], r), xytext=(8, 0), textcoords="offset points",
-                            fontsize="x-small", color="C3", va="center")  # fmt: skip
+                ax.annotate(
+                    f"p={p[r]:.3f}",
+                    (x[r], r),
+                    xytext=(8, 0),
+                    textcoords="offset points",
+                    fontsize="x-small",
+                    color="C3",
+                    va="center",
+                )
     ax.set_yticks(rows, [str(i) for i in fit.index], fontsize="x-small")
     for label, bad in zip(ax.get_yticklabels(), flagged, strict=True):
         if bad:

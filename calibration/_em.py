@@ -1,0 +1,400 @@
+"""Bock-Aitkin EM: E-step over a quadrature grid, vectorised M-step, SQUAREM acceleration.
+
+One function, :meth:`EMProblem.estep`, computes the marginal log-likelihood (used by EM,
+standard errors, AIC/BIC and the tests) together with the expected counts
+``R = Y.T @ posterior`` (sum K x Q).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from numpy.typing import NDArray
+
+from calibration._layout import LOGP_FLOOR, Design, FloatArray, Group
+
+MAX_NEWTON = 25
+MAX_STEP = 1.0  # largest change of one parameter in one Newton step
+PARAM_LIMIT = 1e3
+
+
+class EMProblem:
+    """The marginal likelihood of a calibration as a function of the free parameters.
+
+    Parameters
+    ----------
+    groups : list of Group
+    design : Design
+    theta : ndarray, (Q,)
+        Quadrature points.
+    log_weights : ndarray, (Q,)
+        Log of the normalised prior weights of the points.
+    """
+
+    def __init__(
+        self, groups: list[Group], design: Design, theta: FloatArray, log_weights: FloatArray
+    ) -> None:
+        self.groups = groups
+        self.design = design
+        self.theta = theta
+        self.log_weights = log_weights
+        self.n_beta = sum(g.n_beta for g in groups)
+        self.group_cols = [
+            design.col_offset[g.items][:, None] + np.arange(g.n_categories)[None, :] for g in groups
+        ]
+
+    # ------------------------------------------------------------------- parameters
+    def unpack(self, beta: FloatArray) -> list[FloatArray]:
+        """Parameter matrices of every group."""
+        return [g.unpack(beta) for g in self.groups]
+
+    def valid(self, beta: FloatArray) -> bool:
+        """Whether every parameter is admissible (slopes > 0, asymptotes, order ...)."""
+        return all(
+            bool(_valid_rows(g, v).all())
+            for g, v in zip(self.groups, self.unpack(beta), strict=True)
+        )
+
+    def log_prior(self, beta: FloatArray) -> float:
+        """Sum of the log prior densities of the free parameters (0 without priors)."""
+        total = 0.0
+        for g in self.groups:
+            part = beta[g.beta_start : g.beta_start + g.n_beta]
+            for i, prior in enumerate(g.beta_priors):
+                if prior is not None:
+                    total += float(prior.logpdf(part[i]))
+        return total
+
+    def log_prob_matrix(self, values: list[FloatArray]) -> FloatArray:
+        """``log P`` of every (item, category) column at every point, (sum K, Q)."""
+        out = np.empty((self.design.n_cols, self.theta.size))
+        for g, v, cols in zip(self.groups, values, self.group_cols, strict=True):
+            lp = g.model.log_prob(self.theta, v)  # (Q, n_g, K)
+            out[cols.ravel()] = lp.transpose(1, 2, 0).reshape(-1, self.theta.size)
+        return np.maximum(out, LOGP_FLOOR)
+
+    # ------------------------------------------------------------------------ E-step
+    def estep(
+        self, beta: FloatArray, *, keep_posterior: bool = False
+    ) -> tuple[float, FloatArray, FloatArray | None]:
+        """Marginal log-likelihood and expected counts at ``beta``.
+
+        Returns
+        -------
+        loglik : float
+            ``sum_persons log sum_q w_q prod_items P(x | theta_q)`` (no prior).
+        counts : ndarray, (sum K, Q)
+            Expected number of persons at each point answering each category.
+        posterior : ndarray (n_rows, Q) or None
+            Posterior weights of each design row (when ``keep_posterior``).
+        """
+        d = self.design
+        logp = self.log_prob_matrix(self.unpack(beta))
+        log_lik = d.y @ logp  # (n_rows, Q)
+        log_lik += self.log_weights
+        top = log_lik.max(axis=1, keepdims=True)
+        np.subtract(log_lik, top, out=log_lik)
+        post = np.exp(log_lik, out=log_lik)
+        total = post.sum(axis=1, keepdims=True)
+        post /= total
+        row_ll = top[:, 0] + np.log(total[:, 0])
+        loglik = float(d.counts @ row_ll)
+        weighted = post * d.counts[:, None] if not np.all(d.counts == 1.0) else post
+        counts = np.asarray(d.yt @ weighted)
+        return loglik, counts, (post if keep_posterior else None)
+
+    def row_loglik(self, beta: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """Log-likelihood of each design row and its posterior, (n_rows,), (n_rows, Q)."""
+        d = self.design
+        log_lik = d.y @ self.log_prob_matrix(self.unpack(beta)) + self.log_weights
+        top = log_lik.max(axis=1, keepdims=True)
+        post = np.exp(log_lik - top)
+        total = post.sum(axis=1, keepdims=True)
+        return top[:, 0] + np.log(total[:, 0]), post / total
+
+    def gradient(self, beta: FloatArray) -> FloatArray:
+        """Analytic gradient of the marginal log-likelihood (+ log prior), (n_beta,)."""
+        _, counts, _ = self.estep(beta)
+        out = np.zeros(self.n_beta)
+        for g, v, cols in zip(self.groups, self.unpack(beta), self.group_cols, strict=True):
+            r = counts[cols]  # (n_g, K, Q)
+            deriv = g.model.dlog_prob_dparams(self.theta, v)  # (Q, n_g, K, P)
+            grad_e = np.einsum("gkq,qgkp->gp", r, deriv)
+            out[g.beta_start : g.beta_start + g.n_beta] = _to_beta(g, grad_e)
+        return out + self.prior_gradient(beta)
+
+    def prior_gradient(self, beta: FloatArray) -> FloatArray:
+        """Gradient of the log prior, (n_beta,)."""
+        out = np.zeros(self.n_beta)
+        for g in self.groups:
+            for i, prior in enumerate(g.beta_priors):
+                if prior is not None:
+                    out[g.beta_start + i] = prior.grad(beta[g.beta_start + i])
+        return out
+
+    def prior_hessian(self, beta: FloatArray) -> FloatArray:
+        """Diagonal of the Hessian of the log prior, (n_beta,)."""
+        out = np.zeros(self.n_beta)
+        for g in self.groups:
+            for i, prior in enumerate(g.beta_priors):
+                if prior is not None:
+                    out[g.beta_start + i] = prior.hess(beta[g.beta_start + i])
+        return out
+
+    # ------------------------------------------------------------------------ M-step
+    def mstep(self, beta: FloatArray, counts: FloatArray) -> FloatArray:
+        """Maximise the expected complete-data log-likelihood (+ log prior) from ``beta``."""
+        out = beta.copy()
+        for g, v, cols in zip(self.groups, self.unpack(beta), self.group_cols, strict=True):
+            if g.n_beta == 0:
+                continue
+            r = counts[cols]  # (n_g, K, Q)
+            if g.shared:
+                new = _newton_shared(
+                    g, v, r, self.theta, beta[g.beta_start : g.beta_start + g.n_beta]
+                )
+                out[g.beta_start : g.beta_start + g.n_beta] = new
+            else:
+                rows = g.free_rows
+                new = _newton_items(g, v[rows], r[rows], self.theta, rows)
+                out[g.beta_start : g.beta_start + g.n_beta] = new.ravel()
+        return out
+
+
+def _to_beta(g: Group, grad_e: FloatArray) -> FloatArray:
+    """Map a gradient over a group's entries (n_g, P) to its part of beta."""
+    if g.jac is not None:
+        return g.jac.T @ grad_e.ravel()
+    return grad_e[g.free_rows].ravel()
+
+
+def _valid_rows(g: Group, v: FloatArray) -> NDArray[np.bool_]:
+    ok = np.all(np.isfinite(v) & (np.abs(v) < PARAM_LIMIT), axis=1)
+    names = g.names
+    if "a" in names:
+        ok &= v[:, names.index("a")] > 1e-6
+    c = v[:, names.index("c")] if "c" in names else 0.0
+    u = v[:, names.index("u")] if "u" in names else 1.0
+    if "c" in names:
+        ok &= (c >= 0.0) & (c < 0.999)
+    if "u" in names:
+        ok &= (u <= 1.0) & (u > c + 1e-3)
+    if g.model.name == "grm" and g.n_categories > 2:
+        ok &= np.all(np.diff(v[:, 1:], axis=1) > 1e-8, axis=1)
+    return ok
+
+
+def _item_objective(
+    g: Group, v: FloatArray, r: FloatArray, theta: FloatArray, rows: NDArray
+) -> FloatArray:
+    """Expected complete-data log-likelihood + log prior of each item, (n,)."""
+    lp = np.maximum(g.model.log_prob(theta, v), LOGP_FLOOR)  # (Q, n, K)
+    obj = np.einsum("nkq,qnk->n", r, lp)
+    for c, prior in enumerate(g.col_priors):
+        if prior is not None:
+            obj = obj + prior.logpdf(v[:, c])
+    return obj
+
+
+def _score_info(
+    g: Group, v: FloatArray, r: FloatArray, theta: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """Gradient (n, P) and Fisher information (n, P, P) of the expected log-likelihood."""
+    lp = g.model.log_prob(theta, v)  # (Q, n, K)
+    deriv = g.model.dlog_prob_dparams(theta, v)  # (Q, n, K, P)
+    grad = np.einsum("nkq,qnkp->np", r, deriv)
+    n_tot = r.sum(axis=1)  # (n, Q)
+    weight = np.exp(lp) * n_tot.T[:, :, None]  # (Q, n, K)
+    info = np.einsum("qnk,qnkp,qnkr->npr", weight, deriv, deriv, optimize=True)
+    return grad, info
+
+
+def _newton_items(
+    g: Group, v: FloatArray, r: FloatArray, theta: FloatArray, rows: NDArray
+) -> FloatArray:
+    """Fisher scoring with step halving, vectorised over items (no shared parameters)."""
+    v = v.copy()
+    n_p = g.n_params
+    obj = _item_objective(g, v, r, theta, rows)
+    active = np.ones(v.shape[0], dtype=bool)
+    for _ in range(MAX_NEWTON):
+        idx = np.nonzero(active)[0]
+        if idx.size == 0:
+            break
+        grad, info = _score_info(g, v[idx], r[idx], theta)
+        for c, prior in enumerate(g.col_priors):
+            if prior is not None:
+                grad[:, c] += prior.grad(v[idx, c])
+                info[:, c, c] += np.maximum(-prior.hess(v[idx, c]), 0.0)
+        info += 1e-9 * np.eye(n_p)
+        try:
+            step = np.linalg.solve(info, grad[..., None])[..., 0]
+        except np.linalg.LinAlgError:
+            step = grad / np.maximum(np.einsum("npp->np", info), 1e-6)
+        biggest = np.abs(step).max(axis=1)
+        step *= np.minimum(1.0, MAX_STEP / np.maximum(biggest, 1e-300))[:, None]
+        t = np.ones(idx.size)
+        pending = np.ones(idx.size, dtype=bool)
+        new_v = v[idx].copy()
+        new_obj = obj[idx].copy()
+        for _half in range(30):
+            trial = v[idx] + t[:, None] * step
+            ok = _valid_rows(g, trial)
+            trial_obj = np.full(idx.size, -np.inf)
+            if ok.any():
+                trial_obj[ok] = _item_objective(g, trial[ok], r[idx][ok], theta, rows)
+            accept = pending & ok & (trial_obj >= obj[idx])
+            new_v[accept] = trial[accept]
+            new_obj[accept] = trial_obj[accept]
+            pending &= ~accept
+            if not pending.any():
+                break
+            t[pending] *= 0.5
+        moved = np.abs(new_v - v[idx]).max(axis=1)
+        v[idx] = new_v
+        obj[idx] = new_obj
+        done = (moved < 1e-9) | pending | (biggest < 1e-9)
+        active[idx[done]] = False
+    return v
+
+
+def _newton_shared(
+    g: Group, v: FloatArray, r: FloatArray, theta: FloatArray, part: FloatArray
+) -> FloatArray:
+    """Fisher scoring with step halving on a group whose parameters are shared."""
+    jac = g.jac
+    assert jac is not None
+    n_g, n_p = v.shape
+
+    def objective(b: FloatArray) -> tuple[float, FloatArray]:
+        vals = g.offset + (jac @ b).reshape(n_g, n_p)
+        if not _valid_rows(g, vals).all():
+            return -np.inf, vals
+        lp = np.maximum(g.model.log_prob(theta, vals), LOGP_FLOOR)
+        total = float(np.einsum("nkq,qnk->", r, lp))
+        for i, prior in enumerate(g.beta_priors):
+            if prior is not None:
+                total += float(prior.logpdf(b[i]))
+        return total, vals
+
+    b = part.copy()
+    obj, vals = objective(b)
+    for _ in range(MAX_NEWTON):
+        grad_e, info_e = _score_info(g, vals, r, theta)
+        grad = jac.T @ grad_e.ravel()
+        jr = jac.reshape(n_g, n_p, -1)
+        info = np.einsum("npr,nrk->npk", info_e, jr).reshape(n_g * n_p, -1)
+        info = jac.T @ info
+        for i, prior in enumerate(g.beta_priors):
+            if prior is not None:
+                grad[i] += prior.grad(b[i])
+                info[i, i] += max(-float(prior.hess(b[i])), 0.0)
+        info += 1e-9 * np.eye(b.size)
+        step = np.linalg.lstsq(info, grad, rcond=None)[0]
+        biggest = float(np.abs(step).max()) if step.size else 0.0
+        step *= min(1.0, MAX_STEP / max(biggest, 1e-300))
+        t = 1.0
+        for _half in range(30):
+            trial = b + t * step
+            trial_obj, trial_vals = objective(trial)
+            if trial_obj >= obj:
+                break
+            t *= 0.5
+        else:
+            break
+        moved = float(np.abs(trial - b).max())
+        b, obj, vals = trial, trial_obj, trial_vals
+        if moved < 1e-9:
+            break
+    return b
+
+
+def squarem(
+    problem: EMProblem,
+    beta: FloatArray,
+    *,
+    max_iter: int,
+    tol: float,
+    accelerate: bool = True,
+    callback: Callable[[int, float, float], None] | None = None,
+) -> tuple[FloatArray, list[float], int, bool]:
+    """Run EM with SQUAREM (Varadhan & Roland, 2008, scheme S3) and a monotonicity guard.
+
+    The accelerated point is kept only if it does not lower the penalised marginal
+    log-likelihood; otherwise the plain EM step is kept, so the objective never
+    decreases.
+
+    Parameters
+    ----------
+    problem : EMProblem
+    beta : ndarray, start values
+    max_iter : int
+        Largest number of EM steps (each costs one E-step and one M-step).
+    tol : float
+        Convergence when one EM step changes no parameter by more than ``tol``.
+    accelerate : bool
+        Plain EM when false.
+    callback : callable(n_steps, objective, change), optional
+        Called after each accepted point (progress bars).
+
+    Returns
+    -------
+    beta : ndarray
+    history : list of float
+        Penalised log-likelihood at each accepted point (non-decreasing).
+    n_steps : int
+        EM steps taken.
+    converged : bool
+    """
+    ll, counts, _ = problem.estep(beta)
+    obj = ll + problem.log_prior(beta)
+    history = [obj]
+    steps = 0
+    converged = False
+
+    def em_step(b: FloatArray, c: FloatArray) -> tuple[FloatArray, float, FloatArray]:
+        nb = problem.mstep(b, c)
+        nll, ncounts, _ = problem.estep(nb)
+        return nb, nll + problem.log_prior(nb), ncounts
+
+    while steps < max_iter:
+        b1, obj1, c1 = em_step(beta, counts)
+        steps += 1
+        change = float(np.abs(b1 - beta).max()) if beta.size else 0.0
+        if change < tol or not accelerate:
+            beta, obj, counts = b1, max(obj1, obj), c1
+            history.append(obj1)
+            if callback:
+                callback(steps, obj1, change)
+            if change < tol:
+                converged = True
+                break
+            continue
+        b2, obj2, c2 = em_step(b1, c1)
+        steps += 1
+        r = b1 - beta
+        w = b2 - 2.0 * b1 + beta
+        alpha = -np.sqrt((r @ r) / max(w @ w, 1e-300))
+        alpha = min(alpha, -1.0)
+        best = (b2, obj2, c2)
+        if alpha < -1.0:
+            cand = beta - 2.0 * alpha * r + alpha**2 * w
+            if problem.valid(cand):
+                ll_c, c_c, _ = problem.estep(cand)
+                if np.isfinite(ll_c):
+                    b3, obj3, c3 = em_step(cand, c_c)
+                    steps += 1
+                    if obj3 >= obj2:
+                        best = (b3, obj3, c3)
+        new_beta, new_obj, new_counts = best
+        change = float(np.abs(new_beta - beta).max())
+        beta, counts = new_beta, new_counts
+        obj = new_obj
+        history.append(obj)
+        if callback:
+            callback(steps, obj, change)
+        if abs(history[-1] - history[-2]) < 1e-12 * max(1.0, abs(obj)) and change < tol:
+            converged = True
+            break
+    return beta, history, steps, converged

@@ -1,0 +1,319 @@
+"""Internal layout of a calibration: item groups, response design and parameter vector.
+
+* Items are grouped by (model, number of categories) as in :class:`item_banks.ItemBank`.
+* The response design is the one-hot indicator ``Y`` of (item, category) per person
+  (``sum K_i`` columns), dense after compressing identical patterns when the data are
+  dense, ``scipy.sparse`` CSR otherwise.
+* Free parameters form one vector ``beta``; each group maps its part of ``beta`` to its
+  parameter matrix (items x params): one entry per free parameter, or, for groups with
+  shared parameters (1PL slope, rating-scale thresholds that sum to zero), through a
+  small dense linear map. Anchored items keep their values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy import sparse
+from scipy.special import logit
+
+from calibration.data import ResponseData
+from calibration.priors import Prior, prior_for
+from item_banks.models import ItemModel
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+
+DENSE_THRESHOLD = 0.25
+"""Data denser than this (share of answered cells) use a dense design after compression."""
+
+LOGP_FLOOR = -1e4
+"""Lower bound of log-probabilities in the E-step (keeps ``0 * log 0`` out of BLAS)."""
+
+
+@dataclass
+class Group:
+    """Items of one (model, number of categories) in a calibration."""
+
+    model: ItemModel
+    n_categories: int
+    items: IntArray  # positions among calibrated items, (n_g,)
+    names: tuple[str, ...]
+    anchored: NDArray[np.bool_]  # (n_g,)
+    offset: FloatArray  # (n_g, P): anchored values (and zeros elsewhere)
+    beta_start: int = 0
+    n_beta: int = 0
+    jac: FloatArray | None = None  # dense (n_g * P, n_beta) when parameters are shared
+    beta_names: tuple[str, ...] = ()
+    col_priors: tuple[Prior | None, ...] = ()
+    beta_priors: tuple[Prior | None, ...] = ()
+    free_rows: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+
+    @property
+    def n_params(self) -> int:
+        """Parameters per item."""
+        return len(self.names)
+
+    @property
+    def shared(self) -> bool:
+        """Whether the group's parameters are mapped through a dense linear map."""
+        return self.jac is not None
+
+    def unpack(self, beta: FloatArray) -> FloatArray:
+        """Parameter matrix (n_g, P) from the global ``beta``."""
+        part = beta[self.beta_start : self.beta_start + self.n_beta]
+        if self.jac is not None:
+            return self.offset + (self.jac @ part).reshape(self.offset.shape)
+        values = self.offset.copy()
+        values[self.free_rows] = part.reshape(-1, self.n_params)
+        return values
+
+    def pack(self, values: FloatArray) -> FloatArray:
+        """Inverse of :meth:`unpack` (least squares for shared groups)."""
+        if self.jac is not None:
+            rhs = (values - self.offset).ravel()
+            return np.linalg.lstsq(self.jac, rhs, rcond=None)[0]
+        return values[self.free_rows].ravel()
+
+
+def build_groups(
+    models: Sequence[ItemModel],
+    n_categories: IntArray,
+    anchors: Mapping[int, FloatArray],
+    priors: Mapping[str, Prior],
+) -> list[Group]:
+    """Group items and lay out the free-parameter vector.
+
+    Parameters
+    ----------
+    models : sequence of ItemModel, one per calibrated item
+    n_categories : ndarray of int, (n_items,)
+    anchors : mapping of item position to its fixed parameter vector
+    priors : mapping of parameter name to Prior
+
+    Returns
+    -------
+    list of Group
+    """
+    keys: dict[tuple[str, int], list[int]] = {}
+    for j, model in enumerate(models):
+        keys.setdefault((model.name, int(n_categories[j])), []).append(j)
+    groups = []
+    start = 0
+    for (_, k), idx in keys.items():
+        model = models[idx[0]]
+        names = model.param_names(k)
+        n_g, n_p = len(idx), len(names)
+        anchored = np.array([j in anchors for j in idx])
+        offset = np.zeros((n_g, n_p))
+        for r, j in enumerate(idx):
+            if j in anchors:
+                offset[r] = anchors[j]
+        free_rows = np.nonzero(~anchored)[0]
+        group = Group(
+            model, k, np.asarray(idx, dtype=np.int64), names, anchored, offset, free_rows=free_rows
+        )
+        group.col_priors = tuple(prior_for(n, priors) for n in names)
+        shared_cols = [
+            c
+            for c, n in enumerate(names)
+            if n in model.shared_params or n.rstrip("0123456789") in model.shared_params
+        ]
+        if shared_cols and free_rows.size:
+            _shared_map(group, shared_cols)
+        else:
+            group.n_beta = free_rows.size * n_p
+            group.beta_names = tuple(n for _ in free_rows for n in names)
+        group.beta_priors = tuple(prior_for(n, priors) for n in group.beta_names)
+        group.beta_start = start
+        start += group.n_beta
+        groups.append(group)
+    return groups
+
+
+def _shared_map(group: Group, shared_cols: list[int]) -> None:
+    """Dense linear map for groups with shared parameters.
+
+    Shared columns take one value for all free items; when the shared columns are
+    thresholds (``t``) their last value is minus the sum of the others (they sum to zero,
+    the usual identification of the rating scale model).
+    """
+    names, n_g, n_p = group.names, group.offset.shape[0], group.n_params
+    own_cols = [c for c in range(n_p) if c not in shared_cols]
+    sum_zero = all(names[c].startswith("t") for c in shared_cols) and len(shared_cols) > 1
+    n_shared = len(shared_cols) - (1 if sum_zero else 0)
+    free = group.free_rows
+    n_beta = n_shared + free.size * len(own_cols)
+    jac = np.zeros((n_g * n_p, n_beta))
+    for r in free:
+        for s, c in enumerate(shared_cols):
+            if sum_zero and s == len(shared_cols) - 1:
+                jac[r * n_p + c, :n_shared] = -1.0
+            else:
+                jac[r * n_p + c, s] = 1.0
+    for f, r in enumerate(free):
+        for o, c in enumerate(own_cols):
+            jac[r * n_p + c, n_shared + f * len(own_cols) + o] = 1.0
+    group.jac = jac
+    group.n_beta = n_beta
+    group.beta_names = tuple(
+        [names[c] for c in shared_cols[:n_shared]] + [names[c] for _ in free for c in own_cols]
+    )
+
+
+def start_values(group: Group, counts: FloatArray) -> FloatArray:
+    """Start values of a group from its items' category counts.
+
+    Parameters
+    ----------
+    group : Group
+    counts : ndarray, shape (n_g, K)
+        Number of responses in each category.
+
+    Returns
+    -------
+    ndarray, shape (n_g, P)
+    """
+    n_g, k = counts.shape
+    total = counts.sum(axis=1, keepdims=True)
+    scale = np.sqrt(1.0 + np.pi / 8.0)  # E[expit(theta - b)] ~ expit(-b / scale)
+    out = np.zeros((n_g, group.n_params))
+    # steps between adjacent categories and thresholds of cumulative proportions
+    tail = np.cumsum(counts[:, ::-1], axis=1)[:, ::-1][:, 1:]  # P(X >= k), k = 1..K-1
+    cum = (tail + 0.5) / (total + 1.0)
+    thresholds = -logit(cum) * scale
+    thresholds = np.maximum.accumulate(thresholds + 1e-3 * np.arange(k - 1), axis=1)
+    thresholds += 1e-2 * np.arange(k - 1)
+    steps = np.log((counts[:, :-1] + 0.5) / (counts[:, 1:] + 0.5)) * scale
+    for c, name in enumerate(group.names):
+        prior = group.col_priors[c]
+        if name == "a":
+            out[:, c] = 1.0
+        elif name == "c":
+            out[:, c] = prior.mode() if prior is not None else 0.1
+        elif name == "u":
+            out[:, c] = prior.mode() if prior is not None else 0.98
+        elif group.model.name == "grm" and name.startswith("b"):
+            out[:, c] = thresholds[:, int(name[1:]) - 1]
+        elif name.startswith("b") and name != "b":
+            out[:, c] = steps[:, int(name[1:]) - 1]
+        elif name == "b" and group.model.name == "rsm":
+            out[:, c] = steps.mean(axis=1)
+        elif name == "b":
+            p = np.clip(cum[:, 0], 1e-3, 1 - 1e-3)
+            if "c" in group.names or "u" in group.names:
+                lo = out[:, group.names.index("c")] if "c" in group.names else 0.0
+                p = np.clip((p - lo) / (1.0 - lo), 0.02, 0.98)
+            out[:, c] = -logit(p) * scale
+        elif name.startswith("t"):
+            dev = steps - steps.mean(axis=1, keepdims=True)
+            out[:, c] = dev.mean(axis=0)[int(name[1:]) - 1]
+    if group.model.name == "1pl":
+        out[:, 0] = 1.0
+    return out
+
+
+@dataclass
+class Design:
+    """Response design: one-hot indicator of (item, category) per (unique) response pattern.
+
+    Attributes
+    ----------
+    col_offset : ndarray, (n_items + 1,)
+        Column of category 0 of each item; ``col_offset[-1]`` = sum of K.
+    y : ndarray (n_rows, sum K) or scipy.sparse.csr_array
+    yt : transpose of ``y`` (CSR when sparse)
+    counts : ndarray, (n_rows,)
+        Number of persons with each row's pattern.
+    inverse : ndarray of int, (n_persons,)
+        Row of each person.
+    indptr, obs_col, obs_item : CSR structure of the rows' observed responses.
+    """
+
+    col_offset: IntArray
+    y: object
+    yt: object
+    counts: FloatArray
+    inverse: IntArray
+    indptr: IntArray
+    obs_col: IntArray
+    obs_item: IntArray
+    dense: bool
+
+    @property
+    def n_rows(self) -> int:
+        """Number of (unique) rows."""
+        return int(self.counts.size)
+
+    @property
+    def n_cols(self) -> int:
+        """Sum of the numbers of categories."""
+        return int(self.col_offset[-1])
+
+
+def build_design(
+    data: ResponseData, n_categories: IntArray, *, dense: bool | None = None
+) -> Design:
+    """Build the E-step design of ``data`` (items already restricted to calibrated ones).
+
+    Parameters
+    ----------
+    data : ResponseData
+    n_categories : ndarray of int, (n_items,)
+    dense : bool, optional
+        Force a dense (True) or sparse (False) design; default by density.
+    """
+    col_offset = np.concatenate([[0], np.cumsum(n_categories)]).astype(np.int64)
+    n_cols = int(col_offset[-1])
+    if dense is None:
+        dense = data.density >= DENSE_THRESHOLD
+    if dense:
+        mat = data.to_matrix()
+        small = mat.astype(np.int8 if n_categories.max() < 127 else np.int16)
+        view = np.ascontiguousarray(small).view(
+            np.dtype((np.void, small.dtype.itemsize * small.shape[1]))
+        )
+        _, first, inverse, counts = np.unique(
+            view.ravel(), return_index=True, return_inverse=True, return_counts=True
+        )
+        rows = mat[first]
+        n_rows = rows.shape[0]
+        r_idx, j_idx = np.nonzero(rows >= 0)
+        cols = col_offset[j_idx] + rows[r_idx, j_idx]
+        y = np.zeros((n_rows, n_cols))
+        y[r_idx, cols] = 1.0
+        yt = y.T
+        indptr = np.concatenate([[0], np.cumsum(np.bincount(r_idx, minlength=n_rows))])
+        return Design(
+            col_offset,
+            y,
+            yt,
+            counts.astype(float),
+            inverse.astype(np.int64),
+            indptr.astype(np.int64),
+            cols.astype(np.int64),
+            j_idx.astype(np.int64),
+            True,
+        )
+    order = np.lexsort((data.item, data.person))
+    person, item = data.person[order], data.item[order]
+    cols = col_offset[item] + data.category[order]
+    n_rows = data.n_persons
+    y = sparse.csr_array((np.ones(cols.size), (person, cols)), shape=(n_rows, n_cols))
+    y.sort_indices()
+    yt = y.T.tocsr()
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(person, minlength=n_rows))])
+    return Design(
+        col_offset,
+        y,
+        yt,
+        np.ones(n_rows),
+        np.arange(n_rows, dtype=np.int64),
+        indptr.astype(np.int64),
+        cols.astype(np.int64),
+        item.astype(np.int64),
+        False,
+    )

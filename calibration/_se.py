@@ -1,0 +1,201 @@
+"""Observed information of the marginal log-likelihood by Louis' identity, and cross-product.
+
+Louis (1982): ``-d2 l = E[-d2 l_c | x] - Cov[d l_c | x]``, per person, with the
+expectation over the posterior on the quadrature grid. The first term is item-wise
+(block diagonal) and uses the expected counts; the second needs, for each person, the
+posterior covariance of the complete-data score, which is computed
+
+* for dense (compressed) designs by looping over quadrature points, one BLAS product per
+  point restricted to the rows whose posterior weight there exceeds 1e-13;
+* for sparse designs per person, in batches of persons with their own answered items
+  only (work grows with observed responses).
+
+The cross-product (XPD) information ``sum_i s_i s_i'`` of the person scores is a by-product.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import sparse
+
+from calibration._em import EMProblem
+from calibration._layout import FloatArray
+
+WEIGHT_FLOOR = 1e-13
+
+
+def _entry_map(problem: EMProblem, n_items: int, p_max: int) -> sparse.csr_array:
+    """Sparse map from beta to item-major padded entries (n_items * p_max, n_beta)."""
+    rows, cols, vals = [], [], []
+    for g in problem.groups:
+        n_p = g.n_params
+        if g.jac is not None:
+            jr, jc = np.nonzero(g.jac)
+            item = g.items[jr // n_p]
+            rows.append(item * p_max + jr % n_p)
+            cols.append(g.beta_start + jc)
+            vals.append(g.jac[jr, jc])
+        else:
+            item = np.repeat(g.items[g.free_rows], n_p)
+            par = np.tile(np.arange(n_p), g.free_rows.size)
+            rows.append(item * p_max + par)
+            cols.append(g.beta_start + np.arange(g.n_beta))
+            vals.append(np.ones(g.n_beta))
+    r, c, v = (np.concatenate(x) if x else np.zeros(0) for x in (rows, cols, vals))
+    return sparse.csr_array(
+        (v, (r.astype(np.int64), c.astype(np.int64))), shape=(n_items * p_max, problem.n_beta)
+    )
+
+
+def _second_derivatives(
+    problem: EMProblem, values: list[FloatArray], counts: FloatArray, n_items: int, p_max: int
+) -> FloatArray:
+    """Complete-data information ``sum_kq R_jkq (-d2 log P_jkq)`` per item.
+
+    Central differences of the analytic parameter derivatives; (n_items, p_max, p_max).
+    """
+    out = np.zeros((n_items, p_max, p_max))
+    theta = problem.theta
+    for g, v, cols in zip(problem.groups, values, problem.group_cols, strict=True):
+        r = counts[cols]  # (n_g, K, Q)
+        n_p = g.n_params
+        block = np.zeros((v.shape[0], n_p, n_p))
+        for j in range(n_p):
+            h = 1e-5 * (1.0 + np.abs(v[:, j]))
+            up, down = v.copy(), v.copy()
+            up[:, j] += h
+            forward = np.zeros(v.shape[0], dtype=bool)
+            if g.names[j] == "c":
+                forward = v[:, j] - h < 0.0
+            down[:, j] -= np.where(forward, 0.0, h)
+            width = np.where(forward, h, 2.0 * h)
+            d_up = g.model.dlog_prob_dparams(theta, up)
+            d_down = g.model.dlog_prob_dparams(theta, down)
+            second = (d_up - d_down) / width[None, :, None, None]  # (Q, n_g, K, P)
+            block[:, :, j] = -np.einsum("gkq,qgkp->gp", r, second)
+        out[g.items, :n_p, :n_p] = 0.5 * (block + block.transpose(0, 2, 1))
+    return out
+
+
+def _score_derivatives(problem: EMProblem, values: list[FloatArray], p_max: int) -> FloatArray:
+    """``d log P / d params`` of every column at every point, (Q, sum K + 1, p_max).
+
+    The last row is zero (a missing response).
+    """
+    d = problem.design
+    out = np.zeros((problem.theta.size, d.n_cols + 1, p_max))
+    for g, v, cols in zip(problem.groups, values, problem.group_cols, strict=True):
+        deriv = g.model.dlog_prob_dparams(problem.theta, v)  # (Q, n_g, K, P)
+        out[:, cols.ravel(), : g.n_params] = deriv.reshape(problem.theta.size, -1, g.n_params)
+    return out
+
+
+def _covariance_dense(
+    problem: EMProblem, post: FloatArray, dmat: FloatArray, n_items: int, p_max: int
+) -> tuple[FloatArray, FloatArray]:
+    """Sum over rows of counts * E[s s'] and the cross-product of the posterior means."""
+    d = problem.design
+    n_rows, p_e = d.n_rows, n_items * p_max
+    colidx = np.full((n_rows, n_items), d.n_cols, dtype=np.int64)
+    row_of = np.repeat(np.arange(n_rows), np.diff(d.indptr))
+    colidx[row_of, d.obs_item] = d.obs_col
+    second = np.zeros((p_e, p_e))
+    mean = np.zeros((n_rows, p_e))
+    for q in range(problem.theta.size):
+        w = post[:, q]
+        rows = np.nonzero(w > WEIGHT_FLOOR)[0]
+        if rows.size == 0:
+            continue
+        a = dmat[q][colidx[rows]].reshape(rows.size, p_e)
+        mean[rows] += w[rows, None] * a
+        second += (a * (d.counts[rows] * w[rows])[:, None]).T @ a
+    xpd = (mean * d.counts[:, None]).T @ mean
+    return second, xpd
+
+
+def _covariance_sparse(
+    problem: EMProblem, post: FloatArray, dmat: FloatArray, n_items: int, p_max: int
+) -> tuple[FloatArray, FloatArray]:
+    """As :func:`_covariance_dense`, person by person over their answered items only."""
+    d = problem.design
+    p_e = n_items * p_max
+    size = p_e + 1
+    cov = np.zeros(size * size)
+    xpd = np.zeros(size * size)
+    n_obs = np.diff(d.indptr)
+    order = np.argsort(n_obs, kind="stable")
+    budget = 4_000_000  # doubles per batch
+    start = 0
+    n_q = problem.theta.size
+    while start < order.size:
+        m = max(1, int(n_obs[order[min(start + 1, order.size - 1)]]))
+        batch = max(1, budget // (m * p_max * n_q + 1))
+        rows = order[start : start + batch]
+        m = max(1, int(n_obs[rows].max()))
+        start += rows.size
+        b = rows.size
+        cols = np.full((b, m), d.n_cols, dtype=np.int64)
+        items = np.full((b, m), n_items, dtype=np.int64)
+        pos = np.arange(m)[None, :] < n_obs[rows][:, None]
+        src = (d.indptr[rows][:, None] + np.arange(m)[None, :])[pos]
+        cols[pos] = d.obs_col[src]
+        items[pos] = d.obs_item[src]
+        mats = dmat[:, cols, :]  # (Q, b, m, p_max)
+        mats = mats.transpose(1, 2, 3, 0).reshape(b, m * p_max, n_q)
+        w = post[rows]  # (b, Q)
+        mean = np.einsum("bxq,bq->bx", mats, w)
+        block = (mats * w[:, None, :]) @ mats.transpose(0, 2, 1)
+        block -= mean[:, :, None] * mean[:, None, :]
+        cnt = d.counts[rows]
+        ent = np.where(
+            items[:, :, None] < n_items, items[:, :, None] * p_max + np.arange(p_max), p_e
+        ).reshape(b, -1)
+        flat = (ent[:, :, None] * size + ent[:, None, :]).ravel()
+        cov += np.bincount(flat, (block * cnt[:, None, None]).ravel(), minlength=size * size)
+        outer = (mean[:, :, None] * mean[:, None, :]) * cnt[:, None, None]
+        xpd += np.bincount(flat, outer.ravel(), minlength=size * size)
+    cov = cov.reshape(size, size)[:p_e, :p_e]
+    xpd = xpd.reshape(size, size)[:p_e, :p_e]
+    return cov + xpd, xpd
+
+
+def information(problem: EMProblem, beta: FloatArray, method: str = "louis") -> FloatArray:
+    """Observed (``louis``) or cross-product (``crossprod``) information of ``beta``.
+
+    Parameters
+    ----------
+    problem : EMProblem
+    beta : ndarray, (n_beta,)
+    method : {"louis", "crossprod"}
+
+    Returns
+    -------
+    ndarray, (n_beta, n_beta)
+        Negative Hessian of the penalised marginal log-likelihood (``louis``, exact) or
+        its outer-product approximation (``crossprod``), both including the prior's
+        curvature.
+    """
+    values = problem.unpack(beta)
+    n_items = int(problem.design.col_offset.size - 1)
+    p_max = max(g.n_params for g in problem.groups)
+    _, counts, post = problem.estep(beta, keep_posterior=True)
+    assert post is not None
+    dmat = _score_derivatives(problem, values, p_max)
+    if problem.design.dense:
+        second, xpd = _covariance_dense(problem, post, dmat, n_items, p_max)
+    else:
+        second, xpd = _covariance_sparse(problem, post, dmat, n_items, p_max)
+    if method == "crossprod":
+        info_e = xpd
+    else:
+        hess = _second_derivatives(problem, values, counts, n_items, p_max)
+        info_e = -(second - xpd)
+        idx = np.arange(n_items)[:, None, None] * p_max
+        rr = (idx + np.arange(p_max)[None, :, None]).repeat(p_max, axis=2)
+        cc = (idx + np.arange(p_max)[None, None, :]).repeat(p_max, axis=1)
+        np.add.at(info_e, (rr.ravel(), cc.ravel()), hess.ravel())
+    jac = _entry_map(problem, n_items, p_max)
+    info = np.asarray(jac.T @ (jac.T @ info_e).T)
+    info = 0.5 * (info + info.T)
+    info -= np.diag(problem.prior_hessian(beta))
+    return info

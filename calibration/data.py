@@ -1,0 +1,495 @@
+"""Response data for calibration: wide or long, CSV / Parquet / DataFrame, stored sparsely.
+
+Only observed responses are kept, as three parallel arrays ``(person, item, category)``
+(the coordinate form of a sparse matrix), so memory and the work of one EM iteration grow
+with the number of observed responses, not with persons x items. Category codes are
+recoded per item to ``0 .. K-1`` (in increasing order of the original codes) and the
+mapping is kept in :attr:`ResponseData.category_codes`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from item_banks.errors import ResponseDataError
+
+LAYOUTS = ("wide", "long")
+"""Accepted layouts: one row per person, or one row per (person, item, response)."""
+
+
+@dataclass(frozen=True)
+class ResponseData:
+    """Observed item responses in coordinate (sparse) form.
+
+    Attributes
+    ----------
+    person_ids : tuple of str, length n_persons
+    item_ids : tuple of str, length n_items
+    person : ndarray of int, shape (n_obs,)
+        Person position of each observed response.
+    item : ndarray of int, shape (n_obs,)
+        Item position of each observed response.
+    category : ndarray of int, shape (n_obs,)
+        Recoded response ``0 .. K_i - 1``.
+    category_codes : tuple of tuple of float
+        Per item, the original code of each category (index = recoded category).
+    source : str
+        Where the data came from (file name or ``"DataFrame"``).
+    sha256 : str
+        Hash of the file (or of the observed triples for in-memory data).
+    """
+
+    person_ids: tuple[str, ...]
+    item_ids: tuple[str, ...]
+    person: NDArray[np.int64]
+    item: NDArray[np.int64]
+    category: NDArray[np.int64]
+    category_codes: tuple[tuple[float, ...], ...]
+    source: str = "DataFrame"
+    sha256: str = ""
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def n_persons(self) -> int:
+        """Number of persons (rows of the wide layout)."""
+        return len(self.person_ids)
+
+    @property
+    def n_items(self) -> int:
+        """Number of items."""
+        return len(self.item_ids)
+
+    @property
+    def n_observed(self) -> int:
+        """Number of observed responses."""
+        return int(self.person.size)
+
+    @property
+    def n_categories(self) -> NDArray[np.int64]:
+        """Number of categories of each item (declared or observed), shape (n_items,)."""
+        return np.array([len(c) for c in self.category_codes], dtype=np.int64)
+
+    @property
+    def density(self) -> float:
+        """Share of the person x item cells that hold a response, in [0, 1]."""
+        return self.n_observed / max(1, self.n_persons * self.n_items)
+
+    def to_matrix(self) -> NDArray[np.int64]:
+        """Dense ``(n_persons, n_items)`` matrix of categories, ``-1`` where not answered."""
+        out = np.full((self.n_persons, self.n_items), -1, dtype=np.int64)
+        out[self.person, self.item] = self.category
+        return out
+
+    def subset_items(self, keep: NDArray[np.bool_]) -> ResponseData:
+        """Data restricted to the items where ``keep`` is true (persons unchanged)."""
+        keep = np.asarray(keep, dtype=bool)
+        new_pos = np.cumsum(keep) - 1
+        mask = keep[self.item]
+        return ResponseData(
+            self.person_ids,
+            tuple(i for i, k in zip(self.item_ids, keep, strict=True) if k),
+            self.person[mask],
+            new_pos[self.item[mask]],
+            self.category[mask],
+            tuple(c for c, k in zip(self.category_codes, keep, strict=True) if k),
+            self.source,
+            self.sha256,
+            self.notes,
+        )
+
+    def subset_persons(self, keep: NDArray[np.bool_]) -> ResponseData:
+        """Data restricted to the persons where ``keep`` is true (items unchanged)."""
+        keep = np.asarray(keep, dtype=bool)
+        new_pos = np.cumsum(keep) - 1
+        mask = keep[self.person]
+        return ResponseData(
+            tuple(p for p, k in zip(self.person_ids, keep, strict=True) if k),
+            self.item_ids,
+            new_pos[self.person[mask]],
+            self.item[mask],
+            self.category[mask],
+            self.category_codes,
+            self.source,
+            self.sha256,
+            self.notes,
+        )
+
+    # ------------------------------------------------------------------ constructors
+    @classmethod
+    def from_matrix(
+        cls,
+        matrix: Any,
+        *,
+        item_ids: Sequence[str] | None = None,
+        person_ids: Sequence[str] | None = None,
+    ) -> ResponseData:
+        """Build from a numeric persons x items array (NaN or negative = missing).
+
+        Parameters
+        ----------
+        matrix : array_like, shape (n_persons, n_items)
+            Integer codes; ``NaN`` or any negative value means not answered.
+        item_ids, person_ids : sequence of str, optional
+            Default ``"item1".."itemN"`` and ``"1".."n"``.
+
+        Returns
+        -------
+        ResponseData
+
+        Examples
+        --------
+        >>> data = ResponseData.from_matrix([[0, 1], [1, -1]])
+        >>> data.n_observed, data.item_ids
+        (3, ('item1', 'item2'))
+        """
+        values = np.asarray(matrix, dtype=float)
+        if values.ndim != 2:
+            raise ResponseDataError([f"expected a 2-D persons x items array, got {values.shape}"])
+        n, m = values.shape
+        ids = [f"item{j + 1}" for j in range(m)] if item_ids is None else list(item_ids)
+        persons = [str(i + 1) for i in range(n)] if person_ids is None else list(person_ids)
+        frame = pd.DataFrame(np.where(values < 0, np.nan, values), columns=ids)
+        frame.insert(0, "person", persons)
+        return read_responses(frame, layout="wide", id_column="person")
+
+
+def _file_hash(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _read_table(path: Path, fmt: str | None) -> pd.DataFrame:
+    fmt = (fmt or path.suffix.lstrip(".")).lower()
+    if not path.exists():
+        raise ResponseDataError([f"file not found: {str(path)!r}"], source=str(path))
+    if path.stat().st_size == 0:
+        raise ResponseDataError(["the file is empty (no header, no rows)"], source=str(path))
+    if fmt in ("parquet", "pq"):
+        return pd.read_parquet(path)
+    if fmt in ("csv", "txt", "tsv"):
+        sep = "\t" if fmt == "tsv" else ","
+        try:
+            return pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False)
+        except pd.errors.EmptyDataError:
+            raise ResponseDataError(
+                ["the file is empty (no header, no rows)"], source=str(path)
+            ) from None
+    raise ResponseDataError(
+        [f"unknown file format {fmt!r} (use .csv, .tsv or .parquet)"], source=str(path)
+    )
+
+
+_MISSING_STRINGS = {"", "na", "nan", "null", "none", "."}
+
+
+def _codes(values: pd.Series) -> tuple[NDArray[np.float64], NDArray[np.bool_], NDArray[np.bool_]]:
+    """Return (numeric values, missing mask, bad mask) of one column."""
+    if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values):
+        num = values.to_numpy(dtype=float, na_value=np.nan)
+        missing = np.isnan(num)
+        return num, missing, np.zeros(num.size, dtype=bool)
+    text = values.astype("string").str.strip()
+    missing = text.isna().to_numpy() | text.str.lower().isin(_MISSING_STRINGS).to_numpy(
+        dtype=bool, na_value=True
+    )
+    num = pd.to_numeric(text.where(~pd.Series(missing, index=text.index)), errors="coerce")
+    num = num.to_numpy(dtype=float, na_value=np.nan)
+    bad = ~missing & np.isnan(num)
+    return num, missing, bad
+
+
+def read_responses(
+    source: str | Path | pd.DataFrame,
+    *,
+    layout: str = "wide",
+    id_column: str | None = None,
+    item_column: str = "item",
+    response_column: str = "response",
+    categories: Mapping[str, Sequence[float]] | None = None,
+    format: str | None = None,
+) -> ResponseData:
+    """Read item responses from CSV, Parquet or a DataFrame, wide or long.
+
+    Parameters
+    ----------
+    source : path or DataFrame
+        ``.csv`` / ``.tsv`` / ``.parquet`` file or a pandas DataFrame.
+    layout : {"wide", "long"}
+        ``wide``: one row per person, one column per item (an optional person-id column).
+        ``long``: one row per response with person, item and response columns.
+    id_column : str, optional
+        Person-id column. Wide: default the first column if it is named ``person`` or
+        ``id``, otherwise persons are numbered ``1..n``. Long: default ``"person"``.
+    item_column, response_column : str
+        Columns of the long layout.
+    categories : mapping of item id to sequence of codes, optional
+        Declared response codes of some items (in order). Codes outside them are errors;
+        declared codes nobody used make the item unestimable (reported by calibration).
+        Items not listed take their observed codes.
+    format : str, optional
+        File format when the suffix does not tell (``"csv"``, ``"parquet"``).
+
+    Returns
+    -------
+    ResponseData
+
+    Raises
+    ------
+    ResponseDataError
+        Listing every problem, with row numbers (1-based data rows), column and item ids:
+        non-numeric or non-integer codes, codes outside declared categories, duplicate
+        person ids or (person, item) pairs, an empty file, unknown columns.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> frame = pd.DataFrame({"person": ["a", "b"], "q1": [1, 2], "q2": [0, None]})
+    >>> data = read_responses(frame)
+    >>> data.category.tolist(), data.category_codes[0]
+    ([0, 0, 1], (1.0, 2.0))
+    """
+    if layout not in LAYOUTS:
+        raise ResponseDataError([f"layout must be one of {', '.join(LAYOUTS)}, got {layout!r}"])
+    if isinstance(source, pd.DataFrame):
+        frame, name, sha = source, "DataFrame", ""
+    else:
+        path = Path(source)
+        frame, name, sha = _read_table(path, format), str(path), _file_hash(path)
+    if frame.shape[0] == 0 or frame.shape[1] == 0:
+        raise ResponseDataError(["no responses: the data have no rows"], source=name)
+    frame = frame.copy()
+    frame.columns = [str(c).strip() for c in frame.columns]
+    if layout == "wide":
+        data = _from_wide(frame, id_column, categories, name)
+    else:
+        data = _from_long(
+            frame, id_column or "person", item_column, response_column, categories, name
+        )
+    if not sha:
+        digest = hashlib.sha256()
+        for arr in (data.person, data.item, data.category):
+            digest.update(np.ascontiguousarray(arr).tobytes())
+        digest.update("\x1f".join(data.item_ids).encode())
+        sha = digest.hexdigest()
+    return ResponseData(
+        data.person_ids,
+        data.item_ids,
+        data.person,
+        data.item,
+        data.category,
+        data.category_codes,
+        name,
+        sha,
+    )
+
+
+def _person_ids(values: pd.Series, column: str, problems: list[str]) -> list[str]:
+    ids = values.astype("string").str.strip().fillna("").tolist()
+    seen: dict[str, int] = {}
+    for row, pid in enumerate(ids, start=1):
+        if pid == "":
+            problems.append(f"row {row}, column {column!r}: empty person id")
+        elif pid in seen:
+            problems.append(
+                f"row {row}, column {column!r}: duplicate person id {pid!r} (first at row "
+                f"{seen[pid]})"
+            )
+        else:
+            seen[pid] = row
+    return ids
+
+
+def _recode(
+    item_id: str,
+    rows: NDArray[np.int64],
+    codes: NDArray[np.float64],
+    declared: Sequence[float] | None,
+    problems: list[str],
+    where: str,
+) -> tuple[NDArray[np.int64], tuple[float, ...]]:
+    """Map codes of one item to 0..K-1; report non-integers and undeclared codes."""
+    frac = codes != np.round(codes)
+    for r in rows[frac][:10]:
+        value = codes[rows == r][0]
+        problems.append(f"row {r}, {where}: code {value!r} is not an integer")
+    if declared is not None:
+        allowed = np.asarray(sorted(float(c) for c in declared))
+        outside = ~np.isin(codes, allowed) & ~frac
+        for r, value in zip(rows[outside][:10], codes[outside][:10], strict=True):
+            problems.append(
+                f"row {r}, {where}: code {value:g} is outside the declared categories "
+                f"{', '.join(f'{c:g}' for c in allowed)}"
+            )
+        if outside.sum() > 10:
+            problems.append(f"{where}: {int(outside.sum()) - 10} more codes outside categories")
+        table = allowed
+    else:
+        table = np.unique(codes[~frac])
+    cat = np.searchsorted(table, codes).astype(np.int64)
+    cat = np.clip(cat, 0, max(0, table.size - 1))
+    return cat, tuple(float(c) for c in table)
+
+
+def _from_wide(
+    frame: pd.DataFrame,
+    id_column: str | None,
+    categories: Mapping[str, Sequence[float]] | None,
+    name: str,
+) -> ResponseData:
+    problems: list[str] = []
+    cols = list(frame.columns)
+    dup_cols = sorted({c for c in cols if cols.count(c) > 1})
+    if dup_cols:
+        raise ResponseDataError(
+            [f"duplicate column(s) {', '.join(map(repr, dup_cols))}"], source=name
+        )
+    if id_column is None and cols and cols[0].lower() in ("person", "id", "person_id"):
+        id_column = cols[0]
+    if id_column is not None:
+        if id_column not in frame.columns:
+            raise ResponseDataError(
+                [f"person-id column {id_column!r} not found; columns: {', '.join(cols[:20])}"],
+                source=name,
+            )
+        person_ids = _person_ids(frame[id_column], id_column, problems)
+        item_cols = [c for c in cols if c != id_column]
+    else:
+        person_ids = [str(i) for i in range(1, len(frame) + 1)]
+        item_cols = cols
+    if not item_cols:
+        raise ResponseDataError(["no item columns"], source=name)
+    for item_id in categories or {}:
+        if item_id not in item_cols:
+            problems.append(f"categories given for unknown item {item_id!r}")
+    persons, items, cats, codes_out = [], [], [], []
+    for j, col in enumerate(item_cols):
+        num, missing, bad = _codes(frame[col])
+        for r in np.nonzero(bad)[0][:10]:
+            problems.append(
+                f"row {r + 1}, column {col!r} (item {col!r}): non-numeric value "
+                f"{frame[col].iloc[r]!r}"
+            )
+        if bad.sum() > 10:
+            problems.append(f"column {col!r}: {int(bad.sum()) - 10} more non-numeric values")
+        obs = np.nonzero(~missing & ~bad)[0]
+        cat, table = _recode(
+            col,
+            obs + 1,
+            num[obs],
+            (categories or {}).get(col),
+            problems,
+            f"column {col!r} (item {col!r})",
+        )
+        persons.append(obs)
+        items.append(np.full(obs.size, j, dtype=np.int64))
+        cats.append(cat)
+        codes_out.append(table)
+    if problems:
+        raise ResponseDataError(problems, source=name)
+    return ResponseData(
+        tuple(person_ids),
+        tuple(item_cols),
+        np.concatenate(persons).astype(np.int64),
+        np.concatenate(items),
+        np.concatenate(cats),
+        tuple(codes_out),
+        name,
+    )
+
+
+def _from_long(
+    frame: pd.DataFrame,
+    person_column: str,
+    item_column: str,
+    response_column: str,
+    categories: Mapping[str, Sequence[float]] | None,
+    name: str,
+) -> ResponseData:
+    problems: list[str] = []
+    missing_cols = [
+        c for c in (person_column, item_column, response_column) if c not in frame.columns
+    ]
+    if missing_cols:
+        raise ResponseDataError(
+            [
+                f"column {c!r} not found in the long layout; columns: {', '.join(frame.columns)}"
+                for c in missing_cols
+            ],
+            source=name,
+        )
+    pid = frame[person_column].astype("string").str.strip().fillna("")
+    iid = frame[item_column].astype("string").str.strip().fillna("")
+    for r in np.nonzero((pid == "").to_numpy())[0][:10]:
+        problems.append(f"row {r + 1}, column {person_column!r}: empty person id")
+    for r in np.nonzero((iid == "").to_numpy())[0][:10]:
+        problems.append(f"row {r + 1}, column {item_column!r}: empty item id")
+    num, missing, bad = _codes(frame[response_column])
+    for r in np.nonzero(bad)[0][:10]:
+        problems.append(
+            f"row {r + 1}, column {response_column!r} (item {iid.iloc[r]!r}): non-numeric value "
+            f"{frame[response_column].iloc[r]!r}"
+        )
+    pairs = pd.DataFrame({"p": pid, "i": iid})
+    dup = pairs.duplicated(keep=False).to_numpy() & ~missing
+    if dup.any():
+        first: dict[tuple[str, str], int] = {}
+        for r in np.nonzero(dup)[0]:
+            key = (pid.iloc[r], iid.iloc[r])
+            if key in first:
+                problems.append(
+                    f"row {r + 1}: duplicate response of person {key[0]!r} to item {key[1]!r} "
+                    f"(first at row {first[key]})"
+                )
+            else:
+                first[key] = r + 1
+    person_ids = tuple(pd.unique(pid[pid != ""]))
+    item_ids = tuple(pd.unique(iid[iid != ""]))
+    for item_id in categories or {}:
+        if item_id not in item_ids:
+            problems.append(f"categories given for unknown item {item_id!r}")
+    keep = ~missing & ~bad & (pid != "").to_numpy() & (iid != "").to_numpy()
+    p_index = {p: k for k, p in enumerate(person_ids)}
+    i_index = {i: k for k, i in enumerate(item_ids)}
+    p_all = pid.map(p_index).to_numpy(dtype=float, na_value=-1).astype(np.int64)
+    i_all = iid.map(i_index).to_numpy(dtype=float, na_value=-1).astype(np.int64)
+    rows = np.arange(1, len(frame) + 1)
+    order = np.argsort(i_all[keep], kind="stable")
+    persons, items, cats, codes_out = [], [], [], []
+    kept = np.nonzero(keep)[0][order]
+    bounds = np.searchsorted(i_all[kept], np.arange(len(item_ids) + 1))
+    for j, item_id in enumerate(item_ids):
+        sel = kept[bounds[j] : bounds[j + 1]]
+        cat, table = _recode(
+            item_id,
+            rows[sel],
+            num[sel],
+            (categories or {}).get(item_id),
+            problems,
+            f"column {response_column!r} (item {item_id!r})",
+        )
+        persons.append(p_all[sel])
+        items.append(np.full(sel.size, j, dtype=np.int64))
+        cats.append(cat)
+        codes_out.append(table)
+    if problems:
+        raise ResponseDataError(problems, source=name)
+    return ResponseData(
+        person_ids,
+        item_ids,
+        np.concatenate(persons),
+        np.concatenate(items),
+        np.concatenate(cats),
+        tuple(codes_out),
+        name,
+    )

@@ -1,0 +1,287 @@
+"""Results of a calibration: parameters with SEs, likelihood, fit, scores, item bank."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import html
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from calibration._em import EMProblem
+from calibration._layout import FloatArray
+from calibration.data import ResponseData
+from calibration.priors import Prior
+from item_banks.bank import Item, ItemBank
+from item_banks.errors import CalibrationError
+
+
+def _zapcat_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("zapcat")
+    except PackageNotFoundError:  # pragma: no cover
+        return "unknown"
+
+
+@dataclass(eq=False)
+class CalibrationResult:
+    """Everything a calibration produced.
+
+    Attributes
+    ----------
+    data : ResponseData
+        The data actually used (excluded items and persons removed).
+    params : DataFrame
+        One row per calibrated item (index ``item_id``): ``model``, ``n_categories``, then
+        each parameter and its standard error ``<name>_se`` (NaN where not estimated).
+    loglik : float
+        Marginal log-likelihood at the estimates (without priors).
+    converged, n_iter, loglik_history
+        EM diagnostics; ``loglik_history`` is the penalised log-likelihood after each
+        accepted EM point (non-decreasing).
+    excluded_items, excluded_persons : dict of id to reason
+        What was left out and why.
+    """
+
+    data: ResponseData
+    problem: EMProblem
+    beta: FloatArray
+    cov: FloatArray | None
+    loglik: float
+    posterior: FloatArray | None
+    models: tuple[str, ...]
+    priors: Mapping[str, Prior]
+    converged: bool
+    n_iter: int
+    loglik_history: tuple[float, ...]
+    excluded_items: dict[str, str]
+    excluded_persons: dict[str, str]
+    se_method: str
+    notes: tuple[str, ...] = ()
+    anchored: tuple[str, ...] = ()
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    # --------------------------------------------------------------- parameters
+    @property
+    def item_ids(self) -> tuple[str, ...]:
+        """Calibrated item ids, in data order."""
+        return self.data.item_ids
+
+    @cached_property
+    def _entries(self) -> tuple[list[FloatArray], list[FloatArray]]:
+        """Parameter values and SEs per group, (n_g, P) each."""
+        values = self.problem.unpack(self.beta)
+        ses = []
+        for g, v in zip(self.problem.groups, values, strict=True):
+            se = np.full(v.shape, np.nan)
+            if self.cov is not None and g.n_beta:
+                sl = slice(g.beta_start, g.beta_start + g.n_beta)
+                block = self.cov[sl, sl]
+                if g.jac is not None:
+                    var = np.einsum("ij,jk,ik->i", g.jac, block, g.jac).reshape(v.shape)
+                    var[g.anchored] = np.nan
+                else:
+                    var = np.full(v.shape, np.nan)
+                    var[g.free_rows] = np.diag(block).reshape(-1, g.n_params)
+                se = np.sqrt(np.maximum(var, 0.0))
+            ses.append(se)
+        return values, ses
+
+    @cached_property
+    def params(self) -> pd.DataFrame:
+        """Parameter table by item id: model, n_categories, parameters and ``*_se``."""
+        values, ses = self._entries
+        rows: list[dict[str, Any]] = [{} for _ in self.item_ids]
+        for g, v, se in zip(self.problem.groups, values, ses, strict=True):
+            for r, j in enumerate(g.items):
+                row = rows[j]
+                row["model"] = g.model.name
+                row["n_categories"] = g.n_categories
+                for c, name in enumerate(g.names):
+                    row[name] = float(v[r, c])
+                    row[f"{name}_se"] = float(se[r, c])
+        frame = pd.DataFrame(rows, index=pd.Index(self.item_ids, name="item_id"))
+        names = [
+            c for c in frame.columns if c not in ("model", "n_categories") and not c.endswith("_se")
+        ]
+        from item_banks.io import _param_sort_key
+
+        names.sort(key=_param_sort_key)
+        cols = ["model", "n_categories"] + [x for n in names for x in (n, f"{n}_se")]
+        return frame[cols]
+
+    def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
+        """Wald confidence intervals, long format.
+
+        Parameters
+        ----------
+        alpha : float in (0, 1)
+
+        Returns
+        -------
+        DataFrame
+            Columns ``item_id, param, estimate, se, lower, upper``.
+        """
+        if not 0 < alpha < 1:
+            raise CalibrationError(f"alpha must be in (0, 1), got {alpha!r}")
+        z = stats.norm.ppf(1 - alpha / 2)
+        out = []
+        table = self.params
+        for item_id, row in table.iterrows():
+            for col in table.columns:
+                if col in ("model", "n_categories") or col.endswith("_se"):
+                    continue
+                if pd.isna(row[col]):
+                    continue
+                se = row[f"{col}_se"]
+                out.append((item_id, col, row[col], se, row[col] - z * se, row[col] + z * se))
+        return pd.DataFrame(out, columns=["item_id", "param", "estimate", "se", "lower", "upper"])
+
+    # ------------------------------------------------------------------ likelihood
+    @property
+    def n_params(self) -> int:
+        """Number of estimated parameters."""
+        return int(self.beta.size)
+
+    @property
+    def n_persons(self) -> int:
+        """Number of persons used."""
+        return self.data.n_persons
+
+    @property
+    def aic(self) -> float:
+        """Akaike information criterion ``-2 loglik + 2 n_params``."""
+        return -2.0 * self.loglik + 2.0 * self.n_params
+
+    @property
+    def bic(self) -> float:
+        """Bayesian information criterion ``-2 loglik + log(n_persons) n_params``."""
+        return -2.0 * self.loglik + np.log(self.n_persons) * self.n_params
+
+    # ------------------------------------------------------------------------ bank
+    def provenance(self) -> dict[str, Any]:
+        """Where the parameters come from (stored in the bank this result writes)."""
+        theta = self.problem.theta
+        return {
+            "software": f"zapcat {_zapcat_version()}",
+            "method": "marginal maximum likelihood (Bock-Aitkin EM, SQUAREM)"
+            + (" with priors" if self.priors else ""),
+            "data_file": self.data.source,
+            "data_sha256": self.data.sha256,
+            "n_persons": self.n_persons,
+            "n_items": len(self.item_ids),
+            "n_responses": self.data.n_observed,
+            "models": dict(sorted({m: self.models.count(m) for m in self.models}.items())),
+            "priors": {k: str(v) for k, v in self.priors.items()},
+            "anchored_items": list(self.anchored),
+            "loglik": self.loglik,
+            "aic": self.aic,
+            "bic": self.bic,
+            "converged": self.converged,
+            "n_iter": self.n_iter,
+            "quadrature": {
+                "n_points": int(theta.size),
+                "range": [float(theta[0]), float(theta[-1])],
+                "latent": "N(0, 1)",
+            },
+            "standard_errors": self.se_method,
+            "excluded_items": dict(self.excluded_items),
+            "n_excluded_persons": len(self.excluded_persons),
+            "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        }
+
+    def to_item_bank(
+        self, name: str = "calibrated", version: str = "1", description: str = ""
+    ) -> ItemBank:
+        """The calibrated items as an :class:`~item_banks.ItemBank` (SEs and provenance).
+
+        Parameters
+        ----------
+        name, version, description : str
+
+        Returns
+        -------
+        ItemBank
+        """
+        table = self.params
+        items = []
+        for item_id, row in table.iterrows():
+            model = row["model"]
+            from item_banks.models import get_model
+
+            names = get_model(model).param_names(int(row["n_categories"]))
+            params = {n: float(row[n]) for n in names}
+            se = {n: float(row[f"{n}_se"]) for n in names if np.isfinite(row[f"{n}_se"])}
+            items.append(Item(str(item_id), model, params, int(row["n_categories"]), se=se))
+        return ItemBank(
+            items, name=name, version=version, description=description, provenance=self.provenance()
+        )
+
+    # --------------------------------------------------------------------- summary
+    def summary(self) -> Summary:
+        """Printable summary (text in a terminal, HTML in a notebook)."""
+        return Summary(self)
+
+
+class Summary:
+    """Summary of a calibration; ``str()`` gives text, notebooks render HTML."""
+
+    def __init__(self, result: CalibrationResult) -> None:
+        self.result = result
+
+    def _head(self) -> list[tuple[str, str]]:
+        r = self.result
+        models = ", ".join(
+            f"{m} x{n}" for m, n in sorted({m: r.models.count(m) for m in r.models}.items())
+        )
+        return [
+            (
+                "data",
+                f"{r.data.source} ({r.n_persons} persons, {len(r.item_ids)} items, "
+                f"{r.data.n_observed} responses, {100 * r.data.density:.1f}% observed)",
+            ),
+            ("models", models),
+            ("priors", ", ".join(f"{k} ~ {v}" for k, v in r.priors.items()) or "none"),
+            ("log-likelihood", f"{r.loglik:.3f}"),
+            ("AIC / BIC", f"{r.aic:.2f} / {r.bic:.2f}"),
+            ("parameters", str(r.n_params)),
+            ("EM steps", f"{r.n_iter} ({'converged' if r.converged else 'NOT converged'})"),
+            (
+                "quadrature",
+                f"{r.problem.theta.size} points on [{r.problem.theta[0]:g}, "
+                f"{r.problem.theta[-1]:g}], N(0, 1)",
+            ),
+            ("standard errors", r.se_method),
+            (
+                "excluded items",
+                "; ".join(f"{k} ({v})" for k, v in r.excluded_items.items()) or "none",
+            ),
+            ("excluded persons", str(len(r.excluded_persons))),
+        ]
+
+    def __str__(self) -> str:
+        lines = ["Zapcat calibration"]
+        lines += [f"  {k:<17} {v}" for k, v in self._head()]
+        lines += [f"  note: {n}" for n in self.result.notes]
+        lines.append("")
+        lines.append(self.result.params.to_string(float_format=lambda x: f"{x:.4f}"))
+        return "\n".join(lines)
+
+    __repr__ = __str__
+
+    def _repr_html_(self) -> str:
+        head = "".join(
+            f"<tr><th style='text-align:left'>{html.escape(k)}</th>"
+            f"<td style='text-align:left'>{html.escape(v)}</td></tr>"
+            for k, v in self._head()
+        )
+        notes = "".join(f"<p>{html.escape(n)}</p>" for n in self.result.notes)
+        table = self.result.params.to_html(float_format=lambda x: f"{x:.4f}")
+        return f"<h4>Zapcat calibration</h4><table>{head}</table>{notes}{table}"
