@@ -111,6 +111,7 @@ class BankTables:
         self._grids: dict[tuple[float, ...], GridTables] = {}
         self._info: dict[tuple[float, float], tuple[float, float, NDArray[np.float32]]] = {}
         self._meta: dict[str, Any] = {}
+        self.plans: dict[Any, Any] = {}  # engine._core.Plan by CATConfig
 
     def grid(self, lo: float, hi: float, n_points: int) -> GridTables:
         """Tables on ``n_points`` equally spaced points of ``[lo, hi]``."""

@@ -1,0 +1,258 @@
+"""A live adaptive test: pure functions of (bank, config, state).
+
+:func:`start` opens a test, :func:`respond` records one response and chooses the next item
+(or finishes the test), :func:`result` reports it. The state is an immutable
+:class:`~engine.state.CATState`; nothing is kept between calls except caches of arrays
+derived from the (immutable) bank and config. Batch simulation runs the same kernels
+(:mod:`engine._core`) on many examinees at once.
+
+Examples
+--------
+>>> from item_banks import read_bank
+>>> from item_banks.examples import DEMO_BANK_PATH
+>>> from engine.config import CATConfig
+>>> bank, config = read_bank(DEMO_BANK_PATH), CATConfig(max_items=5)
+>>> state = start(bank, config, seed=7)
+>>> while not state.finished:
+...     state = respond(bank, config, state, state.pending_item, 1)
+>>> result(bank, config, state)["n_items"]
+5
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from engine._core import (
+    STOP_REASONS,
+    Rows,
+    capped_items,
+    estimate,
+    get_plan,
+    record,
+    rows_from_history,
+    select,
+    stop_codes,
+)
+from engine.config import CATConfig
+from engine.state import CATState
+from item_banks.bank import ItemBank
+from item_banks.errors import (
+    InvalidResponseError,
+    InvalidStateError,
+    ItemMismatchError,
+    TestFinishedError,
+    UnknownItemError,
+)
+
+
+def _item_id(plan, index: int) -> str:
+    return plan.bank.items[index].item_id
+
+
+def _new_state(plan, rows: Rows, base: CATState | None, pending: int, code: int) -> CATState:
+    finished = code >= 0 or pending < 0
+    reason = STOP_REASONS[code] if code >= 0 else ("bank_exhausted" if pending < 0 else None)
+    m = int(rows.n_total[0])
+    items = rows.hist_items[0, :m]
+    ids = plan.bank.item_ids
+    return CATState(
+        administered=tuple(ids[i] for i in items),
+        responses=tuple(int(v) for v in rows.hist_resp[0, :m]),
+        theta=float(rows.theta[0]),
+        se=float(rows.se[0]),
+        pending_item=None if finished else ids[pending],
+        finished=finished,
+        stop_reason=reason,
+        seed=int(rows.seed[0]),
+        scored=tuple(bool(v) for v in rows.hist_scored[0, :m]),
+        rejected=tuple(ids[i] for i in rows.rejected[0]),
+        pretest_positions=tuple(int(v) for v in rows.pretest_pos[0]),
+        start_theta=float(rows.start_theta[0]),
+        theta_history=(*base.theta_history, float(rows.theta[0])) if base else (),
+        se_history=(*base.se_history, float(rows.se[0])) if base else (),
+    )
+
+
+def start(
+    bank: ItemBank,
+    config: CATConfig,
+    *,
+    seed: int,
+    exposure: Mapping[str, int] | None = None,
+) -> CATState:
+    """Open a test and choose its first item.
+
+    Parameters
+    ----------
+    bank : ItemBank
+    config : CATConfig
+        Validated against the bank on first use (then cached).
+    seed : int
+        Seed of every random draw of the test, ``0 <= seed < 2**53``.
+    exposure : mapping of str to int, optional
+        Exposure counts kept outside the bank: ``{item_id: tests that gave it,
+        "__tests__": tests started}``; used by ``config.max_exposure_rate``.
+
+    Returns
+    -------
+    CATState
+        ``pending_item`` is the first item, or the state is finished with stop reason
+        ``"bank_exhausted"`` when no item can be given.
+
+    Raises
+    ------
+    InvalidConfigError
+        When the config does not fit the bank.
+    """
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or not 0 <= seed < 2**53:
+        raise InvalidStateError(f"seed must be an integer in 0..2**53-1, got {seed!r}")
+    plan = get_plan(bank, config)
+    rows = Rows(plan, np.array([int(seed)]))
+    idx = np.zeros(1, dtype=np.intp)
+    pending = int(select(plan, rows, idx, capped_items(plan, exposure))[0])
+    return _new_state(plan, rows, None, pending, -1)
+
+
+def _check_response(bank: ItemBank, item_id: str, response: Any) -> int:
+    k = int(bank.n_categories[bank.index_of(item_id)])
+    if isinstance(response, bool) or not isinstance(response, int | np.integer):
+        raise InvalidResponseError(
+            f"response to item {item_id!r} must be an integer category 0..{k - 1}, "
+            f"got {response!r}",
+            details={"item_id": item_id, "response": repr(response)},
+        )
+    if not 0 <= int(response) < k:
+        raise InvalidResponseError(
+            f"response {int(response)} to item {item_id!r} is not a category 0..{k - 1}",
+            details={"item_id": item_id, "response": int(response)},
+        )
+    return int(response)
+
+
+def _rebuild(plan, state: CATState) -> Rows:
+    bank = plan.bank
+    try:
+        items = np.fromiter((bank.index_of(i) for i in state.administered), dtype=np.intp,
+                            count=len(state.administered))  # fmt: skip
+        rejected = np.fromiter((bank.index_of(i) for i in state.rejected), dtype=np.intp,
+                               count=len(state.rejected))  # fmt: skip
+    except UnknownItemError as error:
+        raise InvalidStateError(f"state refers to {error.message}") from None
+    resp = np.asarray(state.responses, dtype=np.intp)
+    rows = rows_from_history(plan, state.seed, items, resp, rejected, state.pretest_positions)
+    rows.start_theta[0] = state.start_theta
+    rows.theta[0], rows.se[0] = state.theta, state.se
+    return rows
+
+
+def respond(
+    bank: ItemBank,
+    config: CATConfig,
+    state: CATState,
+    item_id: str,
+    response: int,
+    *,
+    exposure: Mapping[str, int] | None = None,
+) -> CATState:
+    """Record the response to the pending item, re-estimate, stop or choose the next item.
+
+    Parameters
+    ----------
+    bank, config : the test's bank and configuration
+    state : CATState
+        Current state (not modified).
+    item_id : str
+        Must equal ``state.pending_item``.
+    response : int
+        Category ``0 .. K-1`` of that item.
+    exposure : mapping, optional
+        Exposure counts (see :func:`start`).
+
+    Returns
+    -------
+    CATState
+        The new state: finished (with ``stop_reason``) or with the next ``pending_item``.
+
+    Raises
+    ------
+    TestFinishedError
+        When ``state.finished``.
+    ItemMismatchError
+        When ``item_id`` is not the pending item.
+    InvalidResponseError
+        When ``response`` is not an integer category of the item.
+    """
+    if state.finished:
+        raise TestFinishedError(
+            f"the test has finished ({state.stop_reason}); no more responses are accepted",
+            details={"stop_reason": state.stop_reason},
+        )
+    if item_id != state.pending_item:
+        raise ItemMismatchError(
+            f"response is for item {item_id!r} but the pending item is {state.pending_item!r}",
+            details={"item_id": item_id, "pending_item": state.pending_item},
+        )
+    value = _check_response(bank, item_id, response)
+    plan = get_plan(bank, config)
+    rows = _rebuild(plan, state)
+    idx = np.zeros(1, dtype=np.intp)
+    item = np.array([bank.index_of(item_id)], dtype=np.intp)
+    record(plan, rows, idx, item, np.array([value], dtype=np.intp))
+    estimate(plan, rows, idx)
+    code = int(stop_codes(plan, rows, idx)[0])
+    pending = -1
+    if code < 0:
+        pending = int(select(plan, rows, idx, capped_items(plan, exposure))[0])
+    return _new_state(plan, rows, state, pending, code)
+
+
+def result(bank: ItemBank, config: CATConfig, state: CATState) -> dict[str, Any]:
+    """JSON-ready report of a test (finished or not).
+
+    Returns
+    -------
+    dict
+        ``theta``, ``se``, ``n_items`` (scored), ``n_administered``, ``finished``,
+        ``stop_reason``, ``items`` (``item_id``, ``response``, ``scored``, ``theta``,
+        ``se`` after it), ``show_results``, and ``classification`` (``category`` = number
+        of cut scores at or below theta, ``cut_scores``, ``decided``) when cut scores are
+        set.
+    """
+    out: dict[str, Any] = {
+        "theta": state.theta,
+        "se": state.se,
+        "n_items": state.n_scored,
+        "n_administered": state.n_items,
+        "finished": state.finished,
+        "stop_reason": state.stop_reason,
+        "estimator": config.estimator,
+        "show_results": config.show_results,
+        "items": [],
+    }
+    history = zip(state.administered, state.responses, state.scored, state.theta_history,
+                  state.se_history, strict=True)  # fmt: skip
+    for i, r, s, t, e in history:
+        out["items"].append({"item_id": i, "response": r, "scored": s, "theta": t, "se": e})
+    if config.cut_scores:
+        cuts = np.asarray(config.cut_scores)
+        category = int(np.searchsorted(cuts, state.theta, side="right"))
+        decided = None
+        if config.classification is not None and state.administered:
+            plan = get_plan(bank, config)
+            from engine._core import classified
+
+            decided = bool(classified(plan, _rebuild(plan, state), np.zeros(1, dtype=np.intp))[0])
+        out["classification"] = {
+            "cut_scores": list(config.cut_scores),
+            "category": category,
+            "rule": config.classification,
+            "decided": decided,
+        }
+    return out
+
+
+__all__ = ["respond", "result", "start"]
