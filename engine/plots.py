@@ -14,6 +14,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from numpy.typing import ArrayLike, NDArray
 
+from engine.state import CATState
 from item_banks.errors import PlotInputError
 from item_banks.plots import THETA_LABEL, new_axes
 
@@ -189,6 +190,7 @@ def adaptive_test_trace(
     se: ArrayLike,
     *,
     true_theta: float | None = None,
+    scored: ArrayLike | None = None,
     z: float = 1.96,
     ax: Axes | None = None,
 ) -> Axes:
@@ -208,6 +210,9 @@ def adaptive_test_trace(
         Estimate and its standard error after each response (``se`` finite, >= 0).
     true_theta : float, optional
         Known ability of a simulee, drawn as a dashed line.
+    scored : array_like of bool, shape (n,), optional
+        Whether each item counts; unscored (pretest) items are drawn as grey crosses
+        labelled ``"pretest (unscored)"``. Default: all scored.
     z : float, default 1.96
         Width of the band in standard errors (1.96: 95% normal interval), > 0.
     ax : matplotlib Axes, optional
@@ -228,15 +233,29 @@ def adaptive_test_trace(
         raise PlotInputError(f"se must be >= 0, got {float(err[np.argmax(err < 0)])!r}")
     if not (np.isfinite(z) and z > 0):
         raise PlotInputError(f"z must be a positive number, got {z!r}")
+    counts = np.ones(est.size, dtype=bool) if scored is None else np.asarray(scored, dtype=bool)
+    if counts.shape != est.shape:
+        raise PlotInputError(f"scored needs {est.size} values, got shape {counts.shape}")
     steps = np.arange(1, est.size + 1)
     ax = new_axes(ax, figsize=(max(6.4, 0.3 * est.size + 2.0), 4.0))
     ax.fill_between(steps, est - z * err, est + z * err, color="C0", alpha=0.2,
                     label=f"θ̂ ± {z:g} SE")  # fmt: skip
     ax.plot(steps, est, color="C0", label="estimate")
-    scored = resp > 0
-    ax.scatter(steps[scored], est[scored], color="C0", zorder=3, label="scored > 0")
-    ax.scatter(steps[~scored], est[~scored], facecolors="white", edgecolors="C0", zorder=3,
-               label="scored 0")  # fmt: skip
+    positive = counts & (resp > 0)
+    zero = counts & (resp == 0)
+    ax.scatter(steps[positive], est[positive], color="C0", zorder=3, label="scored > 0")
+    ax.scatter(
+        steps[zero], est[zero], facecolors="white", edgecolors="C0", zorder=3, label="scored 0"
+    )
+    if not counts.all():
+        ax.scatter(
+            steps[~counts],
+            est[~counts],
+            marker="x",
+            color="0.5",
+            zorder=3,
+            label="pretest (unscored)",
+        )
     if true_theta is not None:
         ax.axhline(true_theta, color="C3", linestyle="--", label=f"true θ = {true_theta:.2f}")
     ax.set_xticks(steps, ids, rotation=90, fontsize="x-small")
@@ -251,9 +270,36 @@ def adaptive_test_trace(
     return ax
 
 
+def state_trace(
+    state: CATState, *, true_theta: float | None = None, ax: Axes | None = None
+) -> Axes:
+    """:func:`adaptive_test_trace` of a test's :class:`~engine.state.CATState`.
+
+    Uses the state's items, responses, ``theta_history``, ``se_history`` and ``scored``
+    flags, so it draws a finished test, a test in progress or one stored by the service.
+
+    Raises
+    ------
+    PlotInputError
+        When no response has been recorded yet.
+    """
+    if not state.administered:
+        raise PlotInputError("the test has no responses yet: nothing to trace")
+    return adaptive_test_trace(
+        state.administered,
+        state.responses,
+        state.theta_history,
+        state.se_history,
+        true_theta=true_theta,
+        scored=state.scored,
+        ax=ax,
+    )
+
+
 __all__ = [
     "adaptive_test_trace",
     "conditional_bias_rmse",
     "exposure_histogram",
+    "state_trace",
     "test_length_distribution",
 ]

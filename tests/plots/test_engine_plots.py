@@ -99,3 +99,26 @@ def test_adaptive_test_trace_draws_estimates_band_and_responses(tmp_path):
 def test_bad_input_is_named(call, message):
     with pytest.raises(PlotInputError, match=message):
         call()
+
+
+def test_state_trace_draws_a_real_session_with_a_pretest_item(demo_bank):
+    from engine.config import CATConfig
+    from engine.session import respond, start
+
+    config = CATConfig.from_dict({"pretest_count": 1, "max_items": 12, "stop_se": None})
+    rng = np.random.default_rng(2)
+    state = start(demo_bank, config, seed=17)
+    while not state.finished:
+        item = state.pending_item
+        prob = demo_bank.prob([0.8], [demo_bank.index_of(item)])[0, 0]
+        state = respond(demo_bank, config, state, item, int(rng.choice(prob.size, p=prob)))
+    ax = ep.state_trace(state, true_theta=0.8)
+    est = next(line for line in ax.get_lines() if line.get_label() == "estimate")
+    np.testing.assert_allclose(est.get_ydata(), state.theta_history)
+    assert len(state.administered) == 13 and sum(state.scored) == 12
+    pretest = next(c for c in ax.collections if c.get_label() == "pretest (unscored)")
+    position = state.scored.index(False) + 1
+    np.testing.assert_allclose(pretest.get_offsets()[:, 0], [position])
+    assert [t.get_text() for t in ax.get_xticklabels()] == list(state.administered)
+    with pytest.raises(PlotInputError, match="no responses yet"):
+        ep.state_trace(start(demo_bank, config, seed=1))
