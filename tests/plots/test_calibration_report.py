@@ -1,0 +1,53 @@
+"""The calibration report: opened and checked against the result it was made from.
+
+Data: the real LSAT7 responses (tests/data), whose 2PL estimates are pinned elsewhere
+against mirt's published values; here the report must show exactly the result's numbers.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from calibration import calibrate
+from calibration.report import calibration_report
+
+LSAT7 = Path(__file__).resolve().parents[1] / "data" / "lsat7.csv"
+
+
+@pytest.fixture(scope="module")
+def lsat7_fit():
+    return calibrate(str(LSAT7), "2pl")
+
+
+def test_calibration_report_shows_the_result(lsat7_fit, tmp_path, report_tools):
+    parse, png = report_tools
+    path = calibration_report(lsat7_fit).write(tmp_path / "cal.html")
+    text = path.read_text(encoding="utf-8")
+    doc = parse(text)
+    assert doc.external == []
+    assert doc.headings[0] == f"Calibration of {lsat7_fit.data.source}"
+    assert {"Summary", "Parameters", "Test information", "Persons and items"} <= set(doc.headings)
+    assert "fig-test-information-and-conditional-se" in doc.figures
+    assert "fig-wright-map" in doc.figures
+    for fig in doc.figures.values():
+        assert np.ptp(png(fig["png"])[..., :3]) > 0.5
+    assert f"{lsat7_fit.loglik:.3f}" in text and f"{lsat7_fit.aic:.2f}" in text
+    assert "1000 persons, 5 items, 5000 responses" in text
+
+    rows = doc.tables["table-item-parameters-and-standard-errors"]["rows"]
+    assert rows[0] == ["item_id", "model", "n_categories", "a", "a_se", "b", "b_se"]
+    params = lsat7_fit.params
+    assert [r[0] for r in rows[1:]] == list(params.index)
+    for row in rows[1:]:
+        for col, cell in zip(rows[0][3:], row[3:], strict=True):
+            assert cell == f"{params.loc[row[0], col]:.3f}"
+
+    ci = doc.tables["table-95-wald-confidence-intervals"]["rows"]
+    assert ci[0] == ["item_id", "param", "estimate", "se", "lower", "upper"]
+    assert len(ci) - 1 == 10  # a and b of 5 items
+    first = ci[1]
+    a1, se1 = params.loc[first[0], "a"], params.loc[first[0], "a_se"]
+    assert first[4] == f"{a1 - 1.959964 * se1:.3f}" and first[5] == f"{a1 + 1.959964 * se1:.3f}"
