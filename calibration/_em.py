@@ -15,6 +15,8 @@ from numpy.typing import NDArray
 from calibration._layout import LOGP_FLOOR, Design, FloatArray, Group
 
 MAX_NEWTON = 25
+MAX_HALVINGS = 12
+M_TOL = 1e-8  # M-step Newton iterations stop when no parameter moves more
 MAX_STEP = 1.0  # largest change of one parameter in one Newton step
 PARAM_LIMIT = 1e3
 
@@ -75,6 +77,15 @@ class EMProblem:
         return np.maximum(out, LOGP_FLOOR)
 
     # ------------------------------------------------------------------------ E-step
+    def _log_lik_rows(self, logp: FloatArray) -> FloatArray:
+        """``Y @ log P + log w`` for every design row, (n_rows, Q)."""
+        d = self.design
+        out = d.z @ (d.zmap @ logp)
+        if d.complete:
+            out += logp[d.base_cols].sum(axis=0)
+        out += self.log_weights
+        return out
+
     def estep(
         self, beta: FloatArray, *, keep_posterior: bool = False
     ) -> tuple[float, FloatArray, FloatArray | None]:
@@ -90,9 +101,7 @@ class EMProblem:
             Posterior weights of each design row (when ``keep_posterior``).
         """
         d = self.design
-        logp = self.log_prob_matrix(self.unpack(beta))
-        log_lik = d.y @ logp  # (n_rows, Q)
-        log_lik += self.log_weights
+        log_lik = self._log_lik_rows(self.log_prob_matrix(self.unpack(beta)))
         top = log_lik.max(axis=1, keepdims=True)
         np.subtract(log_lik, top, out=log_lik)
         post = np.exp(log_lik, out=log_lik)
@@ -101,13 +110,14 @@ class EMProblem:
         row_ll = top[:, 0] + np.log(total[:, 0])
         loglik = float(d.counts @ row_ll)
         weighted = post * d.counts[:, None] if not np.all(d.counts == 1.0) else post
-        counts = np.asarray(d.yt @ weighted)
+        counts = np.asarray(d.zmap.T @ np.asarray(d.zt @ weighted))
+        if d.complete:
+            counts[d.base_cols] += weighted.sum(axis=0)
         return loglik, counts, (post if keep_posterior else None)
 
     def row_loglik(self, beta: FloatArray) -> tuple[FloatArray, FloatArray]:
         """Log-likelihood of each design row and its posterior, (n_rows,), (n_rows, Q)."""
-        d = self.design
-        log_lik = d.y @ self.log_prob_matrix(self.unpack(beta)) + self.log_weights
+        log_lik = self._log_lik_rows(self.log_prob_matrix(self.unpack(beta)))
         top = log_lik.max(axis=1, keepdims=True)
         post = np.exp(log_lik - top)
         total = post.sum(axis=1, keepdims=True)
@@ -235,26 +245,27 @@ def _newton_items(
         biggest = np.abs(step).max(axis=1)
         step *= np.minimum(1.0, MAX_STEP / np.maximum(biggest, 1e-300))[:, None]
         t = np.ones(idx.size)
-        pending = np.ones(idx.size, dtype=bool)
+        pending = biggest > M_TOL
         new_v = v[idx].copy()
         new_obj = obj[idx].copy()
-        for _half in range(30):
-            trial = v[idx] + t[:, None] * step
-            ok = _valid_rows(g, trial)
-            trial_obj = np.full(idx.size, -np.inf)
-            if ok.any():
-                trial_obj[ok] = _item_objective(g, trial[ok], r[idx][ok], theta, rows)
-            accept = pending & ok & (trial_obj >= obj[idx])
-            new_v[accept] = trial[accept]
-            new_obj[accept] = trial_obj[accept]
-            pending &= ~accept
-            if not pending.any():
+        for _half in range(MAX_HALVINGS):
+            sub = np.nonzero(pending)[0]
+            if sub.size == 0:
                 break
-            t[pending] *= 0.5
+            trial = v[idx[sub]] + t[sub, None] * step[sub]
+            ok = _valid_rows(g, trial)
+            trial_obj = np.full(sub.size, -np.inf)
+            if ok.any():
+                trial_obj[ok] = _item_objective(g, trial[ok], r[idx[sub]][ok], theta, rows)
+            accept = ok & (trial_obj >= obj[idx[sub]])
+            new_v[sub[accept]] = trial[accept]
+            new_obj[sub[accept]] = trial_obj[accept]
+            pending[sub[accept]] = False
+            t[sub[~accept]] *= 0.5
         moved = np.abs(new_v - v[idx]).max(axis=1)
         v[idx] = new_v
         obj[idx] = new_obj
-        done = (moved < 1e-9) | pending | (biggest < 1e-9)
+        done = (moved < M_TOL) | pending
         active[idx[done]] = False
     return v
 
@@ -294,8 +305,10 @@ def _newton_shared(
         step = np.linalg.lstsq(info, grad, rcond=None)[0]
         biggest = float(np.abs(step).max()) if step.size else 0.0
         step *= min(1.0, MAX_STEP / max(biggest, 1e-300))
+        if biggest < M_TOL:
+            break
         t = 1.0
-        for _half in range(30):
+        for _half in range(MAX_HALVINGS):
             trial = b + t * step
             trial_obj, trial_vals = objective(trial)
             if trial_obj >= obj:
@@ -305,7 +318,7 @@ def _newton_shared(
             break
         moved = float(np.abs(trial - b).max())
         b, obj, vals = trial, trial_obj, trial_vals
-        if moved < 1e-9:
+        if moved < M_TOL:
             break
     return b
 

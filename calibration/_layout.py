@@ -218,14 +218,25 @@ def start_values(group: Group, counts: FloatArray) -> FloatArray:
 
 @dataclass
 class Design:
-    """Response design: one-hot indicator of (item, category) per (unique) response pattern.
+    """Response design: indicators of (item, category) per (unique) response pattern.
+
+    The E-step works with a design matrix ``Z`` and a map ``zmap`` (n_z x sum K) such that
+    each row's one-hot indicator is ``y = zmap.T @ z (+ e)``:
+
+    * sparse data: ``Z`` is the one-hot ``Y`` itself (``zmap`` = identity);
+    * dense data: category-0 columns are dropped (columns ``e_jk - e_j0``); when some cells
+      are missing an observed indicator per item is added (maps to ``e_j0``); when none
+      are, ``e`` (the category-0 columns) is added to every row (``complete``).
 
     Attributes
     ----------
     col_offset : ndarray, (n_items + 1,)
         Column of category 0 of each item; ``col_offset[-1]`` = sum of K.
-    y : ndarray (n_rows, sum K) or scipy.sparse.csr_array
-    yt : transpose of ``y`` (CSR when sparse)
+    z : ndarray (n_rows, n_z) or scipy.sparse.csr_array
+    zt : transpose of ``z`` (CSR when sparse)
+    zmap : scipy.sparse.csr_array, (n_z, sum K)
+    complete : bool
+        Whether every row answered every item (then ``y = zmap.T @ z + e``).
     counts : ndarray, (n_rows,)
         Number of persons with each row's pattern.
     inverse : ndarray of int, (n_persons,)
@@ -234,8 +245,10 @@ class Design:
     """
 
     col_offset: IntArray
-    y: object
-    yt: object
+    z: object
+    zt: object
+    zmap: sparse.csr_array
+    complete: bool
     counts: FloatArray
     inverse: IntArray
     indptr: IntArray
@@ -253,6 +266,11 @@ class Design:
         """Sum of the numbers of categories."""
         return int(self.col_offset[-1])
 
+    @property
+    def base_cols(self) -> IntArray:
+        """Category-0 column of each item, (n_items,)."""
+        return self.col_offset[:-1]
+
 
 def build_design(
     data: ResponseData, n_categories: IntArray, *, dense: bool | None = None
@@ -268,6 +286,7 @@ def build_design(
     """
     col_offset = np.concatenate([[0], np.cumsum(n_categories)]).astype(np.int64)
     n_cols = int(col_offset[-1])
+    n_items = n_categories.size
     if dense is None:
         dense = data.density >= DENSE_THRESHOLD
     if dense:
@@ -283,14 +302,33 @@ def build_design(
         n_rows = rows.shape[0]
         r_idx, j_idx = np.nonzero(rows >= 0)
         cols = col_offset[j_idx] + rows[r_idx, j_idx]
-        y = np.zeros((n_rows, n_cols))
-        y[r_idx, cols] = 1.0
-        yt = y.T
+        complete = bool(r_idx.size == n_rows * n_items)
+        # columns (j, k >= 1): position in the reduced layout
+        upper = np.ones(n_cols, dtype=bool)
+        upper[col_offset[:-1]] = False
+        red_index = np.cumsum(upper) - 1
+        n_red = int(upper.sum())
+        n_obs_cols = 0 if complete else n_items
+        z = np.zeros((n_rows, n_obs_cols + n_red))
+        pos = rows[r_idx, j_idx] > 0
+        z[r_idx[pos], n_obs_cols + red_index[cols[pos]]] = 1.0
+        if not complete:
+            z[r_idx, j_idx] = 1.0
+        up_cols = np.nonzero(upper)[0]
+        item_of_col = np.repeat(np.arange(n_items), n_categories)
+        zr = np.concatenate(
+            [np.arange(n_obs_cols), n_obs_cols + np.arange(n_red), n_obs_cols + np.arange(n_red)]
+        )
+        zc = np.concatenate([col_offset[:n_obs_cols], up_cols, col_offset[item_of_col[up_cols]]])
+        zv = np.concatenate([np.ones(n_obs_cols), np.ones(n_red), -np.ones(n_red)])
+        zmap = sparse.csr_array((zv, (zr, zc)), shape=(n_obs_cols + n_red, n_cols))
         indptr = np.concatenate([[0], np.cumsum(np.bincount(r_idx, minlength=n_rows))])
         return Design(
             col_offset,
-            y,
-            yt,
+            z,
+            z.T,
+            zmap,
+            complete,
             counts.astype(float),
             inverse.astype(np.int64),
             indptr.astype(np.int64),
@@ -310,6 +348,8 @@ def build_design(
         col_offset,
         y,
         yt,
+        sparse.identity(n_cols, format="csr"),
+        False,
         np.ones(n_rows),
         np.arange(n_rows, dtype=np.int64),
         indptr.astype(np.int64),

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import sparse
+from scipy.linalg import blas
 
 from calibration._em import EMProblem
 from calibration._layout import FloatArray
@@ -90,25 +91,70 @@ def _score_derivatives(problem: EMProblem, values: list[FloatArray], p_max: int)
     return out
 
 
-def _covariance_dense(
+def _posterior_means(
     problem: EMProblem, post: FloatArray, dmat: FloatArray, n_items: int, p_max: int
-) -> tuple[FloatArray, FloatArray]:
-    """Sum over rows of counts * E[s s'] and the cross-product of the posterior means."""
+) -> FloatArray:
+    """Posterior mean of each row's complete-data score, (n_rows, n_items * p_max)."""
     d = problem.design
-    n_rows, p_e = d.n_rows, n_items * p_max
+    n_rows = d.n_rows
     colidx = np.full((n_rows, n_items), d.n_cols, dtype=np.int64)
     row_of = np.repeat(np.arange(n_rows), np.diff(d.indptr))
     colidx[row_of, d.obs_item] = d.obs_col
+    flat = dmat.reshape(dmat.shape[0], -1)  # (Q, (sum K + 1) * p_max)
+    out = np.empty((n_rows, n_items * p_max))
+    batch = max(1, 4_000_000 // flat.shape[1])
+    for start in range(0, n_rows, batch):
+        stop = min(n_rows, start + batch)
+        wd = (post[start:stop] @ flat).reshape(stop - start, -1, p_max)
+        out[start:stop] = np.take_along_axis(wd, colidx[start:stop, :, None], axis=1).reshape(
+            stop - start, -1
+        )
+    return out
+
+
+def _covariance_dense(
+    problem: EMProblem, post: FloatArray, dmat: FloatArray, n_items: int, p_max: int
+) -> tuple[FloatArray, FloatArray]:
+    """Sum over rows of counts * E[s s'] and the cross-product of the posterior means.
+
+    With ``y_i = zmap' z_i (+ e)``, the score at point q is ``s_iq = z_i' F_q (+ h_q)``
+    with ``F_q = zmap @ Dm_q`` and ``h_q = e' Dm_q``; so ``sum_i c_i w_iq s_iq s_iq'`` is
+    ``F' G_q F + F' v h' + h v' F + T h h'`` with ``G_q = Z' diag(c w_q) Z`` (one BLAS
+    ``syrk`` over the rows with weight), ``v = Z' c w_q`` and ``T = sum c w_q``.
+    """
+    d = problem.design
+    p_e = n_items * p_max
+    n_cols = d.n_cols
+    # Dm_q as a dense (sum K, p_e) block matrix for every q: row (j, k) -> entries of j
+    item_of_col = np.repeat(np.arange(n_items), np.diff(d.col_offset))
+    ent = item_of_col[:, None] * p_max + np.arange(p_max)[None, :]  # (sum K, p_max)
+    zmap = d.zmap
     second = np.zeros((p_e, p_e))
-    mean = np.zeros((n_rows, p_e))
+    z = np.asarray(d.z)
     for q in range(problem.theta.size):
-        w = post[:, q]
-        rows = np.nonzero(w > WEIGHT_FLOOR)[0]
+        cw = d.counts * post[:, q]
+        rows = np.nonzero(post[:, q] > WEIGHT_FLOOR)[0]
         if rows.size == 0:
             continue
-        a = dmat[q][colidx[rows]].reshape(rows.size, p_e)
-        mean[rows] += w[rows, None] * a
-        second += (a * (d.counts[rows] * w[rows])[:, None]).T @ a
+        dm = np.zeros((n_cols, p_e))
+        np.put_along_axis(dm, ent, dmat[q, :n_cols], axis=1)
+        f = np.asarray(zmap @ dm)  # (n_z, p_e)
+        zw = z[rows] * np.sqrt(cw[rows])[:, None]
+        gram = blas.dsyrk(1.0, zw, trans=1, lower=0)
+        gram = np.triu(gram) + np.triu(gram, 1).T
+        second += f.T @ (gram @ f)
+        if d.complete:
+            h = np.zeros(p_e)
+            np.put_along_axis(
+                h[None, :],
+                ent[d.base_cols].reshape(1, -1),
+                dmat[q, d.base_cols].reshape(1, -1),
+                axis=1,
+            )
+            v = z[rows].T @ cw[rows]
+            fv = f.T @ v
+            second += np.outer(fv, h) + np.outer(h, fv) + cw[rows].sum() * np.outer(h, h)
+    mean = _posterior_means(problem, post, dmat, n_items, p_max)
     xpd = (mean * d.counts[:, None]).T @ mean
     return second, xpd
 

@@ -224,6 +224,81 @@ class CalibrationResult:
             items, name=name, version=version, description=description, provenance=self.provenance()
         )
 
+    # ---------------------------------------------------------------- scores, fit
+    def scores(self, method: str = "eap", **options: Any) -> pd.DataFrame:
+        """Person scores from the engine's ability estimators.
+
+        Parameters
+        ----------
+        method : {"eap", "map", "ml", "wle"}
+        **options
+            Passed to :func:`engine.ability.get_estimator` (``prior_sd``, ``theta_range``
+            ...). Patterns with every answer in the lowest or highest category are scored
+            by the estimator's documented rule (ML: EAP; never an infinity).
+
+        Returns
+        -------
+        DataFrame
+            Index ``person_id``; columns ``theta, se, n_responses``.
+        """
+        from engine.ability import get_estimator
+
+        estimator = get_estimator(method, **options)
+        theta, se = estimator.estimate_many(self.to_item_bank(), self.data.to_matrix())
+        n_resp = np.bincount(self.data.person, minlength=self.n_persons)
+        return pd.DataFrame(
+            {"theta": theta, "se": se, "n_responses": n_resp},
+            index=pd.Index(self.data.person_ids, name="person_id"),
+        )
+
+    def item_fit(
+        self,
+        statistics: tuple[str, ...] = ("sx2", "infit", "rmsd"),
+        theta: FloatArray | None = None,
+    ) -> pd.DataFrame:
+        """Item fit statistics (see :mod:`calibration.fit`).
+
+        Parameters
+        ----------
+        statistics : tuple of {"sx2", "infit", "rmsd"}
+            ``infit`` also gives outfit.
+        theta : ndarray (n_persons,), optional
+            Person estimates for infit/outfit; default EAP from :meth:`scores`.
+
+        Returns
+        -------
+        DataFrame
+            By item id: ``sx2, sx2_df, sx2_p``, ``infit, infit_z, infit_p, outfit,
+            outfit_z, outfit_p``, ``rmsd``; ``attrs["notes"]`` says why a statistic is
+            missing.
+        """
+        from calibration import fit
+
+        unknown = [s for s in statistics if s not in fit.FIT_STATISTICS]
+        if unknown:
+            raise CalibrationError(
+                f"unknown fit statistic(s) {unknown}; choose from {', '.join(fit.FIT_STATISTICS)}"
+            )
+        parts = []
+        notes: list[str] = []
+        if "sx2" in statistics:
+            part = fit.sx2(self)
+            notes += part.attrs.get("notes", [])
+            parts.append(part)
+        if "infit" in statistics:
+            if theta is None:
+                theta = self.scores("eap")["theta"].to_numpy()
+            parts.append(fit.infit_outfit(self, np.asarray(theta, dtype=float)))
+        if "rmsd" in statistics:
+            parts.append(
+                pd.DataFrame(
+                    {"rmsd": fit.rmsd(self)}, index=pd.Index(self.item_ids, name="item_id")
+                )
+            )
+        out = pd.concat(parts, axis=1)
+        out.attrs["notes"] = notes
+        return out
+
     # --------------------------------------------------------------------- summary
     def summary(self) -> Summary:
         """Printable summary (text in a terminal, HTML in a notebook)."""
