@@ -10,6 +10,7 @@ from __future__ import annotations
 import typer
 
 from api.cli import bank as _bank
+from api.cli import calibrate as _calibrate
 from api.cli import keys as _keys
 from api.cli import report as _report
 from api.cli import serve as _serve
@@ -23,6 +24,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(_bank.app, name="bank")
+app.command(name="calibrate")(_calibrate.calibrate)
 app.add_typer(_keys.app, name="keys")
 app.command("serve")(_serve.serve)
 app.command(name="report")(_report.report)
