@@ -476,18 +476,22 @@ def _criterion(plan: Plan, rows: Rows, sub: IntArray, theta: FloatArray) -> NDAr
 
 def _pick_with_exposure(plan: Plan, rows: Rows, sub: IntArray, crit: NDArray) -> IntArray:
     """Best (or randomesque) item per row, with Sympson-Hetter refusals."""
-    k = plan.config.randomesque
+    cfg = plan.config
+    k_rows = np.where(rows.n_scored[sub] == 0, max(cfg.start_randomesque, cfg.randomesque),
+                      cfg.randomesque)  # fmt: skip
     out = np.full(sub.size, -1, dtype=np.intp)
     pending = np.arange(sub.size)
     attempt = np.zeros(sub.size, dtype=np.intp)
     crit = np.array(crit, copy=True)
     while pending.size:
         c = crit[pending]
-        if k == 1:
-            pick = np.argmax(c, axis=1)
-        else:
-            pick = _randomesque(c, k, rows.seed[sub[pending]], rows.n_total[sub[pending]],
-                                attempt[pending])  # fmt: skip
+        pick = np.argmax(c, axis=1)
+        for k in np.unique(k_rows[pending]):
+            if k > 1:
+                r = np.nonzero(k_rows[pending] == k)[0]
+                p = pending[r]
+                pick[r] = _randomesque(c[r], int(k), rows.seed[sub[p]], rows.n_total[sub[p]],
+                                       attempt[p])  # fmt: skip
         best = c[np.arange(pending.size), pick]
         none_left = ~np.isfinite(best)
         accept = ~none_left

@@ -44,6 +44,9 @@ class CATConfig:
     start_spread : float, default 1.0
         The first item is chosen at ``start_theta + U(-spread, spread)`` (drawn from the
         test's seed) so that no item is given to everyone; 0 gives a fixed start.
+    start_randomesque : int, default 5
+        The first item is drawn at random among the ``k`` best at the start ability
+        (1: the best).
     selector : {"mfi", "kl", "mepv", "a_stratified", "shadow"}, default "mfi"
         Maximum Fisher information; posterior-weighted Kullback-Leibler; minimum expected
         posterior variance; a-stratified with b-matching (Chang & Ying); shadow test
@@ -101,6 +104,7 @@ class CATConfig:
     theta_range: tuple[float, float] = (-4.0, 4.0)
     start_theta: float = 0.0
     start_spread: float = 1.0
+    start_randomesque: int = 5
     selector: str = "mfi"
     randomesque: int = 1
     n_strata: int = 4
@@ -171,6 +175,8 @@ class CATConfig:
             )
         if not (math.isfinite(self.start_spread) and self.start_spread >= 0):
             out.append(f"start_spread must be >= 0, got {self.start_spread!r}")
+        if self.start_randomesque < 1:
+            out.append(f"start_randomesque must be >= 1, got {self.start_randomesque!r}")
         if self.randomesque < 1:
             out.append(f"randomesque must be >= 1, got {self.randomesque!r}")
         if self.n_strata < 1:

@@ -41,6 +41,7 @@ from engine.config import CATConfig
 from engine.state import CATState
 from item_banks.bank import ItemBank
 from item_banks.errors import (
+    BankExhaustedError,
     InvalidResponseError,
     InvalidStateError,
     ItemMismatchError,
@@ -255,4 +256,39 @@ def result(bank: ItemBank, config: CATConfig, state: CATState) -> dict[str, Any]
     return out
 
 
-__all__ = ["respond", "result", "start"]
+
+
+def next_item(
+    bank: ItemBank,
+    config: CATConfig,
+    state: CATState,
+    *,
+    exposure: Mapping[str, int] | None = None,
+) -> str:
+    """The item the engine would administer next from ``state`` (no state change).
+
+    Sympson-Hetter refusals made on the way are not recorded (use :func:`respond`,
+    which does).
+
+    Raises
+    ------
+    BankExhaustedError
+        When no admissible item is left (already given, refused, enemy of a given item,
+        not operational, or excluded by a content maximum).
+    TestFinishedError
+        When ``state.finished``.
+    """
+    if state.finished:
+        raise TestFinishedError(f"the test has finished ({state.stop_reason})")
+    plan = get_plan(bank, config)
+    rows = _rebuild(plan, state)
+    pick = int(select(plan, rows, np.zeros(1, dtype=np.intp), capped_items(plan, exposure))[0])
+    if pick < 0:
+        raise BankExhaustedError(
+            f"no admissible item is left in bank {bank.name!r} after {state.n_items} items",
+            details={"n_items": state.n_items},
+        )
+    return bank.item_ids[pick]
+
+
+__all__ = ["next_item", "respond", "result", "start"]
