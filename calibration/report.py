@@ -4,24 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-import pandas as pd
-
 from calibration import plots as calibration_plots
 from calibration.results import CalibrationResult
-from engine.ability import get_estimator
 from item_banks import plots
 from item_banks.bank import ItemBank
 from item_banks.report import HtmlReport, new_figure
-
-
-def _fit_table(result: CalibrationResult) -> pd.DataFrame | None:
-    """The result's item fit table when the result has one (``item_fit()``), else None."""
-    item_fit = getattr(result, "item_fit", None)
-    if item_fit is None:
-        return None
-    table = item_fit() if callable(item_fit) else item_fit
-    return table if isinstance(table, pd.DataFrame) and not table.empty else None
 
 
 def calibration_report(
@@ -31,8 +18,9 @@ def calibration_report(
 
     Sections: summary (data, models, priors, log-likelihood, AIC/BIC, convergence,
     quadrature, excluded items and persons), parameters with standard errors and 95%
-    intervals, item fit (when the result provides it), test information with conditional
-    SE, and a Wright map of the persons' EAP abilities against the item locations.
+    intervals, item fit (S-X2, infit/outfit, RMSD; overview plot and table), test
+    information with conditional SE, and a Wright map of the persons' EAP abilities
+    (:meth:`CalibrationResult.scores`) against the item locations.
 
     Parameters
     ----------
@@ -74,23 +62,19 @@ def calibration_report(
 
     report.heading("Parameters")
     report.paragraph("Logistic metric (no 1.702); standard errors beside each parameter.")
-    report.table(result.params.reset_index(), caption="Item parameters and standard errors",
-                 scroll=True)  # fmt: skip
+    report.table(
+        result.params.reset_index(), caption="Item parameters and standard errors", scroll=True
+    )
     report.table(result.conf_int(0.05), caption="95% Wald confidence intervals", scroll=True)
 
-    fit = _fit_table(result)
-    if fit is not None:
-        report.heading("Item fit")
-        columns = {c.lower(): c for c in fit.columns}
-        if "infit" in columns or "outfit" in columns:
-            fig, ax = new_figure((7.0, max(3.0, 0.22 * len(fit) + 1.2)))
-            p_value = next((columns[c] for c in ("sx2_p", "p_sx2") if c in columns), None)
-            calibration_plots.item_fit_overview(
-                fit, infit=columns.get("infit"), outfit=columns.get("outfit"),
-                p_value=p_value, ax=ax,
-            )  # fmt: skip
-            report.figure(fig, caption="Item fit overview")
-        report.table(fit.reset_index(), caption="Item fit statistics", scroll=True)
+    fit = result.item_fit()
+    report.heading("Item fit")
+    for note in fit.attrs.get("notes", []):
+        report.paragraph(f"Note: {note}")
+    fig, ax = new_figure((7.0, max(3.0, 0.22 * len(fit) + 1.2)))
+    calibration_plots.item_fit_overview(fit, ax=ax)
+    report.figure(fig, caption="Item fit overview")
+    report.table(fit.reset_index(), caption="Item fit statistics", scroll=True)
 
     report.heading("Test information")
     fig, ax = new_figure()
@@ -98,11 +82,11 @@ def calibration_report(
     report.figure(fig, caption="Test information and conditional SE")
 
     report.heading("Persons and items")
-    matrix = result.data.to_matrix()[:, [result.item_ids.index(i) for i in bank.item_ids]]
-    theta, se = get_estimator("eap").estimate_many(bank, matrix)
+    scores = result.scores("eap")
+    theta, se = scores["theta"].to_numpy(), scores["se"].to_numpy()
     report.paragraph(
         f"EAP abilities (N(0, 1) prior) of the {theta.size} persons: mean {theta.mean():.2f}, "
-        f"SD {theta.std():.2f}, mean SE {np.mean(se):.2f}."
+        f"SD {theta.std():.2f}, mean SE {se.mean():.2f}."
     )
     fig, ax = new_figure((7.0, 5.5))
     calibration_plots.wright_map(bank, theta, ax=ax)

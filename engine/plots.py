@@ -238,8 +238,9 @@ def adaptive_test_trace(
         raise PlotInputError(f"scored needs {est.size} values, got shape {counts.shape}")
     steps = np.arange(1, est.size + 1)
     ax = new_axes(ax, figsize=(max(6.4, 0.3 * est.size + 2.0), 4.0))
-    ax.fill_between(steps, est - z * err, est + z * err, color="C0", alpha=0.2,
-                    label=f"θ̂ ± {z:g} SE")  # fmt: skip
+    ax.fill_between(
+        steps, est - z * err, est + z * err, color="C0", alpha=0.2, label=f"θ̂ ± {z:g} SE"
+    )
     ax.plot(steps, est, color="C0", label="estimate")
     positive = counts & (resp > 0)
     zero = counts & (resp == 0)

@@ -94,9 +94,22 @@ def test_parameter_table_puts_each_se_beside_its_parameter(tmp_path, report_tool
     doc = parse((tmp_path / "se.html").read_text(encoding="utf-8"))
     table = doc.tables["table-item-parameters-and-standard-errors"]["rows"]
     assert table[0] == [
-        "item_id", "model", "n_categories", "a", "a_se", "b", "b_se", "c", "c_se",
-        "b1", "b2", "content_areas", "enemy_groups", "status", "tags",
-    ]  # fmt: skip
+        "item_id",
+        "model",
+        "n_categories",
+        "a",
+        "a_se",
+        "b",
+        "b_se",
+        "c",
+        "c_se",
+        "b1",
+        "b2",
+        "content_areas",
+        "enemy_groups",
+        "status",
+        "tags",
+    ]
     assert table[1][:9] == ["q1", "2pl", "2", "1.200", "0.110", "-0.500", "0.070", "", ""]
     assert table[2][3:9] == ["0.800", "0.200", "0.900", "0.300", "0.200", "0.050"]
     assert table[3][3:11] == ["1.000", "", "", "", "", "", "-1.000", "0.500"]

@@ -51,3 +51,16 @@ def test_calibration_report_shows_the_result(lsat7_fit, tmp_path, report_tools):
     first = ci[1]
     a1, se1 = params.loc[first[0], "a"], params.loc[first[0], "a_se"]
     assert first[4] == f"{a1 - 1.959964 * se1:.3f}" and first[5] == f"{a1 + 1.959964 * se1:.3f}"
+
+
+def test_calibration_report_has_the_item_fit(lsat7_fit, report_tools):
+    parse, _ = report_tools
+    doc = parse(calibration_report(lsat7_fit).to_html())
+    assert "Item fit" in doc.headings and "fig-item-fit-overview" in doc.figures
+    rows = doc.tables["table-item-fit-statistics"]["rows"]
+    fit = lsat7_fit.item_fit()
+    assert rows[0] == ["item_id", *fit.columns]
+    for row in rows[1:]:
+        for col, cell in zip(rows[0][1:], row[1:], strict=True):
+            value = fit.loc[row[0], col]
+            assert cell == ("" if np.isnan(value) else f"{value:.3f}")
