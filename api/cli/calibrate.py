@@ -13,6 +13,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from api.cli._common import console, err_console, fail
 from calibration import Calibrator, parse_prior, read_responses
+from calibration.report import calibration_report
 from item_banks.errors import CalibrationError, ZapcatError
 from item_banks.io import read_bank, write_bank
 from item_banks.models import model_names
@@ -152,6 +153,13 @@ def calibrate(
         Path | None,
         typer.Option(help="Write item fit (S-X2, infit/outfit, RMSD) to this CSV."),
     ] = None,
+    report: Annotated[
+        Path | None,
+        typer.Option(
+            help="Write a self-contained HTML report (summary, parameters, fit, "
+            "information, Wright map) to this file."
+        ),
+    ] = None,
     name: Annotated[str, typer.Option(help="Name of the bank written.")] = "calibrated",
     version: Annotated[str, typer.Option(help="Version of the bank written.")] = "1",
 ) -> None:
@@ -208,5 +216,8 @@ def calibrate(
         if fit is not None:
             result.item_fit().to_csv(fit)
             console.print(f"wrote item fit to {fit}")
+        if report is not None:
+            calibration_report(result, bank=bank).write(report)
+            console.print(f"wrote report to {report}")
     except ZapcatError as error:
         raise fail(error) from None
