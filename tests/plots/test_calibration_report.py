@@ -64,3 +64,24 @@ def test_calibration_report_has_the_item_fit(lsat7_fit, report_tools):
         for col, cell in zip(rows[0][1:], row[1:], strict=True):
             value = fit.loc[row[0], col]
             assert cell == ("" if np.isnan(value) else f"{value:.3f}")
+
+
+def test_zapcat_calibrate_writes_the_report(tmp_path, report_tools):
+    from typer.testing import CliRunner
+
+    from api.cli import app
+
+    parse, _ = report_tools
+    out, html = tmp_path / "bank.json", tmp_path / "cal.html"
+    result = CliRunner().invoke(
+        app, ["calibrate", str(LSAT7), "--out", str(out), "--report", str(html)]
+    )
+    assert result.exit_code == 0, result.output
+    assert f"wrote report to {html}" in result.output
+    doc = parse(html.read_text(encoding="utf-8"))
+    assert list(doc.figures) == [
+        "fig-item-fit-overview",
+        "fig-test-information-and-conditional-se",
+        "fig-wright-map",
+    ]
+    assert len(doc.tables["table-item-parameters-and-standard-errors"]["rows"]) == 6
