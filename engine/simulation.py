@@ -26,6 +26,7 @@ from engine._core import (
     draw_response,
     estimate,
     get_plan,
+    pair_prob,
     record,
     select,
     stop_codes,
@@ -169,7 +170,7 @@ def _run_batch(plan, theta_true, seeds, progress) -> tuple:
     for begin in range(0, n_rows, block):
         stop = min(n_rows, begin + block)
         rows = Rows(plan, seeds[begin:stop])
-        prob_true = bank.prob(theta_true[begin:stop])  # (B, n, K)
+        chunk_theta = theta_true[begin:stop]
         codes = np.full(stop - begin, -1, dtype=np.intp)
         active = np.arange(stop - begin)
         chosen = select(plan, rows, active)
@@ -178,7 +179,7 @@ def _run_batch(plan, theta_true, seeds, progress) -> tuple:
         chosen = chosen[chosen >= 0]
         while active.size:
             u = uniforms(rows.seed[active], rows.n_total[active], RESPONSE)
-            answer = draw_response(prob_true[active, chosen], u)
+            answer = draw_response(pair_prob(bank, chunk_theta[active], chosen), u)
             record(plan, rows, active, chosen, answer)
             estimate(plan, rows, active)
             code = stop_codes(plan, rows, active)
@@ -217,7 +218,8 @@ def _run_sequential(plan, theta_true, seeds, progress) -> tuple:
             if state.pending_item is not None:
                 exposure[state.pending_item] = exposure.get(state.pending_item, 0) + 1
             u = uniforms(np.array([seeds[j]]), np.array([state.n_items]), RESPONSE)
-            answer = int(draw_response(bank.prob(theta_true[j : j + 1], [item])[:, 0], u)[0])
+            prob = pair_prob(bank, theta_true[j : j + 1], np.array([item]))
+            answer = int(draw_response(prob, u)[0])
             state = respond(bank, config, state, state.pending_item, answer, exposure=exposure)
         m = state.n_items
         theta[j], se[j] = state.theta, state.se
