@@ -74,7 +74,9 @@ def test_zapcat_calibrate_writes_the_report(tmp_path, report_tools):
     parse, _ = report_tools
     out, html = tmp_path / "bank.json", tmp_path / "cal.html"
     result = CliRunner().invoke(
-        app, ["calibrate", str(LSAT7), "--out", str(out), "--report", str(html)]
+        app,
+        ["calibrate", str(LSAT7), "--out", str(out), "--report", str(html)],
+        env={"COLUMNS": "400"},
     )
     assert result.exit_code == 0, result.output
     assert f"wrote report to {html}" in result.output
