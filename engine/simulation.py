@@ -235,6 +235,9 @@ def _run_sequential(plan, theta_true, seeds, progress) -> tuple:
 
 
 # ------------------------------------------------------------------------------ report
+REPORT_FORMAT = "zapcat-simulation-report/1"
+"""Value of the ``format`` field of :func:`report` (read by ``zapcat report``)."""
+
 DEFAULT_BANDS = (-np.inf, -2.0, -1.0, 0.0, 1.0, 2.0, np.inf)
 
 
@@ -303,8 +306,10 @@ def report(
     Returns
     -------
     dict
-        ``n_simulees``; ``test_length`` (mean, sd, min, max of scored items;
-        ``mean_administered``); ``bias``, ``rmse``, ``mean_se``, ``correlation``;
+        ``format`` (:data:`REPORT_FORMAT`); ``n_simulees``; ``test_length`` (mean, sd,
+        min, max of scored items; ``mean_administered``; ``distribution``: simulees per
+        scored length, keys are lengths as strings); ``bias``, ``rmse``, ``mean_se``,
+        ``correlation``;
         ``conditional`` (per band: n, bias, rmse, mean_se, mean_length); ``stop_reasons``;
         ``exposure`` (max, mean, unused items, share of items over 0.2 ... and each
         item's rate); ``overlap``; ``blueprint`` (content / enemy compliance);
@@ -315,7 +320,9 @@ def report(
     n_rows = true.size
     length = result.n_scored
     err = est - true
+    lengths, length_counts = np.unique(length, return_counts=True)
     out: dict[str, Any] = {
+        "format": REPORT_FORMAT,
         "n_simulees": int(n_rows),
         "bank": {"name": bank.name, "version": bank.version, "n_items": len(bank)},
         "test_length": {
@@ -324,6 +331,7 @@ def report(
             "min": int(length.min()),
             "max": int(length.max()),
             "mean_administered": float(result.n_administered.mean()),
+            "distribution": {str(k): int(c) for k, c in zip(lengths, length_counts, strict=True)},
         },
         "bias": float(err.mean()),
         "rmse": float(np.sqrt(np.mean(err**2))),
@@ -392,4 +400,11 @@ def bank_has_enemies(bank: ItemBank) -> bool:
     return any(item.enemy_groups for item in bank.items)
 
 
-__all__ = ["SimulationResult", "blueprint_compliance", "overlap_rate", "report", "simulate"]
+__all__ = [
+    "REPORT_FORMAT",
+    "SimulationResult",
+    "blueprint_compliance",
+    "overlap_rate",
+    "report",
+    "simulate",
+]
