@@ -8,7 +8,8 @@ notebooks and sessions recorded by the service alike.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from matplotlib.axes import Axes
@@ -89,16 +90,59 @@ def conditional_bias_rmse(
             centre.append(true[mask].mean())
             bias.append(error.mean())
             rmse.append(np.sqrt(np.mean(error**2)))
-    ax = new_axes(ax)
-    ax.plot(centre, bias, marker="o", label="bias")
-    ax.plot(centre, rmse, marker="s", label="RMSE")
+    return _draw_conditional(new_axes(ax), centre, bias, rmse, true.size)
+
+
+def _draw_conditional(ax: Axes, x: Sequence[float], bias, rmse, n: int) -> Axes:
+    ax.plot(x, bias, marker="o", label="bias")
+    ax.plot(x, rmse, marker="s", label="RMSE")
     ax.axhline(0.0, color="0.5", linewidth=0.8)
     ax.set_xlabel("true " + THETA_LABEL)
     ax.set_ylabel("θ̂ − θ (logits)")
-    ax.set_title(f"Conditional bias and RMSE ({true.size} simulees)")
+    ax.set_title(f"Conditional bias and RMSE ({n} simulees)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize="small")
     return ax
+
+
+def conditional_by_band(
+    conditional: Sequence[Mapping[str, Any]], *, ax: Axes | None = None
+) -> Axes:
+    """Conditional bias and RMSE from the bands of a simulation report.
+
+    Parameters
+    ----------
+    conditional : sequence of mapping
+        The ``"conditional"`` entries of :func:`engine.simulation.report`: ``band`` ``[lo,
+        hi]`` (``None`` for an open end), ``n``, and ``bias``, ``rmse`` for non-empty
+        bands. A band is drawn at its midpoint; an open band half a neighbour's width
+        beyond its finite edge. Empty bands are left out.
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib Axes
+        Lines ``"bias"`` and ``"RMSE"`` as in :func:`conditional_bias_rmse`.
+    """
+    entries = [e for e in conditional if e.get("n", 0) > 0 and "bias" in e]
+    if not entries:
+        raise PlotInputError("no non-empty band in the conditional statistics")
+    widths = [e["band"][1] - e["band"][0] for e in entries if None not in e["band"]] or [1.0]
+    half = 0.5 * min(widths)
+    x = []
+    for e in entries:
+        lo, hi = e["band"]
+        if lo is None and hi is None:
+            x.append(0.0)
+        elif lo is None:
+            x.append(hi - half)
+        elif hi is None:
+            x.append(lo + half)
+        else:
+            x.append(0.5 * (lo + hi))
+    bias = [e["bias"] for e in entries]
+    rmse = [e["rmse"] for e in entries]
+    return _draw_conditional(new_axes(ax), x, bias, rmse, sum(e["n"] for e in entries))
 
 
 def test_length_distribution(lengths: ArrayLike, *, ax: Axes | None = None) -> Axes:
@@ -300,6 +344,7 @@ def state_trace(
 __all__ = [
     "adaptive_test_trace",
     "conditional_bias_rmse",
+    "conditional_by_band",
     "exposure_histogram",
     "state_trace",
     "test_length_distribution",

@@ -10,6 +10,8 @@ from typing import Annotated, Any
 import typer
 
 from api.cli._common import console, fail
+from engine.report import simulation_report
+from engine.simulation import REPORT_FORMAT as SIMULATION_FORMAT
 from item_banks.errors import ReportInputError, ZapcatError
 from item_banks.io import FORMAT as BANK_FORMAT
 from item_banks.io import bank_from_dict, read_bank
@@ -22,7 +24,11 @@ def _bank(data: dict[str, Any], source: str) -> HtmlReport:
     return bank_report(bank_from_dict(data, source=source))
 
 
-BUILDERS: dict[str, Builder] = {BANK_FORMAT: _bank}
+def _simulation(data: dict[str, Any], source: str) -> HtmlReport:
+    return simulation_report(data, source=source)
+
+
+BUILDERS: dict[str, Builder] = {BANK_FORMAT: _bank, SIMULATION_FORMAT: _simulation}
 """Report builder for each ``format`` value of the JSON files ``zapcat report`` reads."""
 
 

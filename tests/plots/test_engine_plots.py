@@ -122,3 +122,20 @@ def test_state_trace_draws_a_real_session_with_a_pretest_item(demo_bank):
     assert [t.get_text() for t in ax.get_xticklabels()] == list(state.administered)
     with pytest.raises(PlotInputError, match="no responses yet"):
         ep.state_trace(start(demo_bank, config, seed=1))
+
+
+def test_conditional_by_band_places_open_bands_half_a_width_out():
+    conditional = [
+        {"band": [None, -1.0], "n": 10, "bias": -0.3, "rmse": 0.5},
+        {"band": [-1.0, 0.0], "n": 0},
+        {"band": [0.0, 1.0], "n": 40, "bias": 0.1, "rmse": 0.3},
+        {"band": [1.0, None], "n": 10, "bias": 0.2, "rmse": 0.45},
+    ]
+    ax = ep.conditional_by_band(conditional)
+    bias, rmse = ax.get_lines()[:2]
+    np.testing.assert_allclose(bias.get_xdata(), [-1.5, 0.5, 1.5])
+    np.testing.assert_allclose(bias.get_ydata(), [-0.3, 0.1, 0.2])
+    np.testing.assert_allclose(rmse.get_ydata(), [0.5, 0.3, 0.45])
+    assert "60 simulees" in ax.get_title()
+    with pytest.raises(PlotInputError, match="no non-empty band"):
+        ep.conditional_by_band([{"band": [0, 1], "n": 0}])
