@@ -12,7 +12,7 @@ from api.db import Database
 from api.deps import ServiceContext
 from api.errors import install_error_handlers
 from api.metrics import MetricsMiddleware
-from api.routes import banks, system
+from api.routes import assessments, banks, sessions, system
 from api.services.keys import KeyVerifier
 from api.settings import Settings
 
@@ -44,7 +44,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     app = FastAPI(title="Zapcat delivery API", version="1", description=DESCRIPTION)
     app.state.context = ServiceContext(settings=settings, db=db, keys=KeyVerifier(db))
     install_error_handlers(app)
-    for module in (system, banks):
+    for module in (system, banks, assessments, sessions):
         app.include_router(module.router)
     app.add_middleware(MetricsMiddleware)
     return app

@@ -9,12 +9,13 @@ chooses a status code for an error.
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from item_banks.errors import ZapcatError
@@ -51,7 +52,7 @@ def envelope(
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
     """The JSON error response ``{"error": {"code", "message", "details"}}``."""
-    body = {"error": {"code": code, "message": message, "details": details or {}}}
+    body = {"error": {"code": code, "message": message, "details": _jsonable(details or {})}}
     return JSONResponse(body, status_code=status, headers=headers)
 
 
@@ -93,9 +94,16 @@ async def _validation(_request: Request, error: RequestValidationError) -> JSONR
     return envelope(422, "invalid_request", f"invalid request: {summary}", {"problems": problems})
 
 
-def _jsonable(value: Any) -> Any:
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
+def _jsonable(value: Any, depth: int = 0) -> Any:
+    """A JSON-safe copy: non-finite floats and unknown objects become short strings."""
+    if value is None or isinstance(value, bool | int | str):
+        return value if not isinstance(value, str) or len(value) <= 200 else value[:200] + "..."
+    if isinstance(value, float):
+        return value if math.isfinite(value) else repr(value)
+    if depth < 6 and isinstance(value, dict):
+        return {str(k): _jsonable(v, depth + 1) for k, v in value.items()}
+    if depth < 6 and isinstance(value, list | tuple):
+        return [_jsonable(v, depth + 1) for v in value]
     text = repr(value)
     return text if len(text) <= 200 else text[:200] + "..."
 
@@ -110,6 +118,13 @@ async def _database(_request: Request, error: OperationalError | InterfaceError)
     return envelope(503, "database_unavailable", "the database is unavailable; retry later")
 
 
+async def _data(_request: Request, error: DataError) -> JSONResponse:
+    reason = str(error.orig).splitlines()[0] if error.orig is not None else "invalid value"
+    return envelope(
+        422, "invalid_request", f"the database refused a value: {reason}", {"reason": reason}
+    )
+
+
 async def _unexpected(_request: Request, error: Exception) -> JSONResponse:  # pragma: no cover
     log.exception("unexpected error", exc_info=error)
     return envelope(500, "internal_error", "internal error")
@@ -120,6 +135,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ZapcatError, _domain)
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(StarletteHTTPException, _http)
+    app.add_exception_handler(DataError, _data)
     app.add_exception_handler(OperationalError, _database)
     app.add_exception_handler(InterfaceError, _database)
     app.add_exception_handler(Exception, _unexpected)

@@ -39,7 +39,7 @@ class SessionCreate(_Request):
     seed: StrictInt | None = Field(
         default=None,
         ge=0,
-        lt=2**63,
+        lt=2**53,
         description="Seed of the engine's random choices (default: a random one).",
     )
 

@@ -17,14 +17,18 @@ from api.services.keys import create_key
 from api.settings import Settings
 from item_banks.errors import NotFoundError, ZapcatError
 
-app = typer.Typer(help="Create, list and revoke API keys (stored hashed; shown once).",
-                  no_args_is_help=True)  # fmt: skip
+app = typer.Typer(
+    help="Create, list and revoke API keys (stored hashed; shown once).", no_args_is_help=True
+)
 
 DatabaseUrl = Annotated[
     str | None,
-    typer.Option("--database-url", help="SQLAlchemy URL (default: $ZAPCAT_DATABASE_URL, "
-                 "else sqlite:///zapcat.db).", show_default=False),
-]  # fmt: skip
+    typer.Option(
+        "--database-url",
+        help="SQLAlchemy URL (default: $ZAPCAT_DATABASE_URL, else sqlite:///zapcat.db).",
+        show_default=False,
+    ),
+]
 
 
 class Scope(StrEnum):

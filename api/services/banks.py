@@ -39,6 +39,11 @@ class ImmutableCache:
         self._data: OrderedDict[Hashable, Any] = OrderedDict()
         self._lock = threading.Lock()
 
+    def peek(self, key: Hashable) -> Any | None:
+        """The cached value for ``key``, or ``None``."""
+        with self._lock:
+            return self._data.get(key)
+
     def get(self, key: Hashable, build: Callable[[], T]) -> T:
         """The value for ``key``, built (outside the lock) on a miss."""
         with self._lock:

@@ -14,8 +14,15 @@ DEMO = json.loads(DEMO_BANK_PATH.read_text())
 
 
 def small_bank(name: str = "mini", n: int = 5) -> dict:
-    items = [{"item_id": f"q{i}", "model": "2pl", "n_categories": 2,
-              "params": {"a": 1.0 + 0.1 * i, "b": -1.0 + 0.5 * i}} for i in range(n)]  # fmt: skip
+    items = [
+        {
+            "item_id": f"q{i}",
+            "model": "2pl",
+            "n_categories": 2,
+            "params": {"a": 1.0 + 0.1 * i, "b": -1.0 + 0.5 * i},
+        }
+        for i in range(n)
+    ]
     return {"format": "zapcat-bank/1", "name": name, "version": "draft", "items": items}
 
 
@@ -77,9 +84,14 @@ def test_tenants_are_isolated(client, tenant, other_tenant):
 
 @pytest.mark.parametrize(
     "header",
-    [None, "Bearer", "Basic abc", "Bearer zc_000000000000_notarealsecretnotarealsecret",
-     "Bearer garbage"],
-)  # fmt: skip
+    [
+        None,
+        "Bearer",
+        "Basic abc",
+        "Bearer zc_000000000000_notarealsecretnotarealsecret",
+        "Bearer garbage",
+    ],
+)
 def test_bad_keys_are_401(client, header):
     headers = {"Authorization": header} if header else {}
     reply = client.get("/v1/banks", headers=headers)

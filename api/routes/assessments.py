@@ -1,0 +1,34 @@
+"""``/v1/assessments``: a pinned bank version plus an engine configuration."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, status
+
+from api.deps import AdminKey, ContextDep
+from api.schemas import AssessmentCreate, AssessmentView
+from api.services import assessments
+
+router = APIRouter(prefix="/v1/assessments", tags=["assessments"])
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=AssessmentView)
+def create_assessment(body: AssessmentCreate, context: ContextDep, principal: AdminKey) -> Any:
+    """Create an assessment (admin); the configuration is validated against the bank."""
+    return assessments.create_assessment(
+        context.db,
+        tenant=principal.tenant,
+        bank=body.bank,
+        bank_version=body.bank_version,
+        config=body.config,
+        name=body.name,
+    )
+
+
+@router.get("/{assessment_id}", response_model=AssessmentView)
+def get_assessment(assessment_id: str, context: ContextDep, principal: AdminKey) -> Any:
+    """One assessment of the caller's tenant (admin)."""
+    return assessments.get_assessment(
+        context.db, tenant=principal.tenant, assessment_id=assessment_id
+    )

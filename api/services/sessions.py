@@ -1,0 +1,289 @@
+"""Test sessions: start, respond (idempotent, ordered, locked), read.
+
+The adaptive logic is the engine's (:mod:`engine.session`): this module stores its state,
+serialises concurrent submissions and keeps the response log and exposure counts.
+
+``seq`` numbers the items presented to a session: the first item has seq 1, and a
+response must name the seq and item it answers. While a test is in progress the
+session's ``seq`` is that of the presented item; once finished, that of the last answer.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from api.db import Database
+from api.models import Assessment, ExposureCount, Response, TestSession, utcnow
+from api.services.assessments import load_assessment
+from engine import session as cat
+from engine.config import CATConfig
+from engine.state import CATState
+from item_banks.bank import ItemBank
+from item_banks.errors import FutureSeqError, NotFoundError, StaleSeqError, TestFinishedError
+
+IN_PROGRESS = "in_progress"
+FINISHED = "finished"
+
+
+def _exposure(session: Session, assessment_id: str, config: CATConfig) -> dict[str, int] | None:
+    """Exposure counts for the engine: ``{item_id: n_tests_given, "__tests__": n_tests}``.
+
+    Read only when a rule uses them (``max_exposure_rate``); ``None`` otherwise.
+    """
+    if config.max_exposure_rate is None:
+        return None
+    rows = session.execute(
+        select(ExposureCount.item_id, ExposureCount.count).where(
+            ExposureCount.assessment_id == assessment_id
+        )
+    ).all()
+    counts = {item_id: count for item_id, count in rows}
+    counts["__tests__"] = session.scalar(
+        select(Assessment.n_sessions).where(Assessment.id == assessment_id)
+    )
+    return counts
+
+
+def _expose(session: Session, assessment_id: str, item_id: str) -> None:
+    session.execute(
+        update(ExposureCount)
+        .where(ExposureCount.assessment_id == assessment_id, ExposureCount.item_id == item_id)
+        .values(count=ExposureCount.count + 1)
+    )
+
+
+def _present(bank: ItemBank, item_id: str | None) -> dict[str, Any] | None:
+    if item_id is None:
+        return None
+    return {"item_id": item_id, "n_categories": bank[item_id].n_categories}
+
+
+RESULT_WHEN_HIDDEN = ("n_items", "n_administered", "finished", "stop_reason")
+"""Result fields a delivery key sees when the assessment sets ``show_results: false``."""
+
+
+def visible_result(config: CATConfig, result: dict[str, Any], scope: str) -> dict[str, Any]:
+    """The part of an engine result that a key of ``scope`` may see.
+
+    Admin keys see everything. Delivery keys see the estimates, the classification and
+    their own answers (``item_id``, ``response``) when the configuration's
+    ``show_results`` is true, otherwise only :data:`RESULT_WHEN_HIDDEN` (no scores);
+    never which items were unscored pretest items.
+    """
+    if scope == "admin":
+        return result
+    if not config.show_results:
+        return {key: result[key] for key in RESULT_WHEN_HIDDEN if key in result}
+    items = [{"item_id": it["item_id"], "response": it["response"]} for it in result["items"]]
+    return {**result, "items": items}
+
+
+def _delivery(
+    row: TestSession, bank: ItemBank, config: CATConfig, state: CATState, scope: str
+) -> dict[str, Any]:
+    if state.finished:
+        result = visible_result(config, cat.result(bank, config, state), scope)
+        return {
+            "session_id": row.id,
+            "status": FINISHED,
+            "seq": row.seq,
+            "item": None,
+            "result": result,
+        }
+    return {
+        "session_id": row.id,
+        "status": IN_PROGRESS,
+        "seq": row.seq,
+        "item": _present(bank, state.pending_item),
+        "result": None,
+    }
+
+
+def start_session(
+    db: Database,
+    *,
+    tenant: str,
+    assessment_id: str,
+    examinee_ref: str,
+    seed: int | None = None,
+    scope: str = "deliver",
+) -> dict[str, Any]:
+    """Start a test: the engine picks the first item, which counts as exposed.
+
+    Parameters
+    ----------
+    db : Database
+    tenant : str
+    assessment_id : str
+        An assessment of ``tenant`` (others are :class:`NotFoundError`).
+    examinee_ref : str
+        The platform's reference of the examinee (stored, never interpreted).
+    seed : int, optional
+        Seed of the engine's random choices, ``0 <= seed < 2**53``; default random.
+    scope : str
+        Scope of the caller (decides what a result shows when nothing can be given).
+
+    Returns
+    -------
+    dict
+        ``{session_id, status, seq, item: {item_id, n_categories} | None, result}``.
+    """
+    seed = secrets.randbits(53) if seed is None else int(seed)
+    with db.write() as session:
+        bank, config = load_assessment(db, session, tenant=tenant, assessment_id=assessment_id)
+        exposure = _exposure(session, assessment_id, config)
+        state = cat.start(bank, config, seed=seed, exposure=exposure)
+        session.execute(
+            update(Assessment)
+            .where(Assessment.id == assessment_id)
+            .values(n_sessions=Assessment.n_sessions + 1)
+        )
+        if state.pending_item is not None:
+            _expose(session, assessment_id, state.pending_item)
+        now = utcnow()
+        row = TestSession(
+            id=str(uuid.uuid4()),
+            tenant=tenant,
+            assessment_id=assessment_id,
+            examinee_ref=examinee_ref,
+            seed=seed,
+            seq=0 if state.finished else 1,
+            status=FINISHED if state.finished else IN_PROGRESS,
+            state=state.to_dict(),
+            created_at=now,
+            updated_at=now,
+            finished_at=now if state.finished else None,
+        )
+        session.add(row)
+        return _delivery(row, bank, config, state, scope)
+
+
+def _locked_session(session: Session, tenant: str, session_id: str) -> TestSession:
+    row = session.scalars(
+        select(TestSession)
+        .where(TestSession.id == session_id, TestSession.tenant == tenant)
+        .with_for_update()
+    ).first()
+    if row is None:
+        raise NotFoundError("session", session_id)
+    return row
+
+
+def respond(
+    db: Database,
+    *,
+    tenant: str,
+    session_id: str,
+    item_id: str,
+    seq: int,
+    response: int,
+    scope: str = "deliver",
+) -> dict[str, Any]:
+    """Record the response to the presented item and return the next item or the result.
+
+    Idempotent and ordered: the same ``(seq, item_id, response)`` sent again returns the
+    reply stored the first time and records nothing; a different submission for an
+    answered seq is :class:`StaleSeqError`, a seq beyond the presented item
+    :class:`FutureSeqError`, another item :class:`ItemMismatchError`, a response outside
+    the item's categories :class:`InvalidResponseError`, any new response to a finished
+    test :class:`TestFinishedError`. The session row is locked for the whole
+    transaction (``SELECT ... FOR UPDATE`` on PostgreSQL, the database write lock on
+    SQLite), so two concurrent submissions cannot both apply.
+
+    Returns
+    -------
+    dict
+        ``{session_id, status, seq, item, result}`` as :func:`start_session`.
+    """
+    with db.write() as session:
+        row = _locked_session(session, tenant, session_id)
+        answered = row.seq if row.status == FINISHED else row.seq - 1
+        if seq <= answered:
+            stored = session.scalars(
+                select(Response).where(Response.session_id == row.id, Response.seq == seq)
+            ).one()
+            if stored.item_id == item_id and stored.response == response:
+                return stored.reply
+            raise StaleSeqError(
+                f"seq {seq} of session {row.id!r} was already answered (item "
+                f"{stored.item_id!r}, response {stored.response}); the current seq is "
+                f"{row.seq}" + (" and the test is finished" if row.status == FINISHED else ""),
+                details={"seq": seq, "current_seq": row.seq, "status": row.status},
+            )
+        if row.status == FINISHED:
+            raise TestFinishedError(
+                f"session {row.id!r} is finished; it took {answered} responses",
+                details={"session_id": row.id, "seq": seq, "current_seq": row.seq},
+            )
+        if seq > row.seq:
+            raise FutureSeqError(
+                f"seq {seq} is ahead of session {row.id!r}: the presented item has seq {row.seq}",
+                details={"seq": seq, "current_seq": row.seq},
+            )
+        bank, config = load_assessment(db, session, tenant=tenant, assessment_id=row.assessment_id)
+        state = CATState.from_dict(row.state)
+        exposure = _exposure(session, row.assessment_id, config)
+        new_state = cat.respond(bank, config, state, item_id, response, exposure=exposure)
+        now = utcnow()
+        row.state = new_state.to_dict()
+        row.updated_at = now
+        if new_state.finished:
+            row.status = FINISHED
+            row.finished_at = now
+        else:
+            row.seq = seq + 1
+            _expose(session, row.assessment_id, new_state.pending_item)
+        reply = _delivery(row, bank, config, new_state, "deliver")
+        session.add(
+            Response(
+                session_id=row.id,
+                seq=seq,
+                item_id=item_id,
+                response=response,
+                received_at=now,
+                reply=reply,
+            )
+        )
+        return reply if scope != "admin" else _delivery(row, bank, config, new_state, scope)
+
+
+def get_session(db: Database, *, tenant: str, session_id: str, scope: str) -> dict[str, Any]:
+    """Status, responses so far, the presented item, and the result once finished."""
+    with db.read() as session:
+        row = session.scalars(
+            select(TestSession).where(TestSession.id == session_id, TestSession.tenant == tenant)
+        ).first()
+        if row is None:
+            raise NotFoundError("session", session_id)
+        responses = session.scalars(
+            select(Response).where(Response.session_id == row.id).order_by(Response.seq)
+        ).all()
+        bank, config = load_assessment(db, session, tenant=tenant, assessment_id=row.assessment_id)
+    state = CATState.from_dict(row.state)
+    delivery = _delivery(row, bank, config, state, scope)
+    return {
+        "session_id": row.id,
+        "assessment_id": row.assessment_id,
+        "examinee_ref": row.examinee_ref,
+        "status": row.status,
+        "seq": row.seq,
+        "n_answered": len(responses),
+        "item": delivery["item"],
+        "responses": [
+            {
+                "seq": r.seq,
+                "item_id": r.item_id,
+                "response": r.response,
+                "received_at": r.received_at.isoformat(),
+            }
+            for r in responses
+        ],
+        "result": delivery["result"],
+        "created_at": row.created_at.isoformat(),
+        "finished_at": row.finished_at.isoformat() if row.finished_at else None,
+    }

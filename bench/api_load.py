@@ -1,0 +1,354 @@
+"""Load benchmark of the delivery service: real HTTP against uvicorn on 127.0.0.1.
+
+One command runs both databases:
+
+    .venv/bin/python bench/api_load.py                       # SQLite (1 worker) and
+                                                             # PostgreSQL (2 workers)
+    .venv/bin/python bench/api_load.py --backends sqlite --examinees 8 --tests 50
+
+For each database it creates a fresh database, publishes a seeded 500-item bank (2PL,
+3PL and 4-category GRM), creates an assessment, starts ``uvicorn`` as a subprocess on a
+free loopback port and runs N concurrent simulated examinees (asyncio + httpx), each
+completing whole tests one after another until the number of tests or the time budget is
+reached. Examinees answer by drawing from the bank's own category probabilities at their
+true theta (N(0, 1)), after an optional think time. It reports tests/second, latency
+percentiles of the response call, errors, and checks that nothing was lost: every
+accepted response is a row in the database and every completed test a finished session.
+
+Results are printed as JSON and as a markdown table (``--results`` appends that table
+to bench/RESULTS.md under the Service section).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import numpy as np
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.engine import make_url
+
+from api.db import Database
+from api.models import Response, TestSession
+from api.services.assessments import create_assessment
+from api.services.banks import publish_bank
+from api.services.keys import create_key
+from api.settings import Settings
+from item_banks.bank import Item, ItemBank
+from item_banks.io import bank_to_json
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
+CONFIG = {"stop_se": 0.3, "max_items": 30}
+
+
+def make_bank(n_items: int, seed: int) -> ItemBank:
+    """A seeded bank: 60% 2PL, 25% 3PL, 15% GRM with 4 categories."""
+    rng = np.random.default_rng(seed)
+    items = []
+    for i in range(n_items):
+        a = float(rng.lognormal(0.1, 0.3))
+        b = float(rng.normal(0.0, 1.0))
+        kind = rng.random()
+        if kind < 0.6:
+            items.append(Item(f"i{i:04d}", "2pl", {"a": a, "b": b}))
+        elif kind < 0.85:
+            items.append(
+                Item(f"i{i:04d}", "3pl", {"a": a, "b": b, "c": float(rng.uniform(0.1, 0.25))})
+            )
+        else:
+            steps = np.sort(rng.normal(b, 0.8, 3))
+            steps = steps + np.arange(3) * 0.05  # strictly increasing
+            params = {"a": a, **{f"b{k + 1}": float(v) for k, v in enumerate(steps)}}
+            items.append(Item(f"i{i:04d}", "grm", params, n_categories=4))
+    return ItemBank(items, name="load-bench", description="seeded benchmark bank")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def fresh_postgres(server: str) -> tuple[str, str]:
+    """Create a fresh database on the server; return its URL and name."""
+    admin = create_engine(Settings(server).url, isolation_level="AUTOCOMMIT")
+    name = f"zapcat_bench_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return make_url(Settings(server).url).set(database=name).render_as_string(False), name
+
+
+def drop_postgres(server: str, name: str) -> None:
+    admin = create_engine(Settings(server).url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def prepare(url: str, bank: ItemBank, config: dict) -> tuple[str, str]:
+    """Migrate, create a delivery key, publish the bank, create the assessment."""
+    db = Database(Settings(url))
+    db.migrate()
+    deliver, _ = create_key(db, tenant="bench", scope="deliver")
+    version = publish_bank(db, tenant="bench", document=json.loads(bank_to_json(bank)))
+    assessment = create_assessment(
+        db, tenant="bench", bank=bank.name, bank_version=version["version"], config=config
+    )
+    db.dispose()
+    return deliver, assessment["assessment_id"]
+
+
+def start_server(url: str, workers: int, port: int, log: Path) -> subprocess.Popen:
+    env = {**os.environ, "ZAPCAT_DATABASE_URL": url}
+    if workers > 1:
+        env["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="zapcat-bench-metrics-")
+    cmd = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "api.app:app_from_env",
+        "--factory",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+    ]
+    proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=log.open("w"), stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None:
+            raise RuntimeError(f"uvicorn exited: {log.read_text()[-2000:]}")
+        time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError("uvicorn did not become healthy in 60 s")
+
+
+async def examinee(
+    client: httpx.AsyncClient,
+    k: int,
+    bank: ItemBank,
+    assessment_id: str,
+    stats: dict,
+    stop_at: float,
+    rng: np.random.Generator,
+    think: float,
+) -> None:
+    while stats["started"] < stats["target"] and time.monotonic() < stop_at:
+        stats["started"] += 1
+        theta = float(rng.normal())
+        reply = await client.post(
+            "/v1/sessions", json={"assessment_id": assessment_id, "examinee_ref": f"sim-{k}"}
+        )
+        if reply.status_code != 201:
+            stats["errors"].append(reply.text[:300])
+            continue
+        body = reply.json()
+        session_id = body["session_id"]
+        while body["status"] == "in_progress":
+            item = body["item"]
+            probs = bank.prob([theta], [bank.index_of(item["item_id"])])[
+                0, 0, : item["n_categories"]
+            ]
+            response = int(rng.choice(item["n_categories"], p=probs / probs.sum()))
+            if think:
+                await asyncio.sleep(rng.exponential(think))
+            t0 = time.perf_counter()
+            reply = await client.post(
+                f"/v1/sessions/{session_id}/responses",
+                json={"item_id": item["item_id"], "seq": body["seq"], "response": response},
+            )
+            stats["latencies"].append(time.perf_counter() - t0)
+            if reply.status_code != 200:
+                stats["errors"].append(reply.text[:300])
+                break
+            stats["responses"] += 1
+            body = reply.json()
+        else:
+            stats["completed"] += 1
+
+
+async def drive(
+    port: int,
+    key: str,
+    assessment_id: str,
+    bank: ItemBank,
+    n: int,
+    tests: int,
+    seconds: float,
+    seed: int,
+    think: float,
+) -> dict:
+    stats = {
+        "started": 0,
+        "target": tests,
+        "completed": 0,
+        "responses": 0,
+        "errors": [],
+        "latencies": [],
+    }
+    limits = httpx.Limits(max_connections=n, max_keepalive_connections=n)
+    async with httpx.AsyncClient(
+        base_url=f"http://127.0.0.1:{port}",
+        limits=limits,
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=30,
+    ) as client:
+        t0 = time.perf_counter()
+        stop_at = time.monotonic() + seconds
+        rngs = np.random.default_rng(seed).spawn(n)
+        await asyncio.gather(
+            *(
+                examinee(client, k, bank, assessment_id, stats, stop_at, rngs[k], think)
+                for k in range(n)
+            )
+        )
+        stats["elapsed"] = time.perf_counter() - t0
+    return stats
+
+
+def count_rows(url: str) -> tuple[int, int]:
+    db = Database(Settings(url))
+    with db.read() as session:
+        responses = session.scalar(select(func.count()).select_from(Response))
+        finished = session.scalar(
+            select(func.count()).select_from(TestSession).where(TestSession.status == "finished")
+        )
+    db.dispose()
+    return responses, finished
+
+
+def run_one(backend: str, workers: int, args: argparse.Namespace, bank: ItemBank) -> dict:
+    tmp = Path(tempfile.mkdtemp(prefix="zapcat-bench-"))
+    pg_name = None
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp / 'bench.db'}"
+    else:
+        url, pg_name = fresh_postgres(args.postgres_url)
+    try:
+        key, assessment_id = prepare(url, bank, json.loads(args.config))
+        port = free_port()
+        proc = start_server(url, workers, port, tmp / "uvicorn.log")
+        try:
+            stats = asyncio.run(
+                drive(
+                    port,
+                    key,
+                    assessment_id,
+                    bank,
+                    args.examinees,
+                    args.tests,
+                    args.max_seconds,
+                    args.seed,
+                    args.think_ms / 1000,
+                )
+            )
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+        rows, finished = count_rows(url)
+    finally:
+        if pg_name:
+            drop_postgres(args.postgres_url, pg_name)
+    lat = np.array(stats["latencies"]) * 1000
+    return {
+        "backend": backend,
+        "workers": workers,
+        "examinees": args.examinees,
+        "think_ms": args.think_ms,
+        "tests_completed": stats["completed"],
+        "responses": stats["responses"],
+        "elapsed_s": round(stats["elapsed"], 2),
+        "tests_per_s": round(stats["completed"] / stats["elapsed"], 2),
+        "responses_per_s": round(stats["responses"] / stats["elapsed"], 1),
+        "items_per_test": round(stats["responses"] / max(stats["completed"], 1), 1),
+        "p50_ms": round(float(np.percentile(lat, 50)), 2) if lat.size else None,
+        "p95_ms": round(float(np.percentile(lat, 95)), 2) if lat.size else None,
+        "p99_ms": round(float(np.percentile(lat, 99)), 2) if lat.size else None,
+        "errors": len(stats["errors"]),
+        "first_errors": stats["errors"][:3],
+        "rows_in_db": rows,
+        "finished_in_db": finished,
+        "lost_responses": stats["responses"] - rows,
+    }
+
+
+def markdown(results: list[dict], args: argparse.Namespace) -> str:
+    head = (
+        "| database | workers | examinees | think (ms) | tests | tests/s | responses/s "
+        "| items/test | p50 ms | p95 ms | p99 ms | errors | lost |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
+    )
+    rows = "".join(
+        f"| {r['backend']} | {r['workers']} | {r['examinees']} | {r['think_ms']} "
+        f"| {r['tests_completed']} | {r['tests_per_s']} | {r['responses_per_s']} "
+        f"| {r['items_per_test']} | {r['p50_ms']} | {r['p95_ms']} | {r['p99_ms']} "
+        f"| {r['errors']} | {r['lost_responses']} |\n"
+        for r in results
+    )
+    return head + rows
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--backends", default="sqlite,postgres", help="comma-separated: sqlite, postgres"
+    )
+    parser.add_argument("--examinees", type=int, default=32, help="concurrent examinees")
+    parser.add_argument("--tests", type=int, default=320, help="tests to complete (at most)")
+    parser.add_argument("--max-seconds", type=float, default=90.0, help="time budget per backend")
+    parser.add_argument(
+        "--think-ms",
+        type=float,
+        default=0.0,
+        help="mean (exponential) think time before each answer; 0 = closed loop",
+    )
+    parser.add_argument("--pg-workers", type=int, default=2, help="uvicorn workers on PostgreSQL")
+    parser.add_argument(
+        "--postgres-url", default=os.environ.get("ZAPCAT_TEST_POSTGRES_URL") or DEFAULT_PG
+    )
+    parser.add_argument("--items", type=int, default=500)
+    parser.add_argument("--config", default=json.dumps(CONFIG), help="engine configuration JSON")
+    parser.add_argument("--seed", type=int, default=20261129)
+    parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
+    args = parser.parse_args(argv)
+    bank = make_bank(args.items, args.seed)
+    results = []
+    for backend in args.backends.split(","):
+        workers = 1 if backend == "sqlite" else args.pg_workers
+        result = run_one(backend, workers, args, bank)
+        print(json.dumps(result), flush=True)
+        results.append(result)
+    print(
+        f"\n{platform.node()} ({os.cpu_count()} cores), bank {args.items} items, "
+        f"config {args.config}\n"
+    )
+    print(markdown(results, args))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()

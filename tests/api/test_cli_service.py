@@ -1,0 +1,57 @@
+"""``zapcat keys`` and the demo set-up of ``zapcat serve --demo``."""
+
+from __future__ import annotations
+
+from typer.testing import CliRunner
+
+from api.cli import app as cli
+from api.db import Database
+from api.services.demo import setup_demo
+from api.services.keys import KeyVerifier
+from api.settings import Settings
+
+
+def test_keys_create_prints_a_working_key_once(tmp_path):
+    url = f"sqlite:///{tmp_path / 'k.db'}"
+    runner = CliRunner()
+    result = runner.invoke(
+        cli, ["keys", "create", "--tenant", "acme", "--scope", "deliver", "--database-url", url]
+    )
+    assert result.exit_code == 0, result.output
+    token = result.stdout.strip().splitlines()[0]
+    db = Database(Settings(url))
+    principal = KeyVerifier(db).verify(f"Bearer {token}")
+    assert (principal.tenant, principal.scope) == ("acme", "deliver")
+    listing = runner.invoke(cli, ["keys", "list", "--database-url", url])
+    assert principal.key_id in listing.stdout and token.split("_")[2] not in listing.stdout
+    revoke = runner.invoke(cli, ["keys", "revoke", principal.key_id, "--database-url", url])
+    assert revoke.exit_code == 0
+    bad = runner.invoke(
+        cli,
+        ["keys", "create", "--tenant", "bad tenant!", "--scope", "admin", "--database-url", url],
+    )
+    assert bad.exit_code == 1 and "tenant" in bad.output
+    db.dispose()
+
+
+def test_demo_setup_is_idempotent_and_usable(tmp_path):
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+
+    url = f"sqlite:///{tmp_path / 'demo.db'}"
+    app = create_app(Settings(url))
+    db = app.state.context.db
+    first = setup_demo(db)
+    second = setup_demo(db)
+    assert first["assessment_id"] == second["assessment_id"]
+    assert first["bank_version"] == second["bank_version"] == 1
+    assert first["deliver_key"] != second["deliver_key"]
+    with TestClient(app) as client:
+        reply = client.post(
+            "/v1/sessions",
+            json={"assessment_id": first["assessment_id"], "examinee_ref": "demo"},
+            headers={"Authorization": f"Bearer {first['deliver_key']}"},
+        )
+        assert reply.status_code == 201 and reply.json()["item"]["item_id"]
+    db.dispose()

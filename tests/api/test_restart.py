@@ -1,0 +1,129 @@
+"""A real uvicorn server killed with SIGKILL mid-session loses nothing.
+
+The server runs as a subprocess on a free loopback port (SQLite: one worker; PostgreSQL:
+two workers over one database). The test answers some items, kills the server with
+``kill -9``, restarts it, retries the last answer (its stored reply must come back),
+finishes the test and checks every response is stored once and in order.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+
+from tests.api.helpers import DEMO_BANK, answer, make_assessment
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _start(database_url: str, port: int, workers: int, log: Path) -> subprocess.Popen:
+    env = {**os.environ, "ZAPCAT_DATABASE_URL": database_url}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "api.app:app_from_env",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+        cwd=ROOT,
+        stdout=log.open("a"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 40
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            pass
+        assert proc.poll() is None, log.read_text()
+        time.sleep(0.1)
+    os.killpg(proc.pid, signal.SIGKILL)
+    raise AssertionError(f"server did not start: {log.read_text()}")
+
+
+def test_kill_9_mid_session_then_finish(app, client, tenant, database_url, tmp_path):
+    assessment_id = make_assessment(client, tenant, {"max_items": 12, "stop_se": None})
+    workers = 1 if database_url.startswith("sqlite") else 2
+    port = _free_port()
+    log = tmp_path / "uvicorn.log"
+    proc = _start(database_url, port, workers, log)
+    rng = np.random.default_rng(4)
+    base = f"http://127.0.0.1:{port}"
+    sent = []
+    try:
+        with httpx.Client(base_url=base, headers=tenant.deliver, timeout=10) as http:
+            body = http.post(
+                "/v1/sessions", json={"assessment_id": assessment_id, "examinee_ref": "crash"}
+            ).json()
+            sid = body["session_id"]
+            for _ in range(5):
+                item = body["item"]
+                request = {
+                    "item_id": item["item_id"],
+                    "seq": body["seq"],
+                    "response": answer(DEMO_BANK, item["item_id"], 0.5, rng),
+                }
+                reply = http.post(f"/v1/sessions/{sid}/responses", json=request)
+                assert reply.status_code == 200, reply.text
+                sent.append(request)
+                body = reply.json()
+        last_reply = body
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # kill -9, the whole process group
+        proc.wait(timeout=10)
+    assert proc.returncode == -signal.SIGKILL
+    proc = _start(database_url, port, workers, log)
+    try:
+        with httpx.Client(base_url=base, headers=tenant.deliver, timeout=10) as http:
+            retry = http.post(f"/v1/sessions/{sid}/responses", json=sent[-1])
+            assert retry.status_code == 200 and retry.json() == last_reply
+            view = http.get(f"/v1/sessions/{sid}").json()
+            assert view["n_answered"] == 5 and view["seq"] == 6
+            assert view["item"] == last_reply["item"]
+            body = last_reply
+            while body["status"] == "in_progress":
+                item = body["item"]
+                request = {
+                    "item_id": item["item_id"],
+                    "seq": body["seq"],
+                    "response": answer(DEMO_BANK, item["item_id"], 0.5, rng),
+                }
+                reply = http.post(f"/v1/sessions/{sid}/responses", json=request)
+                assert reply.status_code == 200, reply.text
+                sent.append(request)
+                body = reply.json()
+            view = http.get(f"/v1/sessions/{sid}").json()
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=20)
+    assert view["status"] == "finished" and view["n_answered"] == 12 == len(sent)
+    stored = [{k: r[k] for k in ("item_id", "seq", "response")} for r in view["responses"]]
+    assert stored == sent
