@@ -150,15 +150,52 @@ class ResponseData:
         >>> data.n_observed, data.item_ids
         (3, ('item1', 'item2'))
         """
-        values = np.asarray(matrix, dtype=float)
+        values = np.asarray(matrix)
+        if values.dtype.kind not in "iub":
+            values = values.astype(float)
         if values.ndim != 2:
             raise ResponseDataError([f"expected a 2-D persons x items array, got {values.shape}"])
         n, m = values.shape
         ids = [f"item{j + 1}" for j in range(m)] if item_ids is None else list(item_ids)
         persons = [str(i + 1) for i in range(n)] if person_ids is None else list(person_ids)
-        frame = pd.DataFrame(np.where(values < 0, np.nan, values), columns=ids)
-        frame.insert(0, "person", persons)
-        return read_responses(frame, layout="wide", id_column="person")
+        problems = []
+        if len(ids) != m or len(set(ids)) != m:
+            problems.append(f"item_ids must be {m} distinct strings")
+        if len(persons) != n or len(set(persons)) != n:
+            problems.append(f"person_ids must be {n} distinct strings")
+        if values.dtype.kind == "f":
+            missing = np.isnan(values) | (values < 0)
+            filled = np.where(missing, 0.0, values)
+            bad = ~np.isfinite(filled) | (filled != np.round(filled))
+            for r, c in list(zip(*np.nonzero(bad), strict=True))[:20]:
+                problems.append(
+                    f"row {r + 1}, column {ids[c]!r} (item {ids[c]!r}): code "
+                    f"{values[r, c]!r} is not an integer"
+                )
+            codes = filled.astype(np.int64)
+        else:
+            missing = values < 0
+            codes = np.where(missing, 0, values).astype(np.int64)
+        if problems:
+            raise ResponseDataError(problems, source="array")
+        item, person = np.nonzero(~missing.T)
+        raw = codes[person, item]
+        top = int(raw.max()) + 1 if raw.size else 1
+        present = np.bincount(item * top + raw, minlength=m * top).reshape(m, top) > 0
+        rank = np.cumsum(present, axis=1) - 1  # recoded category of each code, per item
+        category = rank[item, raw].astype(np.int64)
+        tables = [tuple(float(c) for c in np.nonzero(row)[0]) for row in present]
+        digest = hashlib.sha256(np.ascontiguousarray(codes).tobytes() + missing.tobytes())
+        return cls(
+            tuple(str(p) for p in persons),
+            tuple(str(i) for i in ids),  # ids given
+            person.astype(np.int64),
+            item.astype(np.int64),
+            category,
+            tuple(tables),
+            "array",
+            digest.hexdigest(),
+        )
 
 
 def _file_hash(path: Path) -> str:

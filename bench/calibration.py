@@ -1,0 +1,345 @@
+"""Calibration benchmark: zapcat vs PyPI ``mirt`` and ``girth``, side by side in one run.
+
+One command (peers from the ``bench`` extra: ``pip install -e '.[bench]'``)::
+
+    RAYON_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 \\
+        .venv/bin/python bench/calibration.py --write bench/RESULTS.md
+
+Every case is simulated with a fixed seed and known parameters (theta ~ N(0, 1)). Each
+(tool, case) runs in a fresh worker process (``--worker``) that loads the data, fits
+``--repeats`` times (median time reported; once when a fit takes more than 20 s) and
+reports the peak resident memory above the level after loading the data, and the
+estimates. Every tool computes standard errors (zapcat: Louis' exact observed information,
+its default; mirt: its default, Oakes; girth has none). Defaults otherwise: zapcat 61
+quadrature points, mirt 21 (its default), girth 61 (its default).
+RMSE of ``a`` and ``b`` (all thresholds for GRM/GPCM) against the generating values.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+# this file is called calibration.py: keep its folder off the path so that
+# `import calibration` finds the package, not this script
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+sys.path.insert(0, str(_HERE.parent))
+
+THREADS = {
+    "RAYON_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "NUMEXPR_NUM_THREADS": "1",
+}
+
+# name: (model, n_persons, n_items, n_categories, answered per person or None)
+CASES = {
+    "2pl-1k-20": ("2pl", 1_000, 20, 2, None),
+    "2pl-10k-50": ("2pl", 10_000, 50, 2, None),
+    "2pl-50k-100": ("2pl", 50_000, 100, 2, None),
+    "2pl-sparse-20k-300": ("2pl", 20_000, 300, 2, 30),
+    "3pl-10k-40": ("3pl", 10_000, 40, 2, None),
+    "grm-5k-20-k5": ("grm", 5_000, 20, 5, None),
+    "gpcm-5k-20-k5": ("gpcm", 5_000, 20, 5, None),
+    "rasch-10k-50": ("rasch", 10_000, 50, 2, None),
+}
+TOOLS = ("zapcat", "mirt", "girth")
+
+
+# ------------------------------------------------------------------------------ data
+def make_case(name: str, seed: int = 20261129) -> dict[str, np.ndarray]:
+    """Simulate one case: responses (-1 = missing) and the true a, b."""
+    from calibration.simulate import simulate_responses
+    from item_banks.bank import Item, ItemBank
+
+    model, n, m, k, answered = CASES[name]
+    rng = np.random.default_rng([seed, list(CASES).index(name)])
+    a = rng.uniform(0.6, 2.0, m) if model != "rasch" else np.ones(m)
+    if model in ("grm", "gpcm"):
+        b = np.sort(rng.normal(0.0, 1.0, (m, k - 1)), axis=1) + np.linspace(-0.6, 0.6, k - 1)
+        if model == "gpcm":
+            a = rng.uniform(0.5, 1.5, m)
+        items = [
+            Item(f"i{j}", model, {"a": a[j], **{f"b{s + 1}": b[j, s] for s in range(k - 1)}})
+            for j in range(m)
+        ]
+    else:
+        b = rng.normal(0.0, 1.0, (m, 1))
+        c = rng.uniform(0.1, 0.25, m)
+        params = {
+            "rasch": lambda j: {"b": b[j, 0]},
+            "2pl": lambda j: {"a": a[j], "b": b[j, 0]},
+            "3pl": lambda j: {"a": a[j], "b": b[j, 0], "c": c[j]},
+        }[model]
+        items = [Item(f"i{j}", model, params(j)) for j in range(m)]
+    bank = ItemBank(items, name=name)
+    theta = rng.normal(size=n)
+    mask = None
+    if answered is not None:
+        mask = np.zeros((n, m), dtype=bool)
+        pick = np.argsort(rng.random((n, m)), axis=1)[:, :answered]
+        np.put_along_axis(mask, pick, True, axis=1)
+    x = simulate_responses(bank, theta, rng, answered=mask).astype(np.int8)
+    return {"x": x, "a": a, "b": b}
+
+
+# --------------------------------------------------------------------------- workers
+def _fit_zapcat(x: np.ndarray, model: str, k: int) -> tuple[np.ndarray, np.ndarray, dict]:
+    from calibration import Calibrator, ResponseData
+
+    fit = Calibrator(model).fit(ResponseData.from_matrix(x))
+    p = fit.result_.params
+    a = p["a"].to_numpy() if "a" in p else np.ones(len(p))
+    b = (
+        p[[f"b{s}" for s in range(1, k)]].to_numpy()
+        if model in ("grm", "gpcm")
+        else p[["b"]].to_numpy()
+    )
+    assert np.all(np.isfinite(p.filter(like="_se").to_numpy())), "zapcat SEs missing"
+    return a, b, {"converged": bool(fit.converged_), "iterations": int(fit.n_iter_)}
+
+
+def _fit_mirt(x: np.ndarray, model: str, k: int) -> tuple[np.ndarray, np.ndarray, dict]:
+    import mirt
+
+    data = np.where(x < 0, np.nan, x.astype(float))
+    name = {"2pl": "2PL", "3pl": "3PL", "grm": "GRM", "gpcm": "GPCM", "rasch": "1PL"}[model]
+    kwargs = {"n_categories": k} if model in ("grm", "gpcm") else {}
+    res = mirt.fit_mirt(data, model=name, compute_standard_errors=True, **kwargs)
+    par = {key: np.asarray(v, dtype=float) for key, v in res.model.parameters.items()}
+    a = par["discrimination"].reshape(x.shape[1], -1)[:, 0]
+    if model == "grm":
+        b = par["thresholds"].reshape(x.shape[1], -1)
+    elif model == "gpcm":
+        b = par["steps"].reshape(x.shape[1], -1)
+    else:
+        b = par["difficulty"].reshape(x.shape[1], 1)
+    if not res.standard_errors:
+        raise RuntimeError("mirt returned no standard errors")
+    return a, b, {"converged": bool(res.converged), "iterations": int(res.n_iterations)}
+
+
+def _fit_girth(x: np.ndarray, model: str, k: int) -> tuple[np.ndarray, np.ndarray, dict]:
+    import girth
+
+    data = x.T.astype(int)
+    if (x < 0).any():
+        valid = list(range(k))
+        data = girth.tag_missing_data(data, valid)
+    if model == "rasch":
+        res = girth.rasch_mml(data)
+        a = np.ones(x.shape[1])
+        b = np.asarray(res["Difficulty"]).reshape(-1, 1)
+    elif model == "2pl":
+        res = girth.twopl_mml(data)
+        a, b = np.asarray(res["Discrimination"]), np.asarray(res["Difficulty"]).reshape(-1, 1)
+    elif model == "3pl":
+        res = girth.threepl_mml(data)
+        a, b = np.asarray(res["Discrimination"]), np.asarray(res["Difficulty"]).reshape(-1, 1)
+    elif model == "grm":
+        res = girth.grm_mml(data)
+        a, b = np.asarray(res["Discrimination"]), np.asarray(res["Difficulty"])[:, : k - 1]
+    else:
+        res = girth.pcm_mml(data)
+        a = np.asarray(res["Discrimination"])
+        b = np.asarray(res["Difficulty"])
+        b = b[:, 1:k] if b.shape[1] == k else b[:, : k - 1]
+    return a, b, {"converged": None, "iterations": None}
+
+
+FITTERS = {"zapcat": _fit_zapcat, "mirt": _fit_mirt, "girth": _fit_girth}
+
+
+def worker(tool: str, case: str, path: str, repeats: int) -> dict:
+    """Fit one case with one tool (in a fresh process); return timings and estimates."""
+    model, _, _, k, _ = CASES[case]
+    data = np.load(path)
+    x = data["x"]
+    # import the tool and touch its code once on a tiny problem (not timed, not counted)
+    try:
+        FITTERS[tool](x[:300, :5] if CASES[case][4] is None else x[:3000], model, k)
+    except Exception:
+        pass
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        a, b, info = FITTERS[tool](x, model, k)
+        times.append(time.perf_counter() - start)
+        if times[-1] > 20.0:
+            break
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {
+        "times": times,
+        "peak_mb": max(0, peak - base) / 1024.0,
+        "a": a.tolist(),
+        "b": np.asarray(b).tolist(),
+        **info,
+    }
+
+
+def _run_worker(tool: str, case: str, path: str, repeats: int) -> dict:
+    env = {**os.environ, **THREADS}
+    cmd = [sys.executable, __file__, "--worker", tool, case, path, str(repeats)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=3600)
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+    if proc.returncode != 0 or not lines:
+        tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        return {"error": tail[:120]}
+    return json.loads(lines[-1])
+
+
+# ---------------------------------------------------------------- sparse scaling check
+def sparse_scaling(n: int = 20_000, m: int = 300, repeats: int = 5) -> dict:
+    """Time of one E-step (zapcat) at 10% and 100% density of the same 20,000 x 300 test."""
+    from calibration import Calibrator, ResponseData
+
+    out = {}
+    rng = np.random.default_rng(7)
+    a, b = rng.uniform(0.6, 2.0, m), rng.normal(0, 1, m)
+    theta = rng.normal(size=n)
+    x = (rng.random((n, m)) < 1 / (1 + np.exp(-a * (theta[:, None] - b)))).astype(np.int8)
+    for density, dense in ((0.1, False), (1.0, False), (1.0, None)):
+        xx = x.copy()
+        if density < 1:
+            keep = np.zeros((n, m), dtype=bool)
+            pick = np.argsort(rng.random((n, m)), axis=1)[:, : int(m * density)]
+            np.put_along_axis(keep, pick, True, axis=1)
+            xx[~keep] = -1
+        fit = Calibrator("2pl", se_method="none", max_iter=3, dense=dense)
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fit.fit(ResponseData.from_matrix(xx))
+        problem, beta = fit.problem_, fit.beta_
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            problem.estep(beta)
+            times.append(time.perf_counter() - start)
+        design = "dense (BLAS)" if problem.design.dense else "sparse (CSR)"
+        out[f"{int(density * 100)}% observed, {design}"] = {
+            "observed": int((xx >= 0).sum()),
+            "estep_ms": 1000 * float(np.median(times)),
+        }
+    return out
+
+
+# ---------------------------------------------------------------------------- report
+def _rmse(est: list, true: np.ndarray) -> float:
+    est_arr = np.asarray(est, dtype=float).reshape(true.shape)
+    return float(np.sqrt(np.mean((est_arr - true) ** 2)))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", nargs="*", default=list(CASES), choices=list(CASES))
+    parser.add_argument("--tools", nargs="*", default=list(TOOLS), choices=list(TOOLS))
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--write", type=Path, help="Update the Calibration section of this file.")
+    parser.add_argument("--json", type=Path, help="Also save raw results as JSON.")
+    args = parser.parse_args()
+    results: dict[str, dict[str, dict]] = {}
+    truths = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for case in args.cases:
+            data = make_case(case)
+            path = str(Path(tmp) / f"{case}.npz")
+            np.savez(path, **data)
+            truths[case] = data
+            results[case] = {}
+            for tool in args.tools:
+                res = _run_worker(tool, case, path, args.repeats)
+                if "error" not in res:
+                    res["time"] = float(np.median(res["times"]))
+                    res["rmse_a"] = _rmse(res["a"], data["a"])
+                    res["rmse_b"] = _rmse(res["b"], data["b"])
+                results[case][tool] = res
+                print(case, tool, {k: v for k, v in res.items() if k not in ("a", "b")}, flush=True)
+    scaling = sparse_scaling()
+    print("sparse scaling", scaling, flush=True)
+    table = render(results, scaling, args)
+    print(table)
+    if args.json:
+        slim = {
+            c: {t: {k: v for k, v in r.items() if k not in ("a", "b")} for t, r in rs.items()}
+            for c, rs in results.items()
+        }
+        args.json.write_text(json.dumps({"results": slim, "scaling": scaling}, indent=1))
+    if args.write:
+        write_section(args.write, table)
+
+
+def render(results: dict, scaling: dict, args: argparse.Namespace) -> str:
+    """Markdown section with the table, ratios and the command."""
+    import platform
+
+    lines = [
+        "## Calibration",
+        "",
+        f"Produced by `RAYON_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 "
+        f".venv/bin/python bench/calibration.py --write bench/RESULTS.md` "
+        f"({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {platform.machine()}, "
+        f"{os.cpu_count()} cores shared with other work, one thread per tool, "
+        f"median of {args.repeats} fits, each tool in a fresh process; time includes "
+        f"standard errors; peak = resident memory above the level after loading the data).",
+        "",
+        "| case | tool | time (s) | x zapcat | peak MB | RMSE a | RMSE b | converged |",
+        "|---|---|---:|---:|---:|---:|---:|---|",
+    ]
+    for case, by_tool in results.items():
+        z = by_tool.get("zapcat", {})
+        for tool, res in by_tool.items():
+            if "error" in res:
+                lines.append(f"| {case} | {tool} | error: {res['error']} | | | | | |")
+                continue
+            ratio = res["time"] / z["time"] if "time" in z else float("nan")
+            conv = {True: "yes", False: "no", None: "n/a"}[res.get("converged")]
+            lines.append(
+                f"| {case} | {tool} | {res['time']:.3f} | {ratio:.2f} | {res['peak_mb']:.0f} | "
+                f"{res['rmse_a']:.4f} | {res['rmse_b']:.4f} | {conv} |"
+            )
+    lines += [
+        "",
+        "`x zapcat` = the tool's time divided by zapcat's (above 1: zapcat faster).",
+        "",
+        "Time of one E-step of zapcat on the same 20,000 x 300 2PL data at two densities:",
+        "",
+        "| data | observed responses | one E-step (ms) |",
+        "|---|---:|---:|",
+    ]
+    for key, val in scaling.items():
+        lines.append(f"| {key} | {val['observed']:,} | {val['estep_ms']:.1f} |")
+    return "\n".join(lines) + "\n"
+
+
+def write_section(path: Path, section: str) -> None:
+    """Replace (or append) the ``## Calibration`` section of ``path``."""
+    text = path.read_text() if path.exists() else "# Benchmark results\n"
+    start = text.find("## Calibration")
+    if start < 0:
+        text = text.rstrip("\n") + "\n\n" + section
+    else:
+        end = text.find("\n## ", start + 3)
+        text = text[:start] + section + ("" if end < 0 else text[end + 1 :])
+    path.write_text(text)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--worker":
+        out = worker(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]))
+        print(json.dumps(out))
+    else:
+        main()
