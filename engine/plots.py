@@ -341,11 +341,41 @@ def state_trace(
     )
 
 
+def result_trace(
+    result: Mapping[str, Any], *, true_theta: float | None = None, ax: Axes | None = None
+) -> Axes:
+    """:func:`adaptive_test_trace` of a test's result (:func:`engine.session.result`).
+
+    This is the ``result`` the delivery service returns for a session (to admin keys, or to
+    delivery keys when the assessment shows results), so a platform can draw a test it
+    delivered. Its ``items`` list gives each item's id, response, ``scored`` flag and the
+    ``theta`` and ``se`` after it.
+
+    Raises
+    ------
+    PlotInputError
+        When the result has no items.
+    """
+    items = list(result.get("items") or [])
+    if not items:
+        raise PlotInputError("the result lists no items: nothing to trace")
+    return adaptive_test_trace(
+        [entry["item_id"] for entry in items],
+        [entry["response"] for entry in items],
+        [entry["theta"] for entry in items],
+        [entry["se"] for entry in items],
+        true_theta=true_theta,
+        scored=[entry.get("scored", True) for entry in items],
+        ax=ax,
+    )
+
+
 __all__ = [
     "adaptive_test_trace",
     "conditional_bias_rmse",
     "conditional_by_band",
     "exposure_histogram",
+    "result_trace",
     "state_trace",
     "test_length_distribution",
 ]

@@ -123,6 +123,15 @@ def test_state_trace_draws_a_real_session_with_a_pretest_item(demo_bank):
     with pytest.raises(PlotInputError, match="no responses yet"):
         ep.state_trace(start(demo_bank, config, seed=1))
 
+    from engine.session import result
+
+    same = ep.result_trace(result(demo_bank, config, state), true_theta=0.8)
+    for mine, theirs in zip(ax.get_lines(), same.get_lines(), strict=True):
+        np.testing.assert_allclose(mine.get_ydata(), theirs.get_ydata())
+    assert [c.get_label() for c in same.collections] == [c.get_label() for c in ax.collections]
+    with pytest.raises(PlotInputError, match="lists no items"):
+        ep.result_trace({"items": []})
+
 
 def test_conditional_by_band_places_open_bands_half_a_width_out():
     conditional = [
