@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test lint bench clean
+.PHONY: run test test-postgres lint bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -12,9 +12,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-## run: set up and show the demo item bank
+## run: set up and serve the delivery API on SQLite (./zapcat.db) with the demo bank
+## published, a demo assessment and a printed admin and delivery key (Ctrl+C stops it)
 run: $(STAMP)
-	$(BIN)/zapcat bank show item_banks/examples/skills_demo.json
+	$(BIN)/zapcat serve --demo --host 127.0.0.1 --port 8000
+
+## test-postgres: the API tests on the local PostgreSQL server (.ci/postgres finds or starts one)
+test-postgres: $(STAMP)
+	ZAPCAT_TEST_POSTGRES_URL="$$(bash .ci/postgres)" $(BIN)/python -m pytest tests/api -ra
 
 ## test: set up, lint and run every test
 test: $(STAMP)

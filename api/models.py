@@ -35,6 +35,15 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def iso(moment: datetime | None) -> str | None:
+    """ISO 8601 text of a stored time, always with its UTC offset (SQLite drops it)."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.isoformat()
+
+
 class Base(DeclarativeBase):
     """Declarative base with a stable constraint naming convention (for migrations)."""
 

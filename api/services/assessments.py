@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, defer
 
 from api.db import Database
-from api.models import Assessment, BankVersion, ExposureCount, utcnow
+from api.models import Assessment, BankVersion, ExposureCount, iso, utcnow
 from api.services.banks import ImmutableCache, find_bank_version, load_bank
 from engine.config import CATConfig
 from item_banks.bank import ItemBank
@@ -24,7 +24,7 @@ def _view(row: Assessment, bank: BankVersion) -> dict[str, Any]:
         "bank_version": bank.version,
         "config": row.config,
         "n_sessions": row.n_sessions,
-        "created_at": row.created_at.isoformat(),
+        "created_at": iso(row.created_at),
     }
 
 

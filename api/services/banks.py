@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from api.db import Database
-from api.models import BankVersion, utcnow
+from api.models import BankVersion, iso, utcnow
 from item_banks.bank import ItemBank
 from item_banks.errors import NotFoundError
 from item_banks.io import bank_from_dict, bank_from_json, bank_to_json
@@ -64,7 +64,7 @@ def _summary(row: BankVersion) -> dict[str, Any]:
         "version": row.version,
         "n_items": row.n_items,
         "description": row.description,
-        "published_at": row.created_at.isoformat(),
+        "published_at": iso(row.created_at),
     }
 
 

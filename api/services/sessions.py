@@ -18,7 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from api.db import Database
-from api.models import Assessment, ExposureCount, Response, TestSession, utcnow
+from api.models import Assessment, ExposureCount, Response, TestSession, iso, utcnow
 from api.services.assessments import load_assessment
 from engine import session as cat
 from engine.config import CATConfig
@@ -279,11 +279,11 @@ def get_session(db: Database, *, tenant: str, session_id: str, scope: str) -> di
                 "seq": r.seq,
                 "item_id": r.item_id,
                 "response": r.response,
-                "received_at": r.received_at.isoformat(),
+                "received_at": iso(r.received_at),
             }
             for r in responses
         ],
         "result": delivery["result"],
-        "created_at": row.created_at.isoformat(),
-        "finished_at": row.finished_at.isoformat() if row.finished_at else None,
+        "created_at": iso(row.created_at),
+        "finished_at": iso(row.finished_at),
     }

@@ -116,7 +116,7 @@ def test_keys_are_stored_hashed(app, tenant):
         rows = session.scalars(select(ApiKey).where(ApiKey.tenant == tenant.name)).all()
     assert len(rows) == 2
     for row in rows:
-        secret = (tenant.admin_key if row.scope == "admin" else tenant.deliver_key).split("_")[2]
+        secret = (tenant.admin_key if row.scope == "admin" else tenant.deliver_key).split("_", 2)[2]
         assert secret not in row.secret_hash and len(row.secret_hash) == 64
 
 

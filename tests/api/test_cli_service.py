@@ -23,7 +23,7 @@ def test_keys_create_prints_a_working_key_once(tmp_path):
     principal = KeyVerifier(db).verify(f"Bearer {token}")
     assert (principal.tenant, principal.scope) == ("acme", "deliver")
     listing = runner.invoke(cli, ["keys", "list", "--database-url", url])
-    assert principal.key_id in listing.stdout and token.split("_")[2] not in listing.stdout
+    assert principal.key_id in listing.stdout and token.split("_", 2)[2] not in listing.stdout
     revoke = runner.invoke(cli, ["keys", "revoke", principal.key_id, "--database-url", url])
     assert revoke.exit_code == 0
     bad = runner.invoke(

@@ -225,7 +225,7 @@ def test_delivery_responses_never_leak(client, tenant):
     secrets_ = [
         tenant.admin_key,
         tenant.deliver_key,
-        tenant.admin_key.split("_")[2],
+        tenant.admin_key.split("_", 2)[2],
         other_sid,
         "ex-6",
         '"params"',
