@@ -346,10 +346,10 @@ def result_trace(
 ) -> Axes:
     """:func:`adaptive_test_trace` of a test's result (:func:`engine.session.result`).
 
-    This is the ``result`` the delivery service returns for a session (to admin keys, or to
-    delivery keys when the assessment shows results), so a platform can draw a test it
-    delivered. Its ``items`` list gives each item's id, response, ``scored`` flag and the
-    ``theta`` and ``se`` after it.
+    This is the ``result`` the delivery service returns for a session to admin keys
+    (delivery keys get no estimate history), so a platform's back office can draw a test
+    it delivered. Its ``items`` list gives each item's id, response, ``scored`` flag and
+    the ``theta`` and ``se`` after it.
 
     Raises
     ------
