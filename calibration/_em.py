@@ -375,11 +375,16 @@ def squarem(
         b1, obj1, c1 = em_step(beta, counts)
         steps += 1
         change = float(np.abs(b1 - beta).max()) if beta.size else 0.0
+        if obj1 < obj:
+            # an EM step can only lower the objective by rounding: the maximum is reached
+            # to machine precision; stop without moving (a real decrease is a failure)
+            converged = obj - obj1 <= 1e-10 * max(1.0, abs(obj))
+            break
         if change < tol or not accelerate:
-            beta, obj, counts = b1, max(obj1, obj), c1
-            history.append(obj1)
+            beta, obj, counts = b1, obj1, c1
+            history.append(obj)
             if callback:
-                callback(steps, obj1, change)
+                callback(steps, obj, change)
             if change < tol:
                 converged = True
                 break
@@ -390,7 +395,7 @@ def squarem(
         w = b2 - 2.0 * b1 + beta
         alpha = -np.sqrt((r @ r) / max(w @ w, 1e-300))
         alpha = min(alpha, -1.0)
-        best = (b2, obj2, c2)
+        best = (b2, obj2, c2) if obj2 >= obj1 else (b1, obj1, c1)
         if alpha < -1.0:
             cand = beta - 2.0 * alpha * r + alpha**2 * w
             if problem.valid(cand):
@@ -398,16 +403,12 @@ def squarem(
                 if np.isfinite(ll_c):
                     b3, obj3, c3 = em_step(cand, c_c)
                     steps += 1
-                    if obj3 >= obj2:
+                    if obj3 >= best[1]:
                         best = (b3, obj3, c3)
         new_beta, new_obj, new_counts = best
         change = float(np.abs(new_beta - beta).max())
-        beta, counts = new_beta, new_counts
-        obj = new_obj
+        beta, counts, obj = new_beta, new_counts, new_obj
         history.append(obj)
         if callback:
             callback(steps, obj, change)
-        if abs(history[-1] - history[-2]) < 1e-12 * max(1.0, abs(obj)) and change < tol:
-            converged = True
-            break
     return beta, history, steps, converged
