@@ -157,7 +157,7 @@ class Plan:
         self.n_items = n
         self.operational = tables.meta("operational")
         self.pretest = tables.meta("pretest")
-        self.item_ids = np.array(bank.item_ids, dtype=object)
+        self.item_ids = bank.item_ids  # tuple, built once
         # exposure
         self.sh_k: FloatArray | None = None
         if config.exposure == "sympson_hetter":
@@ -223,7 +223,7 @@ def get_plan(bank: ItemBank, config: CATConfig) -> Plan:
 class Rows:
     """Per-examinee arrays of ``N`` tests in progress."""
 
-    def __init__(self, plan: Plan, seeds: NDArray) -> None:
+    def __init__(self, plan: Plan, seeds: NDArray, *, draw: bool = True) -> None:
         cfg = plan.config
         n_rows = len(seeds)
         n = plan.n_items
@@ -246,13 +246,21 @@ class Rows:
         self.hist_se = np.zeros((n_rows, plan.max_len))
         self.theta = np.full(n_rows, plan.theta0)
         self.se = np.full(n_rows, plan.se0)
-        zeros = np.zeros(n_rows, dtype=np.intp)
+        self.start_theta = np.full(n_rows, cfg.start_theta)
+        self.pretest_pos = np.zeros((n_rows, cfg.pretest_count), dtype=np.intp)
+        if draw:
+            self._draw_start(plan)
+        self.rejected: list[list[int]] = [[] for _ in range(n_rows)]
+
+    def _draw_start(self, plan: Plan) -> None:
+        """Draw the start ability and the pretest positions from each row's seed."""
+        cfg = plan.config
+        zeros = np.zeros(self.n_rows, dtype=np.intp)
         u = uniforms(self.seed, zeros, START)
         self.start_theta = np.clip(
             cfg.start_theta + cfg.start_spread * (2.0 * u - 1.0), plan.lo, plan.hi
         )
         # pretest positions: the first pretest_count of a random order of the window
-        self.pretest_pos = np.zeros((n_rows, cfg.pretest_count), dtype=np.intp)
         if cfg.pretest_count:
             last = cfg.pretest_last or cfg.max_items
             window = np.arange(cfg.pretest_first, last + 1)
@@ -262,7 +270,6 @@ class Rows:
             )
             order = np.argsort(keys, axis=1, kind="stable")[:, : cfg.pretest_count]
             self.pretest_pos = np.sort(window[order], axis=1)
-        self.rejected: list[list[int]] = [[] for _ in range(n_rows)]
 
 
 def record(plan: Plan, rows: Rows, idx: IntArray, items: IntArray, resp: IntArray) -> None:
@@ -303,16 +310,20 @@ def rows_from_history(
     items: IntArray,
     resp: IntArray,
     rejected: IntArray,
-    pretest_positions: tuple[int, ...] | None = None,
+    pretest_positions: tuple[int, ...] = (),
+    start_theta: float | None = None,
 ) -> Rows:
     """One row rebuilt from a test's history (the session path).
 
     Sums over the history run in administration order, exactly as the incremental
-    updates of :func:`record` do, so a rebuilt row equals the row of a batch run.
+    updates of :func:`record` do, so a rebuilt row equals the row of a batch run. The
+    start ability and pretest positions come from the state when ``start_theta`` is given,
+    otherwise they are drawn from the seed.
     """
-    rows = Rows(plan, np.array([seed]))
-    if pretest_positions is not None and len(pretest_positions) == rows.pretest_pos.shape[1]:
-        rows.pretest_pos = np.asarray(pretest_positions, dtype=np.intp)[None, :]
+    rows = Rows(plan, np.array([seed]), draw=start_theta is None)
+    if start_theta is not None:
+        rows.start_theta[0] = start_theta
+        rows.pretest_pos = np.asarray(pretest_positions, dtype=np.intp).reshape(1, -1)
     m = items.size
     if rejected.size:
         rows.blocked[0, rejected] = True
@@ -533,6 +544,11 @@ def _criterion(plan: Plan, rows: Rows, sub: IntArray, theta: FloatArray) -> NDAr
 def _pick_with_exposure(plan: Plan, rows: Rows, sub: IntArray, crit: NDArray) -> IntArray:
     """Best (or randomesque) item per row, with Sympson-Hetter refusals."""
     cfg = plan.config
+    if plan.sh_k is None and (cfg.randomesque == 1 and (cfg.start_randomesque == 1
+                                                        or rows.n_scored[sub].min() > 0)):
+        pick = np.argmax(crit, axis=1)
+        best = crit[np.arange(sub.size), pick]
+        return np.where(np.isfinite(best), pick, -1)
     k_rows = np.where(rows.n_scored[sub] == 0, max(cfg.start_randomesque, cfg.randomesque),
                       cfg.randomesque)  # fmt: skip
     out = np.full(sub.size, -1, dtype=np.intp)

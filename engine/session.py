@@ -59,7 +59,7 @@ def _new_state(plan, rows: Rows, base: CATState | None, pending: int, code: int)
     reason = STOP_REASONS[code] if code >= 0 else ("bank_exhausted" if pending < 0 else None)
     m = int(rows.n_total[0])
     items = rows.hist_items[0, :m]
-    ids = plan.bank.item_ids
+    ids = plan.item_ids
     return CATState(
         administered=tuple(ids[i] for i in items),
         responses=tuple(int(v) for v in rows.hist_resp[0, :m]),
@@ -144,8 +144,8 @@ def _rebuild(plan, state: CATState) -> Rows:
     except UnknownItemError as error:
         raise InvalidStateError(f"state refers to {error.message}") from None
     resp = np.asarray(state.responses, dtype=np.intp)
-    rows = rows_from_history(plan, state.seed, items, resp, rejected, state.pretest_positions)
-    rows.start_theta[0] = state.start_theta
+    rows = rows_from_history(plan, state.seed, items, resp, rejected, state.pretest_positions,
+                             state.start_theta)  # fmt: skip
     rows.theta[0], rows.se[0] = state.theta, state.se
     return rows
 
@@ -288,7 +288,7 @@ def next_item(
             f"no admissible item is left in bank {bank.name!r} after {state.n_items} items",
             details={"n_items": state.n_items},
         )
-    return bank.item_ids[pick]
+    return plan.item_ids[pick]
 
 
 __all__ = ["next_item", "respond", "result", "start"]

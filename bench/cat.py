@@ -1,0 +1,304 @@
+"""CAT benchmark: zapcat, catsim and the PyPI ``mirt`` CAT side by side in one run.
+
+Run (one thread per tool, so the ratios are fair)::
+
+    RAYON_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 \
+        .venv/bin/python bench/cat.py [--write]
+
+Design: a fixed-seed 500-item 2PL bank (catsim's generator, Barrada 2010: a ~ N(1.2, 0.25),
+b ~ N(0, 1), seed 0), 1,000 simulees theta ~ N(0, 1) (seed 5), maximum information, stop
+at SE < 0.3 or 40 items. Reports mean length, RMSE, max exposure, share of the most common
+first item and simulees per second; per-step latency of one live test (500 / 5,000 /
+50,000 items); Sympson-Hetter at 0.20; blueprint compliance with content and enemy
+constraints; the shadow test on 1,000 items with 10 constraint families. ``--write``
+replaces the "## CAT engine" section of ``bench/RESULTS.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from engine.config import CATConfig
+from engine.exposure import fit_sympson_hetter
+from engine.session import respond, start
+from engine.simulation import report, simulate
+from item_banks import Item, ItemBank, read_bank
+from item_banks.examples import DEMO_BANK_PATH
+
+N_SIMULEES = 1000
+SE_STOP = 0.3
+MAX_ITEMS = 40
+
+
+def catsim_params(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    from catsim.item_bank import ItemBank as CatsimBank
+
+    items = CatsimBank.generate_item_bank(n, "2PL", seed=seed).items
+    return items[:, 0].copy(), items[:, 1].copy()
+
+
+def zapcat_bank(a: np.ndarray, b: np.ndarray) -> ItemBank:
+    return ItemBank(
+        [Item(f"i{j:05d}", "2pl", {"a": float(a[j]), "b": float(b[j])}) for j in range(a.size)],
+        name=f"bench-2pl-{a.size}",
+    )
+
+
+def summarise(true, est, lengths, items_lists, seconds, n_items):
+    counts = np.zeros(n_items)
+    first = np.zeros(n_items)
+    for seq in items_lists:
+        counts[list(seq)] += 1
+        first[seq[0]] += 1
+    n = len(true)
+    return {
+        "mean_length": float(np.mean(lengths)),
+        "rmse": float(np.sqrt(np.mean((np.asarray(est) - true) ** 2))),
+        "max_exposure": float(counts.max() / n),
+        "first_item_share": float(first.max() / n),
+        "unused_share": float((counts == 0).mean()),
+        "simulees_per_s": n / seconds,
+        "ms_per_item": 1e3 * seconds / float(np.sum(lengths)),
+    }
+
+
+# ----------------------------------------------------------------------------- peers
+def run_catsim(a, b, theta):
+    from catsim.estimation.numerical import NumericalSearchEstimator
+    from catsim.initialization.initialization import FixedPointInitializer
+    from catsim.selection.selection import MaxInfoSelector
+    from catsim.simulation import Simulator
+    from catsim.stopping.stopping import MinErrorStopper
+
+    items = np.column_stack([a, b, np.zeros_like(a), np.ones_like(a)])
+    sim = Simulator(items, theta, seed=0)
+    began = time.perf_counter()
+    sim.simulate(FixedPointInitializer(0.0), MaxInfoSelector(), NumericalSearchEstimator(),
+                 MinErrorStopper(SE_STOP, max_items=MAX_ITEMS))  # fmt: skip
+    seconds = time.perf_counter() - began
+    lists = sim.administered_items
+    return summarise(theta, sim.latest_estimations, [len(x) for x in lists], lists, seconds,
+                     a.size)  # fmt: skip
+
+
+def _mirt_engine(a, b):
+    from mirt.cat import CATEngine
+    from mirt.models import TwoParameterLogistic
+
+    model = TwoParameterLogistic(n_items=a.size)
+    model.set_parameters(discrimination=a, difficulty=b)
+    model._is_fitted = True  # its CAT refuses known parameters otherwise
+    return CATEngine(model, se_threshold=SE_STOP, max_items=MAX_ITEMS, seed=0)
+
+
+def run_mirt_batch(a, b, theta):
+    engine = _mirt_engine(a, b)
+    engine.run_batch_simulation(theta[:10])  # warm-up
+    began = time.perf_counter()
+    res = engine.run_batch_simulation(theta)
+    seconds = time.perf_counter() - began
+    lists = [r.items_administered for r in res]
+    return summarise(theta, [r.theta for r in res], [len(x) for x in lists], lists, seconds,
+                     a.size)  # fmt: skip
+
+
+def run_mirt_loop(a, b, theta):
+    engine = _mirt_engine(a, b)
+    began = time.perf_counter()
+    res = [engine.run_simulation(float(t)) for t in theta]
+    seconds = time.perf_counter() - began
+    lists = [r.items_administered for r in res]
+    return summarise(theta, [r.theta for r in res], [len(x) for x in lists], lists, seconds,
+                     a.size)  # fmt: skip
+
+
+# --------------------------------------------------------------------------- zapcat
+def run_zapcat(bank, config, theta, *, batch):
+    simulate(bank, config, n=20, seed=123, batch=batch)  # warm-up: tables built once per bank
+    res = simulate(bank, config, true_theta=theta, seed=1, batch=batch)
+    lists = [row[row >= 0].tolist() for row in res.items]
+    out = summarise(theta, res.theta, res.n_scored, lists, res.seconds, len(bank))
+    out["report"] = report(res, bank, config)
+    return out
+
+
+def live_latency(bank, config, n_tests=25):
+    """Per-step time of ``respond`` (select + estimate + state) in one live test."""
+    rng = np.random.default_rng(3)
+    times = []
+    state = start(bank, config, seed=999)  # warm-up
+    for t in range(n_tests):
+        state = start(bank, config, seed=t)
+        true = rng.normal()
+        while not state.finished:
+            item = bank.index_of(state.pending_item)
+            p = bank.prob([true], [item])[0, 0, 1]
+            answer = int(rng.random() < p)
+            began = time.perf_counter()
+            state = respond(bank, config, state, state.pending_item, answer)
+            times.append(time.perf_counter() - began)
+    ms = 1e3 * np.asarray(times)
+    return {"p50": float(np.percentile(ms, 50)), "p99": float(np.percentile(ms, 99)),
+            "steps": int(ms.size)}  # fmt: skip
+
+
+def shadow_bank(n=1000, seed=11):
+    rng = np.random.default_rng(seed)
+    a, b = catsim_params(n, seed=seed)
+    areas = [f"area{j}" for j in range(8)]
+    items = []
+    for j in range(n):
+        enemy = (f"enemy{j // 2}",) if j < 60 else ()
+        items.append(Item(f"s{j:04d}", "2pl", {"a": float(a[j]), "b": float(b[j])},
+                          content_areas=(areas[int(rng.integers(8))],), enemy_groups=enemy))
+    return ItemBank(items, name="shadow-1000")
+
+
+def fmt(v, digits=3):
+    return f"{v:.{digits}f}" if isinstance(v, float) else str(v)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--write", action="store_true", help="update bench/RESULTS.md")
+    args = parser.parse_args(argv)
+    lines: list[str] = []
+
+    def out(text=""):
+        print(text, flush=True)
+        lines.append(text)
+
+    a, b = catsim_params(500)
+    theta = np.random.default_rng(5).normal(size=N_SIMULEES)
+    bank = zapcat_bank(a, b)
+    config = CATConfig(stop_se=SE_STOP, max_items=MAX_ITEMS)
+    fixed = config.replace(start_spread=0.0, start_randomesque=1)
+
+    rows = {}
+    rows["zapcat batch (default: spread start)"] = run_zapcat(bank, config, theta, batch=True)
+    rows["zapcat batch, fixed start theta=0"] = run_zapcat(bank, fixed, theta, batch=True)
+    rows["zapcat one by one (live session code)"] = run_zapcat(bank, config, theta, batch=False)
+    rows["mirt 1.2.0 batch (Rust)"] = run_mirt_batch(a, b, theta)
+    rows["mirt 1.2.0 one-examinee loop"] = run_mirt_loop(a, b, theta)
+    rows["catsim 0.21.0"] = run_catsim(a, b, theta)
+
+    out("Design: 500-item 2PL bank (catsim generator, seed 0), 1,000 simulees theta ~ N(0,1)"
+        " (seed 5), maximum information, stop at SE < 0.3 or 40 items; zapcat EAP (61 points),"
+        " mirt EAP (21 points), catsim ML.")  # fmt: skip
+    out()
+    out("| tool | mean length | RMSE | max exposure | most common first item | unused items "
+        "| simulees/s | ms per item |")  # fmt: skip
+    out("|---|---|---|---|---|---|---|---|")
+    for name, r in rows.items():
+        out(f"| {name} | {r['mean_length']:.2f} | {r['rmse']:.3f} | {r['max_exposure']:.3f} | "
+            f"{r['first_item_share']:.1%} | {r['unused_share']:.1%} | {r['simulees_per_s']:.0f} | "
+            f"{r['ms_per_item']:.4f} |")  # fmt: skip
+    zb = rows["zapcat batch (default: spread start)"]
+    mb = rows["mirt 1.2.0 batch (Rust)"]
+    best_peer = min((rows[k] for k in ("mirt 1.2.0 batch (Rust)", "catsim 0.21.0")),
+                    key=lambda r: r["mean_length"])  # fmt: skip
+    out()
+    out(f"- Efficiency: zapcat {zb['mean_length']:.2f} items at RMSE {zb['rmse']:.3f}; best peer "
+        f"{best_peer['mean_length']:.2f} items at RMSE {best_peer['rmse']:.3f} "
+        f"(length ratio {zb['mean_length'] / best_peer['mean_length']:.3f}).")  # fmt: skip
+    out(f"- Batch speed: zapcat {zb['simulees_per_s']:.0f} simulees/s vs mirt Rust batch "
+        f"{mb['simulees_per_s']:.0f} (ratio {zb['simulees_per_s'] / mb['simulees_per_s']:.2f}); "
+        f"{zb['ms_per_item']:.4f} vs {mb['ms_per_item']:.4f} ms per administered item.")
+    out(f"- First items: most common first item given to {zb['first_item_share']:.1%} of "
+        f"simulees (peers: {mb['first_item_share']:.0%} and "
+        f"{rows['catsim 0.21.0']['first_item_share']:.0%}).")  # fmt: skip
+
+    # per-step latency of one live test
+    out()
+    out("Per-step latency of one live test (`engine.session.respond`: record, EAP, stop rule, "
+        "MFI selection, new state), 25 tests x up to 40 items, ms:")  # fmt: skip
+    out()
+    out("| bank size | p50 | p99 | steps |")
+    out("|---|---|---|---|")
+    for n in (500, 5000, 50000):
+        big = zapcat_bank(*catsim_params(n, seed=1))
+        lat = live_latency(big, config.replace(stop_se=None))
+        out(f"| {n:,} | {lat['p50']:.3f} | {lat['p99']:.3f} | {lat['steps']} |")
+    out(f"- Peers' live loops on the 500-item design: mirt one-examinee loop "
+        f"{rows['mirt 1.2.0 one-examinee loop']['ms_per_item']:.3f} ms per item, catsim "
+        f"{rows['catsim 0.21.0']['ms_per_item']:.3f} ms per item.")  # fmt: skip
+
+    # Sympson-Hetter
+    out()
+    began = time.perf_counter()
+    fit = fit_sympson_hetter(bank, config, target=0.2, n_simulees=2000, n_iterations=15,
+                             seed=100, margin=0.015)  # fmt: skip
+    fit_s = time.perf_counter() - began
+    sh = run_zapcat(bank, fit.config, theta, batch=True)
+    sh5 = simulate(bank, fit.config, n=5000, seed=77)
+    sh5_max = float(sh5.exposure_counts(len(bank)).max() / 5000)
+    out(f"Sympson-Hetter, target 0.20 (fitted by {len(fit.max_exposure)} iterations of 2,000 "
+        f"simulees aiming at 0.185, {fit_s:.1f} s):")  # fmt: skip
+    out()
+    out(f"- same 1,000 simulees: max exposure {sh['max_exposure']:.3f}, mean length "
+        f"{sh['mean_length']:.2f} (+{sh['mean_length'] / zb['mean_length'] - 1:.1%} vs "
+        f"{zb['mean_length']:.2f} without control), RMSE {sh['rmse']:.3f}, unused items "
+        f"{sh['unused_share']:.1%}; 5,000 fresh simulees: max exposure {sh5_max:.3f}, mean "
+        f"length {sh5.n_scored.mean():.2f}.")  # fmt: skip
+
+    # blueprint
+    demo = read_bank(DEMO_BANK_PATH)
+    blueprint = {"syntax": (4, 8), "data-structures": (4, 8), "functions": (3, 7),
+                 "object-oriented": (3, 6), "testing": (2, 5), "debugging": (2, 5)}  # fmt: skip
+    bp_config = CATConfig(stop_se=SE_STOP, min_items=20, max_items=30,
+                          content=tuple((k, lo, hi) for k, (lo, hi) in blueprint.items()),
+                          pretest_count=2)  # fmt: skip
+    bp = simulate(demo, bp_config, n=N_SIMULEES, seed=4)
+    bp_rep = report(bp, demo, bp_config)
+    shadow_cfg = bp_config.replace(selector="shadow")
+    sh_bp = simulate(demo, shadow_cfg, n=100, seed=4)
+    sh_rep = report(sh_bp, demo, shadow_cfg)
+    out()
+    out("Blueprint (demo bank, 250 items, 6 content areas with min/max counts, 18 enemy pairs, "
+        "2 pretest items seeded, 20-30 items):")  # fmt: skip
+    out()
+    out(f"- 1,000 simulees, MFI + content/enemy masks: content satisfied "
+        f"{bp_rep['blueprint']['content']:.1%}, no enemies together "
+        f"{bp_rep['blueprint']['enemies']:.1%}, mean length {bp_rep['test_length']['mean']:.2f}, "
+        f"RMSE {bp_rep['rmse']:.3f}.")  # fmt: skip
+    out(f"- 100 simulees, shadow test: content {sh_rep['blueprint']['content']:.1%}, enemies "
+        f"{sh_rep['blueprint']['enemies']:.1%}, mean length {sh_rep['test_length']['mean']:.2f}.")
+
+    # shadow speed
+    sbank = shadow_bank()
+    s_config = CATConfig(
+        selector="shadow", stop_se=None, max_items=30,
+        content=tuple((f"area{j}", 2, 6) for j in range(8)),
+    )  # fmt: skip
+    lat = live_latency(sbank, s_config, n_tests=5)
+    out(f"- Shadow test on 1,000 items, 10 constraint families (length, 8 content areas with "
+        f"min/max, 30 enemy pairs), 30 items: per step p50 {lat['p50']:.1f} ms, p99 "
+        f"{lat['p99']:.1f} ms ({lat['steps']} steps).")  # fmt: skip
+
+    if args.write:
+        write_section("\n".join(lines))
+
+
+def write_section(body: str) -> None:
+    path = Path(__file__).with_name("RESULTS.md")
+    text = path.read_text() if path.exists() else "# Benchmark results\n"
+    command = ("RAYON_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 "
+               ".venv/bin/python bench/cat.py --write")  # fmt: skip
+    section = (f"## CAT engine\n\nCommand: `{command}` ({time.strftime('%Y-%m-%d')}, 2-core "
+               f"machine shared with other jobs).\n\n{body}\n")  # fmt: skip
+    pattern = re.compile(r"^## CAT engine\n.*?(?=^## |\Z)", re.S | re.M)
+    if pattern.search(text):
+        text = pattern.sub(lambda _: section + "\n", text)
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    path.write_text(text)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
