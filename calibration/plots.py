@@ -45,6 +45,7 @@ def wright_map(
     item_ids: list[str] | None = None,
     bins: int = 30,
     label_items: bool | None = None,
+    limits: tuple[float, float] = (-6.0, 6.0),
     ax: Axes | None = None,
 ) -> Axes:
     """Wright map (person-item map): persons and items on one θ scale.
@@ -65,12 +66,17 @@ def wright_map(
         Number of histogram bins of the persons.
     label_items : bool, optional
         Write the item ids beside their points (default: when at most 60 items).
+    limits : (float, float), default (-6, 6)
+        Largest θ range drawn. Item locations beyond it (a nearly flat item's difficulty
+        can run off to ±1000) are drawn at the edge as triangles pointing outwards, in a
+        collection labelled ``"off scale"``, and counted in the title.
     ax : matplotlib Axes, optional
 
     Returns
     -------
     matplotlib Axes
-        ``ax.patches``: the person bars; one scatter collection per model label.
+        ``ax.patches``: the person bars; one scatter collection per model label (points
+        within ``limits``).
     """
     theta = np.asarray(person_theta, dtype=float)
     if theta.ndim != 1 or theta.size == 0:
@@ -82,13 +88,16 @@ def wright_map(
         )
     if bins < 1:
         raise PlotInputError(f"bins must be >= 1, got {bins!r}")
+    low_limit, high_limit = (float(v) for v in limits)
+    if not low_limit < high_limit:
+        raise PlotInputError(f"limits must be increasing, got {limits!r}")
     pos = item_positions(bank, item_ids)
     items = [bank.items[i] for i in pos]
     locations = [item_locations(it) for it in items]
     order = np.argsort([loc.mean() for loc in locations], kind="stable")
-    all_loc = np.concatenate(locations)
-    lo = min(theta.min(), all_loc.min()) - 0.25
-    hi = max(theta.max(), all_loc.max()) + 0.25
+    all_loc = np.clip(np.concatenate(locations), low_limit, high_limit)
+    lo = max(min(theta.min(), all_loc.min()) - 0.25, low_limit - 0.25)
+    hi = min(max(theta.max(), all_loc.max()) + 0.25, high_limit + 0.25)
     ax = new_axes(ax, figsize=(7.0, 5.5))
     counts, edges = np.histogram(theta, bins=bins)
     share = counts / theta.size
@@ -102,15 +111,34 @@ def wright_map(
         label=f"persons (n = {theta.size})",
     )
     by_label: dict[str, tuple[list[float], list[float]]] = {}
+    off_x: list[float] = []
+    off_y: list[float] = []
+    off_marker: list[str] = []
     for column, idx in enumerate(order, start=1):
         x = 0.1 + 0.9 * column / len(items)
         xs, ys = by_label.setdefault(
             model_label(items[idx].model, items[idx].n_categories), ([], [])
         )
-        xs.extend([x] * locations[idx].size)
-        ys.extend(locations[idx])
+        for value in locations[idx]:
+            if low_limit <= value <= high_limit:
+                xs.append(x)
+                ys.append(value)
+            else:
+                off_x.append(x)
+                off_y.append(high_limit if value > high_limit else low_limit)
+                off_marker.append("^" if value > high_limit else "v")
     for label, (xs, ys) in sorted(by_label.items()):
         ax.scatter(xs, ys, marker="D", s=18, label=f"items: {label}", zorder=3)
+    if off_x:
+        off_points = np.column_stack([off_x, off_y])
+        up = np.array(off_marker) == "^"
+        label = "off scale"
+        for mask, marker in ((up, "^"), (~up, "v")):
+            if mask.any():
+                ax.scatter(
+                    *off_points[mask].T, marker=marker, color="C3", s=40, zorder=4, label=label
+                )
+                label = "_nolegend_"
     if label_items is None:
         label_items = len(items) <= 60
     if label_items:
@@ -118,7 +146,7 @@ def wright_map(
             x = 0.1 + 0.9 * column / len(items)
             ax.annotate(
                 items[idx].item_id,
-                (x, locations[idx].max()),
+                (x, min(max(locations[idx].max(), low_limit), high_limit)),
                 xytext=(0, 4),
                 textcoords="offset points",
                 rotation=90,
@@ -131,7 +159,10 @@ def wright_map(
     ax.set_ylim(lo, hi)
     ax.set_xticks([-0.5, 0.5], ["persons", "items"])
     ax.set_ylabel(THETA_LABEL)
-    ax.set_title(f"Wright map: {theta.size} persons, {len(items)} items")
+    title = f"Wright map: {theta.size} persons, {len(items)} items"
+    if off_x:
+        title += f" ({len(off_x)} locations off scale)"
+    ax.set_title(title)
     ax.legend(fontsize="small", loc="lower left")
     return ax
 

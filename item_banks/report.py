@@ -183,8 +183,12 @@ class HtmlReport:
         path.write_text(self.to_html(), encoding="utf-8")
         return path
 
-    def _repr_html_(self) -> str:  # shown inline in notebooks
-        return self.to_html()
+    def _repr_html_(self) -> str:
+        """Inline view for notebooks, in an iframe so the page's styles stay inside it."""
+        return (
+            f'<iframe srcdoc="{html.escape(self.to_html(), quote=True)}" '
+            'style="width: 100%; height: 640px; border: 1px solid #ccc"></iframe>'
+        )
 
 
 def composition_table(bank: ItemBank) -> pd.DataFrame:

@@ -176,3 +176,14 @@ def test_invalid_bank_reports_every_problem(tmp_path):
     result = _run(path)
     assert result.exit_code == 1
     assert "invalid_item_bank" in result.output and data["items"][3]["item_id"] in result.output
+
+
+def test_notebook_view_isolates_the_page_in_an_iframe(report_tools):
+    import html as html_lib
+
+    parse, _ = report_tools
+    report = bank_report(_bank_with_ses())
+    inline = report._repr_html_()
+    assert inline.startswith('<iframe srcdoc="') and "<style>" not in inline
+    inner = html_lib.unescape(inline.split('srcdoc="', 1)[1].split('" style=', 1)[0])
+    assert list(parse(inner).figures) == report.figure_ids

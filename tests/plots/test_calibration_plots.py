@@ -101,3 +101,21 @@ def test_item_fit_overview_column_choice_and_errors():
         cp.item_fit_overview(pd.DataFrame())
     with pytest.raises(PlotInputError, match=r"alpha must be in \(0, 1\), got 5"):
         cp.item_fit_overview(_fit_table(), alpha=5)
+
+
+def test_wright_map_puts_runaway_locations_at_the_edge():
+    flat = [
+        Item("flat", "2pl", {"a": 1e-5, "b": -1000.0}),
+        Item("odd", "2pl", {"a": 0.04, "b": 6.5}),
+        Item("fine", "2pl", {"a": 1.0, "b": 0.5}),
+    ]
+    ax = cp.wright_map(ItemBank(flat, name="f"), [-1.0, 0.0, 1.0], limits=(-4, 4))
+    points = {c.get_label(): c for c in ax.collections}
+    np.testing.assert_allclose(points["items: 2pl"].get_offsets()[:, 1], [0.5])
+    off = [c for c in ax.collections if c.get_label() in ("off scale", "_nolegend_")]
+    ys = sorted(float(y) for c in off for y in c.get_offsets()[:, 1])
+    assert ys == [-4.0, 4.0]
+    assert ax.get_ylim() == (-4.25, 4.25)
+    assert ax.get_title() == "Wright map: 3 persons, 3 items (2 locations off scale)"
+    with pytest.raises(PlotInputError, match="limits must be increasing"):
+        cp.wright_map(ItemBank(flat, name="f"), [0.0], limits=(1, 1))
