@@ -600,34 +600,79 @@ def _randomesque(crit: NDArray, k: int, seed, step, attempt) -> IntArray:
 
 
 # -------------------------------------------------------------------------- shadow test
-def _shadow_static(plan: Plan):
-    """Constraint rows that do not change during a test (content areas, enemy groups)."""
+def _shadow_signature(plan: Plan) -> tuple[IntArray, NDArray[np.bool_]]:
+    """Constraint signature of each item and whether it belongs to an enemy group.
+
+    The signature says which constrained content areas an item counts for.
+    """
     if plan._shadow_static is None:
-        cfg = plan.config
-        n = plan.n_items
-        blocks, lower, upper = [], [], []
-        blocks.append(sparse.csr_matrix(np.ones((1, n))))
-        lower.append([cfg.max_items])
-        upper.append([cfg.max_items])
-        if plan.c_member.shape[1]:
-            blocks.append(sparse.csr_matrix(plan.c_member.T))
-            lower.append(plan.c_min)
-            upper.append(plan.c_max)
-        if plan.p_member.shape[1]:
-            blocks.append(sparse.csr_matrix(plan.p_member.T))
-            lower.append(np.floor(plan.p_target * cfg.max_items))
-            upper.append(np.ceil(plan.p_target * cfg.max_items))
-        if plan.has_enemies:
-            groups = plan.tables.meta("enemy_member")
-            blocks.append(sparse.csr_matrix(groups.T.astype(float)))
-            lower.append(np.zeros(groups.shape[1]))
-            upper.append(np.ones(groups.shape[1]))
-        plan._shadow_static = (
-            sparse.vstack(blocks).tocsr(),
-            np.concatenate([np.asarray(v, dtype=float) for v in lower]),
-            np.concatenate([np.asarray(v, dtype=float) for v in upper]),
-        )
+        member = np.hstack([plan.c_member, plan.p_member])
+        if member.shape[1]:
+            _, sig = np.unique(member, axis=0, return_inverse=True)
+        else:
+            sig = np.zeros(plan.n_items, dtype=np.intp)
+        has_enemy = plan.tables.meta("enemy_member").any(axis=1) if plan.has_enemies else (
+            np.zeros(plan.n_items, dtype=bool))  # fmt: skip
+        plan._shadow_static = (np.asarray(sig, dtype=np.intp).reshape(-1), has_enemy)
     return plan._shadow_static
+
+
+def _shadow_solve(plan: Plan, rows: Rows, row: int, cand: NDArray, info: FloatArray) -> int:
+    """Solve one shadow test; return the most informative free item in it (-1: infeasible).
+
+    Items already given are constants. Candidates without enemies are pruned to the
+    ``slots`` most informative of each constraint signature: any optimal test using a
+    pruned item could swap it for a free kept item of the same signature without
+    losing information or breaking a constraint, so the pruning is exact.
+    """
+    cfg = plan.config
+    sig, has_enemy = _shadow_signature(plan)
+    given = rows.given[row] & plan.operational
+    slots = cfg.max_items - int(rows.n_scored[row])
+    idx = np.nonzero(cand)[0]
+    if slots <= 0 or idx.size == 0:
+        return -1
+    plain = idx[~has_enemy[idx]]
+    order = plain[np.lexsort((-info[plain], sig[plain]))]
+    s = sig[order]
+    first = np.r_[0, np.nonzero(np.diff(s))[0] + 1]
+    rank = np.arange(order.size) - np.repeat(first, np.diff(np.r_[first, order.size]))
+    keep = np.concatenate([order[rank < slots], idx[has_enemy[idx]]])
+    m = keep.size
+    blocks = [np.ones((1, m))]
+    lower, upper = [float(slots)], [float(slots)]
+    if plan.c_member.shape[1]:
+        done = plan.c_member[given].sum(axis=0)
+        blocks.append(plan.c_member[keep].T)
+        lower += list(np.maximum(plan.c_min - done, 0.0))
+        upper += list(plan.c_max - done)
+    if plan.p_member.shape[1]:
+        done = plan.p_member[given].sum(axis=0)
+        blocks.append(plan.p_member[keep].T)
+        lower += list(np.maximum(np.floor(plan.p_target * cfg.max_items) - done, 0.0))
+        upper += list(np.ceil(plan.p_target * cfg.max_items) - done)
+    if plan.has_enemies:
+        groups = plan.tables.meta("enemy_member")
+        present = groups[keep].any(axis=0)
+        if present.any():
+            blocks.append(groups[keep][:, present].T.astype(float))
+            lower += [0.0] * int(present.sum())
+            upper += [1.0] * int(present.sum())
+    upper_arr = np.asarray(upper)
+    if (upper_arr < 0).any():
+        return -1
+    res = optimize.milp(
+        -info[keep],
+        integrality=np.ones(m),
+        bounds=optimize.Bounds(0, 1),
+        constraints=optimize.LinearConstraint(sparse.csr_matrix(np.vstack(blocks)),
+                                              np.asarray(lower), upper_arr),
+        options={"time_limit": 5.0},
+    )  # fmt: skip
+    if res.x is None:
+        return -1
+    chosen = keep[res.x > 0.5]
+    return int(chosen[np.argmax(info[chosen])]) if chosen.size else -1
 
 
 def _shadow_select(
@@ -635,38 +680,31 @@ def _shadow_select(
 ) -> IntArray:
     """Shadow test selection.
 
-    The most informative full test meeting every constraint and holding the items already
-    given; administer its most informative free item.
+    At every step, the most informative full-length test that meets every constraint
+    (length, content counts or proportions, enemies) and holds the items already given is
+    solved with ``scipy.optimize.milp``; its most informative free item is administered
+    (Sympson-Hetter may refuse it, then the test is solved again). When no full test is
+    feasible, the content masks of the other selectors apply.
     """
-    matrix, lower, upper = _shadow_static(plan)
     info = plan.tables.information_at(theta, plan.lo, plan.hi).astype(float)
     out = np.full(sub.size, -1, dtype=np.intp)
     for r, row in enumerate(sub):
-        while True:
-            scored_given = rows.given[row] & plan.operational
-            lb = scored_given.astype(float)
-            ub = (scored_given | elig[r]).astype(float)
-            if ub.sum() < 1 or not (elig[r].any()):
-                break
-            res = optimize.milp(
-                -info[r],
-                integrality=np.ones(plan.n_items),
-                bounds=optimize.Bounds(lb, ub),
-                constraints=optimize.LinearConstraint(matrix, lower, upper),
-                options={"time_limit": 5.0},
-            )
-            if res.x is None:  # infeasible: keep the constraints that are still possible
-                cand = np.where(elig[r], info[r], -np.inf)
+        cand = elig[r].copy()
+        while cand.any():
+            pick = _shadow_solve(plan, rows, row, cand, info[r])
+            if pick < 0:  # infeasible: fall back to the masks
+                masked = _content_mask(plan, rows, np.array([row]), cand[None, :])[0]
+                crit = np.where(masked, info[r], -np.inf)
             else:
-                chosen = (res.x > 0.5) & elig[r]
-                cand = np.where(chosen, info[r], -np.inf)
-                if not chosen.any():
-                    cand = np.where(elig[r], info[r], -np.inf)
-            pick = _pick_with_exposure(plan, rows, np.array([row]), cand[None, :])[0]
-            if pick >= 0 or not np.isfinite(cand).any():
-                out[r] = pick
+                crit = np.full(plan.n_items, -np.inf)
+                crit[pick] = info[r, pick]
+            got = _pick_with_exposure(plan, rows, np.array([row]), crit[None, :])[0]
+            if got >= 0:
+                out[r] = got
                 break
-            elig[r] &= ~rows.blocked[row]
+            cand &= ~rows.blocked[row]
+            if pick < 0:
+                break
     return out
 
 
