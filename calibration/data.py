@@ -170,7 +170,7 @@ class ResponseData:
             for r, c in list(zip(*np.nonzero(bad), strict=True))[:20]:
                 problems.append(
                     f"row {r + 1}, column {ids[c]!r} (item {ids[c]!r}): code "
-                    f"{values[r, c]!r} is not an integer"
+                    f"{float(values[r, c])!r} is not an integer"
                 )
             codes = filled.astype(np.int64)
         else:
@@ -359,7 +359,7 @@ def _recode(
     frac = codes != np.round(codes)
     for r in rows[frac][:10]:
         value = codes[rows == r][0]
-        problems.append(f"row {r}, {where}: code {value!r} is not an integer")
+        problems.append(f"row {r}, {where}: code {float(value)!r} is not an integer")
     if declared is not None:
         allowed = np.asarray(sorted(float(c) for c in declared))
         outside = ~np.isin(codes, allowed) & ~frac

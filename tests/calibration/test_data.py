@@ -1,0 +1,143 @@
+"""Response data in: layouts, formats, recoding, sparse storage, and bad input messages."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from calibration import ResponseData, read_responses
+from item_banks.errors import ResponseDataError
+
+WIDE = "person,q1,q2,q3\np1,1,0,2\np2,0,,1\np3,1,1,\n"
+
+
+def _write(tmp_path, text, name="r.csv"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_wide_csv_keeps_only_observed_and_recodes(tmp_path):
+    data = read_responses(_write(tmp_path, WIDE))
+    assert data.person_ids == ("p1", "p2", "p3")
+    assert data.item_ids == ("q1", "q2", "q3")
+    assert data.n_observed == 7
+    assert data.category_codes == ((0.0, 1.0), (0.0, 1.0), (1.0, 2.0))
+    np.testing.assert_array_equal(
+        data.to_matrix(), [[1, 0, 1], [0, -1, 0], [1, 1, -1]]
+    )  # q3 codes 1, 2 -> categories 0, 1
+    assert len(data.sha256) == 64
+
+
+def test_long_layout_parquet_and_dataframe_agree(tmp_path):
+    wide = read_responses(_write(tmp_path, WIDE))
+    rows = [
+        ("p1", "q1", 1),
+        ("p1", "q2", 0),
+        ("p1", "q3", 2),
+        ("p2", "q1", 0),
+        ("p2", "q3", 1),
+        ("p3", "q1", 1),
+        ("p3", "q2", 1),
+    ]
+    frame = pd.DataFrame(rows, columns=["person", "item", "response"])
+    path = tmp_path / "long.parquet"
+    frame.to_parquet(path)
+    for source in (frame, path):
+        long = read_responses(source, layout="long")
+        assert long.person_ids == wide.person_ids and long.item_ids == wide.item_ids
+        np.testing.assert_array_equal(long.to_matrix(), wide.to_matrix())
+        assert long.category_codes == wide.category_codes
+    from_matrix = ResponseData.from_matrix(
+        [[1, 0, 2], [0, np.nan, 1], [1, 1, -1]], item_ids=["q1", "q2", "q3"]
+    )
+    np.testing.assert_array_equal(from_matrix.to_matrix(), wide.to_matrix())
+
+
+def test_declared_categories_keep_unused_codes(tmp_path):
+    data = read_responses(_write(tmp_path, WIDE), categories={"q3": [0, 1, 2, 3]})
+    assert data.category_codes[2] == (0.0, 1.0, 2.0, 3.0)
+    assert data.n_categories.tolist() == [2, 2, 4]
+    np.testing.assert_array_equal(data.to_matrix()[:, 2], [2, 1, -1])
+
+
+def test_storage_grows_with_observed_responses():
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 2, (5000, 400))
+    x[rng.random(x.shape) < 0.95] = -1  # 5% observed, as in adaptive data
+    data = ResponseData.from_matrix(x)
+    assert data.n_observed == (x >= 0).sum()
+    stored = data.person.nbytes + data.item.nbytes + data.category.nbytes
+    assert stored == 24 * data.n_observed  # three int64 per observed response
+
+
+# ------------------------------------------------------------------- bad input
+def test_non_numeric_value_names_row_and_column(tmp_path):
+    path = _write(tmp_path, "person,q1,q2\np1,1,0\np2,x,1\np3,1,yes\n")
+    with pytest.raises(ResponseDataError) as info:
+        read_responses(path)
+    msg = info.value.message
+    assert "row 2, column 'q1' (item 'q1'): non-numeric value 'x'" in msg
+    assert "row 3, column 'q2' (item 'q2'): non-numeric value 'yes'" in msg
+    assert info.value.code == "invalid_responses"
+    assert str(path) in msg
+
+
+def test_non_integer_code(tmp_path):
+    with pytest.raises(
+        ResponseDataError, match=r"row 1, column 'q2' \(item 'q2'\): code 0.5 is not an integer"
+    ):
+        read_responses(_write(tmp_path, "person,q1,q2\np1,1,0.5\np2,0,1\n"))
+
+
+def test_code_outside_declared_categories(tmp_path):
+    with pytest.raises(ResponseDataError) as info:
+        read_responses(_write(tmp_path, WIDE), categories={"q1": [0, 1], "q3": [0, 1]})
+    assert (
+        "row 1, column 'q3' (item 'q3'): code 2 is outside the declared categories 0, 1"
+        in info.value.message
+    )
+    with pytest.raises(ResponseDataError, match="categories given for unknown item 'zz'"):
+        read_responses(_write(tmp_path, WIDE), categories={"zz": [0, 1]})
+
+
+def test_duplicate_person_ids(tmp_path):
+    with pytest.raises(
+        ResponseDataError,
+        match=r"row 3, column 'person': duplicate person id 'p1' \(first at row 1\)",
+    ):
+        read_responses(_write(tmp_path, "person,q1\np1,1\np2,0\np1,1\n"))
+
+
+def test_duplicate_long_responses(tmp_path):
+    frame = pd.DataFrame(
+        {"person": ["a", "a", "b"], "item": ["q1", "q1", "q1"], "response": [1, 0, 1]}
+    )
+    with pytest.raises(
+        ResponseDataError,
+        match=r"row 2: duplicate response of person 'a' to item 'q1' \(first at row 1\)",
+    ):
+        read_responses(frame, layout="long")
+
+
+def test_empty_files(tmp_path):
+    with pytest.raises(ResponseDataError, match="the file is empty"):
+        read_responses(_write(tmp_path, ""))
+    with pytest.raises(ResponseDataError, match="no responses: the data have no rows"):
+        read_responses(_write(tmp_path, "person,q1,q2\n"))
+    with pytest.raises(ResponseDataError, match="file not found"):
+        read_responses(tmp_path / "missing.csv")
+
+
+def test_missing_columns_and_bad_layout(tmp_path):
+    with pytest.raises(ResponseDataError, match="person-id column 'pid' not found"):
+        read_responses(_write(tmp_path, WIDE), id_column="pid")
+    with pytest.raises(ResponseDataError, match="column 'response' not found in the long layout"):
+        read_responses(pd.DataFrame({"person": ["a"], "item": ["q"]}), layout="long")
+    with pytest.raises(ResponseDataError, match="layout must be one of wide, long"):
+        read_responses(_write(tmp_path, WIDE), layout="tall")
+    with pytest.raises(
+        ResponseDataError, match=r"row 1, column 'item2' \(item 'item2'\): code 1.5"
+    ):
+        ResponseData.from_matrix([[0, 1.5]])
