@@ -82,3 +82,25 @@ def test_not_a_simulation_report_is_named(simulation):
         simulation_report(broken, source="x.json")
     with pytest.raises(ReportInputError, match="'zapcat-bank/1' is not a simulation report"):
         simulation_report({**data, "format": "zapcat-bank/1"})
+
+
+def test_zapcat_simulate_then_zapcat_report(tmp_path, report_tools):
+    from item_banks.examples import DEMO_BANK_PATH
+
+    parse, _ = report_tools
+    runner = CliRunner()
+    sim = tmp_path / "REPORT.json"
+    run = runner.invoke(
+        app,
+        ["simulate", str(DEMO_BANK_PATH), "--n", "200", "--max-items", "12", "--out", str(sim)],
+        env={"COLUMNS": "200"},
+    )
+    assert run.exit_code == 0, run.output
+    data = json.loads(sim.read_text())
+    run = runner.invoke(app, ["report", str(sim), "--out", str(tmp_path / "r.html")])
+    assert run.exit_code == 0, run.output
+    doc = parse((tmp_path / "r.html").read_text(encoding="utf-8"))
+    assert len(doc.figures) == 3
+    reasons = {r[0]: int(r[1]) for r in doc.tables["table-stop-reasons"]["rows"][1:]}
+    assert reasons == data["stop_reasons"] and sum(reasons.values()) == 200
+    assert f"{data['rmse']:.3f}" in (tmp_path / "r.html").read_text(encoding="utf-8")
