@@ -41,6 +41,7 @@ from sqlalchemy.engine import make_url
 
 from api.db import Database
 from api.models import Response, TestSession
+from api.server import HTTP_PROTOCOL
 from api.services.assessments import create_assessment
 from api.services.banks import publish_bank
 from api.services.keys import create_key
@@ -113,7 +114,7 @@ def prepare(url: str, bank: ItemBank, config: dict) -> tuple[str, str]:
 
 def start_server(url: str, workers: int, port: int, log: Path) -> subprocess.Popen:
     env = {**os.environ, "ZAPCAT_DATABASE_URL": url}
-    if workers > 1:
+    if workers > 1 and not os.environ.get("BENCH_NO_MULTIPROC"):
         env["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="zapcat-bench-metrics-")
     cmd = [
         sys.executable,
@@ -130,6 +131,8 @@ def start_server(url: str, workers: int, port: int, log: Path) -> subprocess.Pop
         "--log-level",
         "warning",
         "--no-access-log",
+        "--http",
+        HTTP_PROTOCOL,
     ]
     proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=log.open("w"), stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 60
@@ -326,6 +329,7 @@ def main(argv: list[str] | None = None) -> None:
         help="mean (exponential) think time before each answer; 0 = closed loop",
     )
     parser.add_argument("--pg-workers", type=int, default=2, help="uvicorn workers on PostgreSQL")
+    parser.add_argument("--sqlite-workers", type=int, default=1, help="uvicorn workers on SQLite")
     parser.add_argument(
         "--postgres-url", default=os.environ.get("ZAPCAT_TEST_POSTGRES_URL") or DEFAULT_PG
     )
@@ -337,7 +341,7 @@ def main(argv: list[str] | None = None) -> None:
     bank = make_bank(args.items, args.seed)
     results = []
     for backend in args.backends.split(","):
-        workers = 1 if backend == "sqlite" else args.pg_workers
+        workers = args.sqlite_workers if backend == "sqlite" else args.pg_workers
         result = run_one(backend, workers, args, bank)
         print(json.dumps(result), flush=True)
         results.append(result)

@@ -11,6 +11,7 @@ import uvicorn
 
 from api.cli._common import console, fail
 from api.cli.keys import DatabaseUrl, open_database
+from api.server import HTTP_PROTOCOL
 from item_banks.errors import ZapcatError
 
 
@@ -73,4 +74,5 @@ def serve(
         port=port,
         workers=workers,
         log_level=log_level,
+        http=HTTP_PROTOCOL,
     )

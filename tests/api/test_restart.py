@@ -20,6 +20,7 @@ import httpx
 import numpy as np
 import pytest
 
+from api.server import HTTP_PROTOCOL
 from tests.api.helpers import DEMO_BANK, answer, make_assessment
 
 pytestmark = pytest.mark.slow
@@ -49,6 +50,8 @@ def _start(database_url: str, port: int, workers: int, log: Path) -> subprocess.
             str(workers),
             "--log-level",
             "warning",
+            "--http",
+            HTTP_PROTOCOL,
         ],
         env=env,
         cwd=ROOT,
