@@ -233,29 +233,8 @@ class CATConfig:
         if not 0 < self.ci_level < 1:
             out.append(f"ci_level must be in (0, 1), got {self.ci_level!r}")
         if bank is not None:
-            out += self._bank_problems(bank)
-        return out
-
-    def _bank_problems(self, bank: ItemBank) -> list[str]:
-        out = []
-        for item_id, _ in self.exposure_params:
-            if item_id not in bank:
-                out.append(f"exposure_params: unknown item id {item_id!r} in bank {bank.name!r}")
-        known = {a for item in bank.items for a in item.content_areas}
-        for area in [a for a, _, _ in self.content] + [a for a, _ in self.content_proportions]:
-            if area not in known:
-                out.append(f"content area {area!r} is not used by any item of bank {bank.name!r}")
-        n_oper = sum(item.status == "operational" for item in bank.items)
-        if n_oper == 0:
-            out.append(f"bank {bank.name!r} has no operational item")
-        if self.pretest_count and not any(item.status == "pretest" for item in bank.items):
-            out.append(f"pretest_count is {self.pretest_count} but bank {bank.name!r} "
-                       "has no pretest item")  # fmt: skip
-        for area, a_min, _ in self.content:
-            avail = sum(area in item.content_areas and item.status == "operational"
-                        for item in bank.items)  # fmt: skip
-            if avail < a_min:
-                out.append(f"content[{area!r}] needs {a_min} items, bank has {avail}")
+            out += _bank_problems(bank, self.exposure_params, self.content,
+                                  self.content_proportions, self.pretest_count)  # fmt: skip
         return out
 
     # --------------------------------------------------------------------- (de)serialise
@@ -311,7 +290,14 @@ class CATConfig:
         try:
             config = cls(**kwargs)
         except InvalidConfigError as error:
-            raise InvalidConfigError(problems + list(error.problems)) from None
+            problems = list(error.problems)
+            if bank is not None:
+                problems += _bank_problems(
+                    bank, tuple(kwargs.get("exposure_params", ())),
+                    tuple(kwargs.get("content", ())), tuple(kwargs.get("content_proportions", ())),
+                    int(kwargs.get("pretest_count", 0)),
+                )  # fmt: skip
+            raise InvalidConfigError(problems) from None
         if bank is not None:
             problems = config.problems(bank)
             if problems:
@@ -383,6 +369,34 @@ def _convert(key: str, value: Any, default: Any) -> Any:
     if isinstance(default, float):
         return number(value)
     return value
+
+
+def _bank_problems(
+    bank: ItemBank,
+    exposure_params: tuple[tuple[str, float], ...],
+    content: tuple[tuple[str, int, int], ...],
+    content_proportions: tuple[tuple[str, float], ...],
+    pretest_count: int,
+) -> list[str]:
+    """Problems of config values that refer to a bank (item ids, areas, statuses)."""
+    out = []
+    for item_id, _ in exposure_params:
+        if item_id not in bank:
+            out.append(f"exposure_params: unknown item id {item_id!r} in bank {bank.name!r}")
+    known = {a for item in bank.items for a in item.content_areas}
+    for area in [a for a, _, _ in content] + [a for a, _ in content_proportions]:
+        if area not in known:
+            out.append(f"content area {area!r} is not used by any item of bank {bank.name!r}")
+    if not any(item.status == "operational" for item in bank.items):
+        out.append(f"bank {bank.name!r} has no operational item")
+    if pretest_count and not any(item.status == "pretest" for item in bank.items):
+        out.append(f"pretest_count is {pretest_count} but bank {bank.name!r} has no pretest item")
+    for area, a_min, _ in content:
+        avail = sum(area in item.content_areas and item.status == "operational"
+                    for item in bank.items)  # fmt: skip
+        if known and area in known and avail < a_min:
+            out.append(f"content[{area!r}] needs {a_min} items, bank has {avail}")
+    return out
 
 
 __all__ = ["CATConfig"]
