@@ -291,14 +291,22 @@ def build_design(
         dense = data.density >= DENSE_THRESHOLD
     if dense:
         mat = data.to_matrix()
-        small = mat.astype(np.int8 if n_categories.max() < 127 else np.int16)
-        view = np.ascontiguousarray(small).view(
-            np.dtype((np.void, small.dtype.itemsize * small.shape[1]))
-        )
-        _, first, inverse, counts = np.unique(
-            view.ravel(), return_index=True, return_inverse=True, return_counts=True
-        )
-        rows = mat[first]
+        has_missing = np.bincount(data.item, minlength=n_items) < data.n_persons
+        n_patterns_log = float(np.sum(np.log(n_categories + has_missing)))
+        if n_patterns_log < np.log(max(data.n_persons, 1)) + 3.0:
+            # few possible patterns: fit each distinct pattern once, weighted by its count
+            small = mat.astype(np.int8 if n_categories.max() < 127 else np.int16)
+            view = np.ascontiguousarray(small).view(
+                np.dtype((np.void, small.dtype.itemsize * small.shape[1]))
+            )
+            _, first, inverse, counts = np.unique(
+                view.ravel(), return_index=True, return_inverse=True, return_counts=True
+            )
+            rows = mat[first]
+        else:  # (almost) every pattern is unique: compressing would cost without saving
+            rows = mat
+            inverse = np.arange(data.n_persons)
+            counts = np.ones(data.n_persons)
         n_rows = rows.shape[0]
         r_idx, j_idx = np.nonzero(rows >= 0)
         cols = col_offset[j_idx] + rows[r_idx, j_idx]

@@ -113,8 +113,13 @@ def _posterior_means(
 
 
 def _covariance_dense(
-    problem: EMProblem, post: FloatArray, dmat: FloatArray, n_items: int, p_max: int
-) -> tuple[FloatArray, FloatArray]:
+    problem: EMProblem,
+    post: FloatArray,
+    dmat: FloatArray,
+    n_items: int,
+    p_max: int,
+    method: str = "louis",
+) -> FloatArray:
     """Sum over rows of counts * E[s s'] and the cross-product of the posterior means.
 
     With ``y_i = zmap' z_i (+ e)``, the score at point q is ``s_iq = z_i' F_q (+ h_q)``
@@ -130,46 +135,57 @@ def _covariance_dense(
     ent = item_of_col[:, None] * p_max + np.arange(p_max)[None, :]  # (sum K, p_max)
     zmap = d.zmap
     second = np.zeros((p_e, p_e))
-    z = np.asarray(d.z)
-    for q in range(problem.theta.size):
-        cw = d.counts * post[:, q]
-        rows = np.nonzero(post[:, q] > WEIGHT_FLOOR)[0]
-        if rows.size == 0:
-            continue
-        dm = np.zeros((n_cols, p_e))
-        np.put_along_axis(dm, ent, dmat[q, :n_cols], axis=1)
-        f = np.asarray(zmap @ dm)  # (n_z, p_e)
-        zw = z[rows] * np.sqrt(cw[rows])[:, None]
-        gram = blas.dsyrk(1.0, zw, trans=1, lower=0)
-        gram = np.triu(gram) + np.triu(gram, 1).T
-        second += f.T @ (gram @ f)
-        if d.complete:
-            h = np.zeros(p_e)
-            np.put_along_axis(
-                h[None, :],
-                ent[d.base_cols].reshape(1, -1),
-                dmat[q, d.base_cols].reshape(1, -1),
-                axis=1,
-            )
-            v = z[rows].T @ cw[rows]
-            fv = f.T @ v
-            second += np.outer(fv, h) + np.outer(h, fv) + cw[rows].sum() * np.outer(h, h)
+    if method == "louis":
+        # rows sorted by posterior mean: the rows with weight at a point are one slice
+        order = np.argsort(post @ problem.theta, kind="stable")
+        z = np.asarray(d.z)[order]
+        post_s = post[order]
+        cnt = d.counts[order]
+        for q in range(problem.theta.size):
+            active = np.nonzero(post_s[:, q] > WEIGHT_FLOOR)[0]
+            if active.size == 0:
+                continue
+            lo, hi = int(active[0]), int(active[-1]) + 1
+            cw = cnt[lo:hi] * post_s[lo:hi, q]
+            dm = np.zeros((n_cols, p_e))
+            np.put_along_axis(dm, ent, dmat[q, :n_cols], axis=1)
+            f = np.asarray(zmap @ dm)  # (n_z, p_e)
+            zw = z[lo:hi] * np.sqrt(cw)[:, None]
+            gram = blas.dsyrk(1.0, zw.T, trans=0, lower=0)  # zw.T is Fortran-ordered: no copy
+            gram = np.triu(gram) + np.triu(gram, 1).T
+            second += f.T @ (gram @ f)
+            if d.complete:
+                h = np.zeros(p_e)
+                np.put_along_axis(
+                    h[None, :],
+                    ent[d.base_cols].reshape(1, -1),
+                    dmat[q, d.base_cols].reshape(1, -1),
+                    axis=1,
+                )
+                fv = f.T @ (z[lo:hi].T @ cw)
+                second += np.outer(fv, h) + np.outer(h, fv) + cw.sum() * np.outer(h, h)
     mean = _posterior_means(problem, post, dmat, n_items, p_max)
-    xpd = (mean * d.counts[:, None]).T @ mean
-    return second, xpd
+    xpd = blas.dsyrk(1.0, (mean * np.sqrt(d.counts)[:, None]).T, trans=0, lower=0)
+    xpd = np.triu(xpd) + np.triu(xpd, 1).T
+    return second - xpd if method == "louis" else xpd
 
 
 def _covariance_sparse(
-    problem: EMProblem, post: FloatArray, dmat: FloatArray, n_items: int, p_max: int
-) -> tuple[FloatArray, FloatArray]:
+    problem: EMProblem,
+    post: FloatArray,
+    dmat: FloatArray,
+    n_items: int,
+    p_max: int,
+    method: str = "louis",
+) -> FloatArray:
     """As :func:`_covariance_dense`, person by person over their answered items only."""
     d = problem.design
     p_e = n_items * p_max
     size = p_e + 1
-    cov = np.zeros(size * size)
-    xpd = np.zeros(size * size)
+    out = np.zeros(size * size)
     n_obs = np.diff(d.indptr)
-    order = np.argsort(n_obs, kind="stable")
+    eap = post @ problem.theta
+    order = np.lexsort((eap, n_obs))  # similar persons together: short padding, few points
     budget = 4_000_000  # doubles per batch
     start = 0
     n_q = problem.theta.size
@@ -180,29 +196,31 @@ def _covariance_sparse(
         m = max(1, int(n_obs[rows].max()))
         start += rows.size
         b = rows.size
+        w = post[rows]  # (b, Q)
+        active = np.nonzero(w.max(axis=0) > WEIGHT_FLOOR)[0]
+        q_sel = slice(int(active[0]), int(active[-1]) + 1)
+        w = w[:, q_sel]
         cols = np.full((b, m), d.n_cols, dtype=np.int64)
         items = np.full((b, m), n_items, dtype=np.int64)
         pos = np.arange(m)[None, :] < n_obs[rows][:, None]
         src = (d.indptr[rows][:, None] + np.arange(m)[None, :])[pos]
         cols[pos] = d.obs_col[src]
         items[pos] = d.obs_item[src]
-        mats = dmat[:, cols, :]  # (Q, b, m, p_max)
-        mats = mats.transpose(1, 2, 3, 0).reshape(b, m * p_max, n_q)
-        w = post[rows]  # (b, Q)
+        mats = dmat[q_sel][:, cols, :]  # (q, b, m, p_max)
+        mats = mats.transpose(1, 2, 3, 0).reshape(b, m * p_max, w.shape[1])
         mean = np.einsum("bxq,bq->bx", mats, w)
-        block = (mats * w[:, None, :]) @ mats.transpose(0, 2, 1)
-        block -= mean[:, :, None] * mean[:, None, :]
-        cnt = d.counts[rows]
+        if method == "louis":
+            block = (mats * w[:, None, :]) @ mats.transpose(0, 2, 1)
+            block -= mean[:, :, None] * mean[:, None, :]
+        else:
+            block = mean[:, :, None] * mean[:, None, :]
+        block *= d.counts[rows][:, None, None]
         ent = np.where(
             items[:, :, None] < n_items, items[:, :, None] * p_max + np.arange(p_max), p_e
         ).reshape(b, -1)
         flat = (ent[:, :, None] * size + ent[:, None, :]).ravel()
-        cov += np.bincount(flat, (block * cnt[:, None, None]).ravel(), minlength=size * size)
-        outer = (mean[:, :, None] * mean[:, None, :]) * cnt[:, None, None]
-        xpd += np.bincount(flat, outer.ravel(), minlength=size * size)
-    cov = cov.reshape(size, size)[:p_e, :p_e]
-    xpd = xpd.reshape(size, size)[:p_e, :p_e]
-    return cov + xpd, xpd
+        out += np.bincount(flat, block.ravel(), minlength=size * size)
+    return out.reshape(size, size)[:p_e, :p_e]
 
 
 def information(problem: EMProblem, beta: FloatArray, method: str = "louis") -> FloatArray:
@@ -227,15 +245,13 @@ def information(problem: EMProblem, beta: FloatArray, method: str = "louis") -> 
     _, counts, post = problem.estep(beta, keep_posterior=True)
     assert post is not None
     dmat = _score_derivatives(problem, values, p_max)
-    if problem.design.dense:
-        second, xpd = _covariance_dense(problem, post, dmat, n_items, p_max)
-    else:
-        second, xpd = _covariance_sparse(problem, post, dmat, n_items, p_max)
+    covariance = _covariance_dense if problem.design.dense else _covariance_sparse
     if method == "crossprod":
-        info_e = xpd
+        info_e = covariance(problem, post, dmat, n_items, p_max, "crossprod")
     else:
+        # Louis: E[-d2 l_c] - sum_i Cov_i(d l_c)
+        info_e = -covariance(problem, post, dmat, n_items, p_max, "louis")
         hess = _second_derivatives(problem, values, counts, n_items, p_max)
-        info_e = -(second - xpd)
         idx = np.arange(n_items)[:, None, None] * p_max
         rr = (idx + np.arange(p_max)[None, :, None]).repeat(p_max, axis=2)
         cc = (idx + np.arange(p_max)[None, None, :]).repeat(p_max, axis=1)

@@ -104,8 +104,9 @@ class Calibrator:
     theta_range : (float, float), default (-6, 6)
     max_iter : int, default 2000
         Largest number of EM steps.
-    tol : float, default 1e-5
-        Convergence when one EM step changes no parameter by more than ``tol``.
+    tol : float, default 1e-4
+        Convergence when one EM step changes no parameter by more than ``tol`` (as mirt;
+        far below the standard errors of any realistic calibration).
     se_method : {"louis", "crossprod", "none"}, default "louis"
         Standard errors from the exact observed information (Louis' identity; agrees with
         the numerical Hessian) or its cross-product approximation.
@@ -141,7 +142,7 @@ class Calibrator:
         n_quad: int = 61,
         theta_range: tuple[float, float] = (-6.0, 6.0),
         max_iter: int = 2000,
-        tol: float = 1e-5,
+        tol: float = 1e-4,
         se_method: str = "louis",
         min_responses: int = 10,
         accelerate: bool = True,

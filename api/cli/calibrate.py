@@ -135,7 +135,7 @@ def calibrate(
     ] = None,
     quad: Annotated[int, typer.Option(help="Quadrature points on [-6, 6].", min=5)] = 61,
     max_iter: Annotated[int, typer.Option(help="Largest number of EM steps.", min=1)] = 2000,
-    tol: Annotated[float, typer.Option(help="Convergence: largest parameter change.")] = 1e-5,
+    tol: Annotated[float, typer.Option(help="Convergence: largest parameter change.")] = 1e-4,
     se: Annotated[
         SEMethod,
         typer.Option(help="Standard errors: louis (exact observed information), crossprod, none."),
