@@ -165,8 +165,15 @@ def shadow_bank(n=1000, seed=11):
     items = []
     for j in range(n):
         enemy = (f"enemy{j // 2}",) if j < 60 else ()
-        items.append(Item(f"s{j:04d}", "2pl", {"a": float(a[j]), "b": float(b[j])},
-                          content_areas=(areas[int(rng.integers(8))],), enemy_groups=enemy))
+        items.append(
+            Item(
+                f"s{j:04d}",
+                "2pl",
+                {"a": float(a[j]), "b": float(b[j])},
+                content_areas=(areas[int(rng.integers(8))],),
+                enemy_groups=enemy,
+            )
+        )
     return ItemBank(items, name="shadow-1000")
 
 
@@ -217,9 +224,11 @@ def main(argv=None):
     out(f"- Efficiency: zapcat {zb['mean_length']:.2f} items at RMSE {zb['rmse']:.3f}; best peer "
         f"{best_peer['mean_length']:.2f} items at RMSE {best_peer['rmse']:.3f} "
         f"(length ratio {zb['mean_length'] / best_peer['mean_length']:.3f}).")  # fmt: skip
-    out(f"- Batch speed: zapcat {zb['simulees_per_s']:.0f} simulees/s vs mirt Rust batch "
+    out(
+        f"- Batch speed: zapcat {zb['simulees_per_s']:.0f} simulees/s vs mirt Rust batch "
         f"{mb['simulees_per_s']:.0f} (ratio {zb['simulees_per_s'] / mb['simulees_per_s']:.2f}); "
-        f"{zb['ms_per_item']:.4f} vs {mb['ms_per_item']:.4f} ms per administered item.")
+        f"{zb['ms_per_item']:.4f} vs {mb['ms_per_item']:.4f} ms per administered item."
+    )
     out(f"- First items: most common first item given to {zb['first_item_share']:.1%} of "
         f"simulees (peers: {mb['first_item_share']:.0%} and "
         f"{rows['catsim 0.21.0']['first_item_share']:.0%}).")  # fmt: skip
@@ -234,8 +243,10 @@ def main(argv=None):
     for n in (500, 5000, 50000):
         big = zapcat_bank(*catsim_params(n, seed=1))
         lat = live_latency(big, config.replace(stop_se=None))
-        out(f"| {n:,} | {lat['p50']:.3f} | {lat['p99']:.3f} | {lat['cpu_p50']:.3f} | "
-            f"{lat['cpu_p99']:.3f} | {lat['steps']} |")
+        out(
+            f"| {n:,} | {lat['p50']:.3f} | {lat['p99']:.3f} | {lat['cpu_p50']:.3f} | "
+            f"{lat['cpu_p99']:.3f} | {lat['steps']} |"
+        )
     out(f"- Peers' live loops on the 500-item design: mirt one-examinee loop "
         f"{rows['mirt 1.2.0 one-examinee loop']['ms_per_item']:.3f} ms per item, catsim "
         f"{rows['catsim 0.21.0']['ms_per_item']:.3f} ms per item.")  # fmt: skip
@@ -280,8 +291,10 @@ def main(argv=None):
         f"{bp_rep['blueprint']['content']:.1%}, no enemies together "
         f"{bp_rep['blueprint']['enemies']:.1%}, mean length {bp_rep['test_length']['mean']:.2f}, "
         f"RMSE {bp_rep['rmse']:.3f}.")  # fmt: skip
-    out(f"- 100 simulees, shadow test: content {sh_rep['blueprint']['content']:.1%}, enemies "
-        f"{sh_rep['blueprint']['enemies']:.1%}, mean length {sh_rep['test_length']['mean']:.2f}.")
+    out(
+        f"- 100 simulees, shadow test: content {sh_rep['blueprint']['content']:.1%}, enemies "
+        f"{sh_rep['blueprint']['enemies']:.1%}, mean length {sh_rep['test_length']['mean']:.2f}."
+    )
 
     # shadow speed
     sbank = shadow_bank()

@@ -123,8 +123,9 @@ def pair_prob(bank: ItemBank, theta: FloatArray, items: IntArray) -> FloatArray:
             out[sel, : group.n_categories] = group.model.prob([0.0], params)[0]
         else:
             for r, row in enumerate(sel):
-                out[row, : group.n_categories] = group.model.prob(theta[row : row + 1],
-                                                                  params[r : r + 1])[0, 0]
+                out[row, : group.n_categories] = group.model.prob(
+                    theta[row : row + 1], params[r : r + 1]
+                )[0, 0]
     return out
 
 
@@ -544,8 +545,9 @@ def _criterion(plan: Plan, rows: Rows, sub: IntArray, theta: FloatArray) -> NDAr
 def _pick_with_exposure(plan: Plan, rows: Rows, sub: IntArray, crit: NDArray) -> IntArray:
     """Best (or randomesque) item per row, with Sympson-Hetter refusals."""
     cfg = plan.config
-    if plan.sh_k is None and (cfg.randomesque == 1 and (cfg.start_randomesque == 1
-                                                        or rows.n_scored[sub].min() > 0)):
+    if plan.sh_k is None and (
+        cfg.randomesque == 1 and (cfg.start_randomesque == 1 or rows.n_scored[sub].min() > 0)
+    ):
         pick = np.argmax(crit, axis=1)
         best = crit[np.arange(sub.size), pick]
         return np.where(np.isfinite(best), pick, -1)
@@ -587,8 +589,10 @@ def _pick_with_exposure(plan: Plan, rows: Rows, sub: IntArray, crit: NDArray) ->
 def _randomesque(crit: NDArray, k: int, seed, step, attempt) -> IntArray:
     n_items = crit.shape[1]
     k = min(k, n_items)
-    top = np.argpartition(-crit, k - 1, axis=1)[:, :k] if k < n_items else np.tile(
-        np.arange(n_items), (crit.shape[0], 1)
+    top = (
+        np.argpartition(-crit, k - 1, axis=1)[:, :k]
+        if k < n_items
+        else np.tile(np.arange(n_items), (crit.shape[0], 1))
     )
     top = np.sort(top, axis=1)
     finite = np.isfinite(np.take_along_axis(crit, top, axis=1))

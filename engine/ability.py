@@ -257,9 +257,7 @@ class _Estimator:
         theta, se = self._estimate_rows(bank, cols, resp[None, :])
         return AbilityEstimate(float(theta[0]), float(se[0]), self.method)
 
-    def estimate_many(
-        self, bank: ItemBank, responses: ArrayLike
-    ) -> tuple[FloatArray, FloatArray]:
+    def estimate_many(self, bank: ItemBank, responses: ArrayLike) -> tuple[FloatArray, FloatArray]:
         """Estimate the ability of many persons at once.
 
         Parameters
@@ -619,9 +617,7 @@ def get_estimator(name: str, **kwargs: object) -> _Estimator:
     """
     key = str(name).lower()
     if key not in _ESTIMATORS:
-        raise InvalidConfigError(
-            [f"unknown estimator {name!r}; known: {', '.join(_ESTIMATORS)}"]
-        )
+        raise InvalidConfigError([f"unknown estimator {name!r}; known: {', '.join(_ESTIMATORS)}"])
     kwargs = dict(kwargs)
     if kwargs.pop("method", key) != key:
         raise InvalidConfigError([f"estimator method mismatch for {name!r}"])

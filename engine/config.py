@@ -318,9 +318,9 @@ def _convert(key: str, value: Any, default: Any) -> Any:
         return float(v)
 
     def integer(v: Any) -> int:
-        if isinstance(v, bool) or (not isinstance(v, int) and not (
-            isinstance(v, float) and v.is_integer()
-        )):
+        if isinstance(v, bool) or (
+            not isinstance(v, int) and not (isinstance(v, float) and v.is_integer())
+        ):
             raise TypeError(f"expected an integer, got {v!r}")
         return int(v)
 

@@ -256,8 +256,6 @@ def result(bank: ItemBank, config: CATConfig, state: CATState) -> dict[str, Any]
     return out
 
 
-
-
 def next_item(
     bank: ItemBank,
     config: CATConfig,

@@ -85,9 +85,7 @@ def simulate_command(
     no_se_stop: Annotated[
         bool, typer.Option("--no-se-stop", help="No SE rule (fixed length or classification).")
     ] = False,
-    min_items: Annotated[
-        int | None, typer.Option(help="Minimum scored items (default 1).")
-    ] = None,
+    min_items: Annotated[int | None, typer.Option(help="Minimum scored items (default 1).")] = None,
     max_items: Annotated[
         int | None, typer.Option(help="Maximum scored items (default 40).")
     ] = None,
@@ -164,16 +162,20 @@ def simulate_command(
 def _print_summary(rep: dict[str, Any]) -> None:
     length = rep["test_length"]
     table = Table(title=f"{rep['n_simulees']} simulees on {rep['bank']['name']}", show_header=False)
-    table.add_row("mean length (sd, min-max)",
-                  f"{length['mean']:.2f} ({length['sd']:.2f}, {length['min']}-{length['max']})")
+    table.add_row(
+        "mean length (sd, min-max)",
+        f"{length['mean']:.2f} ({length['sd']:.2f}, {length['min']}-{length['max']})",
+    )
     table.add_row("bias / RMSE", f"{rep['bias']:+.3f} / {rep['rmse']:.3f}")
     table.add_row("mean SE", f"{rep['mean_se']:.3f}")
     exp = rep["exposure"]
     table.add_row("max exposure / unused items", f"{exp['max']:.3f} / {exp['n_unused']}")
     table.add_row("test overlap", f"{rep['overlap']:.3f}")
     if "blueprint" in rep:
-        table.add_row("content / enemy compliance",
-                      f"{rep['blueprint']['content']:.1%} / {rep['blueprint']['enemies']:.1%}")
+        table.add_row(
+            "content / enemy compliance",
+            f"{rep['blueprint']['content']:.1%} / {rep['blueprint']['enemies']:.1%}",
+        )
     if "classification" in rep:
         table.add_row("classification accuracy", f"{rep['classification']['accuracy']:.3f}")
     table.add_row("stop reasons", ", ".join(f"{k} {v}" for k, v in rep["stop_reasons"].items()))

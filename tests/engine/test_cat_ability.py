@@ -101,6 +101,7 @@ def test_eap_matches_quadrature_of_posterior(bank, n_points, tol):
     est = EAP(prior_mean=0.3, prior_sd=1.2, n_points=n_points)
     lo, hi = est.theta_range
     for items, resp in _patterns(bank):
+
         def dens(t, items=items, resp=resp):
             return np.exp(_loglik(bank, items, resp, t) - 0.5 * ((t - 0.3) / 1.2) ** 2)
 
@@ -144,6 +145,7 @@ def test_ml_is_root_of_score_equation(bank):
 def test_map_is_root_of_posterior_score(bank):
     est = MAP(prior_mean=-0.2, prior_sd=0.8)
     for items, resp in _patterns(bank):
+
         def f(t, i=items, r=resp):
             return _num_score(bank, i, r, t) - (t + 0.2) / 0.8**2
 
@@ -157,6 +159,7 @@ def test_map_is_root_of_posterior_score(bank):
 def test_wle_is_root_of_warm_equation(bank):
     est = WLE()
     for items, resp in _patterns(bank):
+
         def f(t, i=items, r=resp):
             info, j_term = _num_info_terms(bank, i, t)
             return _num_score(bank, i, r, t) + j_term / (2 * info)

@@ -87,7 +87,11 @@ def test_config_round_trip_and_defaults(mixed_bank):
     assert again == config and hash(again) == hash(config)
     default = CATConfig()
     assert (default.estimator, default.selector, default.stop_se, default.max_items) == (
-        "eap", "mfi", 0.3, 40)
+        "eap",
+        "mfi",
+        0.3,
+        40,
+    )
     assert default.start_spread > 0
 
 
@@ -270,8 +274,9 @@ def test_sprt_stops_exactly_when_every_cut_is_decided(mixed_bank):
             if state.n_scored < config.max_items:
                 assert state.finished == decided
         rep = result(mixed_bank, config, state)
-        assert rep["classification"]["category"] == int(np.searchsorted([-0.5, 0.5], state.theta,
-                                                                        side="right"))
+        assert rep["classification"]["category"] == int(
+            np.searchsorted([-0.5, 0.5], state.theta, side="right")
+        )
 
 
 def test_ci_rule_and_all_combination(mixed_bank):
