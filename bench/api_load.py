@@ -76,6 +76,27 @@ def make_bank(n_items: int, seed: int) -> ItemBank:
     return ItemBank(items, name="load-bench", description="seeded benchmark bank")
 
 
+def tree_cpu_seconds(root: int) -> float:
+    """CPU seconds (user + system) used so far by a process and its descendants (Linux)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    parent, cpu = {}, {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parent[int(entry)] = int(fields[1])
+        cpu[int(entry)] = (int(fields[11]) + int(fields[12])) / ticks
+    total, todo = 0.0, [root]
+    while todo:
+        pid = todo.pop()
+        total += cpu.get(pid, 0.0)
+        todo += [child for child, ppid in parent.items() if ppid == pid]
+    return total
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -254,6 +275,8 @@ def run_one(backend: str, workers: int, args: argparse.Namespace, bank: ItemBank
         key, assessment_id = prepare(url, bank, json.loads(args.config))
         port = free_port()
         proc = start_server(url, workers, port, tmp / "uvicorn.log")
+        server_cpu0 = tree_cpu_seconds(proc.pid)
+        client_cpu0 = time.process_time()
         try:
             stats = asyncio.run(
                 drive(
@@ -268,6 +291,8 @@ def run_one(backend: str, workers: int, args: argparse.Namespace, bank: ItemBank
                     args.think_ms / 1000,
                 )
             )
+            server_cpu = tree_cpu_seconds(proc.pid) - server_cpu0
+            client_cpu = time.process_time() - client_cpu0
         finally:
             proc.terminate()
             proc.wait(timeout=30)
@@ -290,6 +315,12 @@ def run_one(backend: str, workers: int, args: argparse.Namespace, bank: ItemBank
         "p50_ms": round(float(np.percentile(lat, 50)), 2) if lat.size else None,
         "p95_ms": round(float(np.percentile(lat, 95)), 2) if lat.size else None,
         "p99_ms": round(float(np.percentile(lat, 99)), 2) if lat.size else None,
+        "server_cpu_ms_per_request": round(
+            1000 * server_cpu / max(stats["responses"] + stats["completed"], 1), 2
+        ),
+        "client_cpu_ms_per_request": round(
+            1000 * client_cpu / max(stats["responses"] + stats["completed"], 1), 2
+        ),
         "errors": len(stats["errors"]),
         "first_errors": stats["errors"][:3],
         "rows_in_db": rows,

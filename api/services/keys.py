@@ -117,6 +117,18 @@ class KeyVerifier:
         self._cache: dict[str, tuple[float, Principal]] = {}
         self._lock = threading.Lock()
 
+    def cached(self, authorization: str | None) -> Principal | None:
+        """The principal of a recently verified header value, or ``None`` (no I/O)."""
+        if not authorization:
+            return None
+        scheme, _, token = authorization.strip().partition(" ")
+        if scheme.lower() != "bearer":
+            return None
+        hit = self._cache.get(_hash(token.strip()))  # dict reads are atomic under the GIL
+        if hit is not None and hit[0] > time.monotonic():
+            return hit[1]
+        return None
+
     def verify(self, authorization: str | None) -> Principal:
         """Return the principal of an ``Authorization: Bearer <token>`` header value.
 

@@ -14,7 +14,7 @@ import secrets
 import uuid
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Connection, Row, insert, select, update
 from sqlalchemy.orm import Session
 
 from api.db import Database
@@ -49,11 +49,12 @@ def _exposure(session: Session, assessment_id: str, config: CATConfig) -> dict[s
     return counts
 
 
-def _expose(session: Session, assessment_id: str, item_id: str) -> None:
-    session.execute(
-        update(ExposureCount)
-        .where(ExposureCount.assessment_id == assessment_id, ExposureCount.item_id == item_id)
-        .values(count=ExposureCount.count + 1)
+def _expose(conn: Connection, assessment_id: str, item_id: str) -> None:
+    exposure = ExposureCount.__table__
+    conn.execute(
+        update(exposure)
+        .where(exposure.c.assessment_id == assessment_id, exposure.c.item_id == item_id)
+        .values(count=exposure.c.count + 1)
     )
 
 
@@ -84,21 +85,21 @@ def visible_result(config: CATConfig, result: dict[str, Any], scope: str) -> dic
 
 
 def _delivery(
-    row: TestSession, bank: ItemBank, config: CATConfig, state: CATState, scope: str
+    session_id: str, seq: int, bank: ItemBank, config: CATConfig, state: CATState, scope: str
 ) -> dict[str, Any]:
     if state.finished:
         result = visible_result(config, cat.result(bank, config, state), scope)
         return {
-            "session_id": row.id,
+            "session_id": session_id,
             "status": FINISHED,
-            "seq": row.seq,
+            "seq": seq,
             "item": None,
             "result": result,
         }
     return {
-        "session_id": row.id,
+        "session_id": session_id,
         "status": IN_PROGRESS,
-        "seq": row.seq,
+        "seq": seq,
         "item": _present(bank, state.pending_item),
         "result": None,
     }
@@ -138,35 +139,51 @@ def start_session(
         bank, config = load_assessment(db, session, tenant=tenant, assessment_id=assessment_id)
         exposure = _exposure(session, assessment_id, config)
         state = cat.start(bank, config, seed=seed, exposure=exposure)
-        session.execute(
-            update(Assessment)
-            .where(Assessment.id == assessment_id)
-            .values(n_sessions=Assessment.n_sessions + 1)
+        conn = session.connection()
+        assessments = Assessment.__table__
+        conn.execute(
+            update(assessments)
+            .where(assessments.c.id == assessment_id)
+            .values(n_sessions=assessments.c.n_sessions + 1)
         )
         if state.pending_item is not None:
-            _expose(session, assessment_id, state.pending_item)
+            _expose(conn, assessment_id, state.pending_item)
         now = utcnow()
-        row = TestSession(
-            id=str(uuid.uuid4()),
-            tenant=tenant,
-            assessment_id=assessment_id,
-            examinee_ref=examinee_ref,
-            seed=seed,
-            seq=0 if state.finished else 1,
-            status=FINISHED if state.finished else IN_PROGRESS,
-            state=state.to_dict(),
-            created_at=now,
-            updated_at=now,
-            finished_at=now if state.finished else None,
+        session_id = str(uuid.uuid4())
+        seq = 0 if state.finished else 1
+        conn.execute(
+            insert(TestSession.__table__).values(
+                id=session_id,
+                tenant=tenant,
+                assessment_id=assessment_id,
+                examinee_ref=examinee_ref,
+                seed=seed,
+                seq=seq,
+                status=FINISHED if state.finished else IN_PROGRESS,
+                state=state.to_dict(),
+                created_at=now,
+                updated_at=now,
+                finished_at=now if state.finished else None,
+            )
         )
-        session.add(row)
-        return _delivery(row, bank, config, state, scope)
+        return _delivery(session_id, seq, bank, config, state, scope)
 
 
-def _locked_session(session: Session, tenant: str, session_id: str) -> TestSession:
-    row = session.scalars(
-        select(TestSession)
-        .where(TestSession.id == session_id, TestSession.tenant == tenant)
+_SESSIONS = TestSession.__table__
+_RESPONSES = Response.__table__
+
+
+def _locked_session(conn: Connection, tenant: str, session_id: str) -> Row[Any]:
+    """The session's row, locked until the transaction ends (FOR UPDATE on PostgreSQL)."""
+    row = conn.execute(
+        select(
+            _SESSIONS.c.id,
+            _SESSIONS.c.assessment_id,
+            _SESSIONS.c.seq,
+            _SESSIONS.c.status,
+            _SESSIONS.c.state,
+        )
+        .where(_SESSIONS.c.id == session_id, _SESSIONS.c.tenant == tenant)
         .with_for_update()
     ).first()
     if row is None:
@@ -201,11 +218,14 @@ def respond(
         ``{session_id, status, seq, item, result}`` as :func:`start_session`.
     """
     with db.write() as session:
-        row = _locked_session(session, tenant, session_id)
+        conn = session.connection()
+        row = _locked_session(conn, tenant, session_id)
         answered = row.seq if row.status == FINISHED else row.seq - 1
         if seq <= answered:
-            stored = session.scalars(
-                select(Response).where(Response.session_id == row.id, Response.seq == seq)
+            stored = conn.execute(
+                select(_RESPONSES.c.item_id, _RESPONSES.c.response, _RESPONSES.c.reply).where(
+                    _RESPONSES.c.session_id == row.id, _RESPONSES.c.seq == seq
+                )
             ).one()
             if stored.item_id == item_id and stored.response == response:
                 return stored.reply
@@ -230,17 +250,17 @@ def respond(
         exposure = _exposure(session, row.assessment_id, config)
         new_state = cat.respond(bank, config, state, item_id, response, exposure=exposure)
         now = utcnow()
-        row.state = new_state.to_dict()
-        row.updated_at = now
+        changes: dict[str, Any] = {"state": new_state.to_dict(), "updated_at": now}
         if new_state.finished:
-            row.status = FINISHED
-            row.finished_at = now
+            changes |= {"status": FINISHED, "finished_at": now}
+            next_seq = seq
         else:
-            row.seq = seq + 1
-            _expose(session, row.assessment_id, new_state.pending_item)
-        reply = _delivery(row, bank, config, new_state, "deliver")
-        session.add(
-            Response(
+            next_seq = changes["seq"] = seq + 1
+            _expose(conn, row.assessment_id, new_state.pending_item)
+        conn.execute(update(_SESSIONS).where(_SESSIONS.c.id == row.id).values(**changes))
+        reply = _delivery(row.id, next_seq, bank, config, new_state, "deliver")
+        conn.execute(
+            insert(_RESPONSES).values(
                 session_id=row.id,
                 seq=seq,
                 item_id=item_id,
@@ -249,7 +269,9 @@ def respond(
                 reply=reply,
             )
         )
-        return reply if scope != "admin" else _delivery(row, bank, config, new_state, scope)
+        if scope == "admin":
+            return _delivery(row.id, next_seq, bank, config, new_state, scope)
+        return reply
 
 
 def get_session(db: Database, *, tenant: str, session_id: str, scope: str) -> dict[str, Any]:
@@ -265,7 +287,7 @@ def get_session(db: Database, *, tenant: str, session_id: str, scope: str) -> di
         ).all()
         bank, config = load_assessment(db, session, tenant=tenant, assessment_id=row.assessment_id)
     state = CATState.from_dict(row.state)
-    delivery = _delivery(row, bank, config, state, scope)
+    delivery = _delivery(row.id, row.seq, bank, config, state, scope)
     return {
         "session_id": row.id,
         "assessment_id": row.assessment_id,
