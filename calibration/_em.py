@@ -58,11 +58,28 @@ class EMProblem:
             for g, v in zip(self.groups, self.unpack(beta), strict=True)
         )
 
+    def natural(self, beta: FloatArray) -> FloatArray:
+        """``beta`` in the bank's parameterisation (``b`` instead of intercepts), same layout."""
+        out = beta.copy()
+        for g in self.groups:
+            sl = slice(g.beta_start, g.beta_start + g.n_beta)
+            out[sl] = g.natural(beta[sl])
+        return out
+
+    def from_natural(self, natural: FloatArray) -> FloatArray:
+        """Inverse of :meth:`natural`."""
+        out = natural.copy()
+        for g in self.groups:
+            sl = slice(g.beta_start, g.beta_start + g.n_beta)
+            out[sl] = g.from_natural(natural[sl])
+        return out
+
     def log_prior(self, beta: FloatArray) -> float:
         """Sum of the log prior densities of the free parameters (0 without priors)."""
         total = 0.0
+        nat = self.natural(beta)
         for g in self.groups:
-            part = beta[g.beta_start : g.beta_start + g.n_beta]
+            part = nat[g.beta_start : g.beta_start + g.n_beta]
             for i, prior in enumerate(g.beta_priors):
                 if prior is not None:
                     total += float(prior.logpdf(part[i]))
@@ -124,7 +141,10 @@ class EMProblem:
         return top[:, 0] + np.log(total[:, 0]), post / total
 
     def gradient(self, beta: FloatArray) -> FloatArray:
-        """Analytic gradient of the marginal log-likelihood (+ log prior), (n_beta,)."""
+        """Analytic gradient of the marginal log-likelihood (+ log prior) at ``beta``.
+
+        With respect to the natural parameters (:meth:`natural`), (n_beta,).
+        """
         _, counts, _ = self.estep(beta)
         out = np.zeros(self.n_beta)
         for g, v, cols in zip(self.groups, self.unpack(beta), self.group_cols, strict=True):
@@ -135,21 +155,23 @@ class EMProblem:
         return out + self.prior_gradient(beta)
 
     def prior_gradient(self, beta: FloatArray) -> FloatArray:
-        """Gradient of the log prior, (n_beta,)."""
+        """Gradient of the log prior w.r.t. the natural parameters, (n_beta,)."""
         out = np.zeros(self.n_beta)
+        nat = self.natural(beta)
         for g in self.groups:
             for i, prior in enumerate(g.beta_priors):
                 if prior is not None:
-                    out[g.beta_start + i] = prior.grad(beta[g.beta_start + i])
+                    out[g.beta_start + i] = prior.grad(nat[g.beta_start + i])
         return out
 
     def prior_hessian(self, beta: FloatArray) -> FloatArray:
-        """Diagonal of the Hessian of the log prior, (n_beta,)."""
+        """Diagonal of the Hessian of the log prior (natural parameters), (n_beta,)."""
         out = np.zeros(self.n_beta)
+        nat = self.natural(beta)
         for g in self.groups:
             for i, prior in enumerate(g.beta_priors):
                 if prior is not None:
-                    out[g.beta_start + i] = prior.hess(beta[g.beta_start + i])
+                    out[g.beta_start + i] = prior.hess(nat[g.beta_start + i])
         return out
 
     # ------------------------------------------------------------------------ M-step
@@ -167,7 +189,8 @@ class EMProblem:
                 out[g.beta_start : g.beta_start + g.n_beta] = new
             else:
                 rows = g.free_rows
-                new = _newton_items(g, v[rows], r[rows], self.theta, rows)
+                part = beta[g.beta_start : g.beta_start + g.n_beta].reshape(-1, g.n_params)
+                new = _newton_items(g, part, r[rows], self.theta)
                 out[g.beta_start : g.beta_start + g.n_beta] = new.ravel()
         return out
 
@@ -180,24 +203,30 @@ def _to_beta(g: Group, grad_e: FloatArray) -> FloatArray:
 
 
 def _valid_rows(g: Group, v: FloatArray) -> NDArray[np.bool_]:
-    ok = np.all(np.isfinite(v) & (np.abs(v) < PARAM_LIMIT), axis=1)
+    with np.errstate(invalid="ignore"):  # rows with inf are rejected anyway
+        return _valid_rows_unchecked(g, v)
+
+
+def _valid_rows_unchecked(g: Group, v: FloatArray) -> NDArray[np.bool_]:
     names = g.names
-    if "a" in names:
-        ok &= v[:, names.index("a")] > 1e-6
+    limited = np.ones(len(names), dtype=bool)
+    if g.slope_intercept:  # b = -d / a may be large while a and d are moderate
+        limited[g.b_cols] = False
+    ok = np.all(np.isfinite(v), axis=1) & np.all(np.abs(v[:, limited]) < PARAM_LIMIT, axis=1)
+    if "a" in names:  # negative slopes are allowed (reverse-keyed items): the true maximum
+        ok &= np.abs(v[:, names.index("a")]) > 1e-6
     c = v[:, names.index("c")] if "c" in names else 0.0
     u = v[:, names.index("u")] if "u" in names else 1.0
     if "c" in names:
         ok &= (c >= 0.0) & (c < 0.999)
     if "u" in names:
         ok &= (u <= 1.0) & (u > c + 1e-3)
-    if g.model.name == "grm" and g.n_categories > 2:
-        ok &= np.all(np.diff(v[:, 1:], axis=1) > 1e-8, axis=1)
+    if g.model.name == "grm" and g.n_categories > 2:  # P(X >= k) decreasing in k
+        ok &= np.all(np.diff(v[:, 1:], axis=1) * np.sign(v[:, :1]) > 1e-8, axis=1)
     return ok
 
 
-def _item_objective(
-    g: Group, v: FloatArray, r: FloatArray, theta: FloatArray, rows: NDArray
-) -> FloatArray:
+def _item_objective(g: Group, v: FloatArray, r: FloatArray, theta: FloatArray) -> FloatArray:
     """Expected complete-data log-likelihood + log prior of each item, (n,)."""
     lp = np.maximum(g.model.log_prob(theta, v), LOGP_FLOOR)  # (Q, n, K)
     obj = np.einsum("nkq,qnk->n", r, lp)
@@ -220,23 +249,34 @@ def _score_info(
     return grad, info
 
 
-def _newton_items(
-    g: Group, v: FloatArray, r: FloatArray, theta: FloatArray, rows: NDArray
-) -> FloatArray:
-    """Fisher scoring with step halving, vectorised over items (no shared parameters)."""
-    v = v.copy()
+def _newton_items(g: Group, u: FloatArray, r: FloatArray, theta: FloatArray) -> FloatArray:
+    """Fisher scoring with step halving, vectorised over items (no shared parameters).
+
+    ``u`` holds the free items' rows of ``beta`` (slope-intercept form where the group uses
+    it); the model's derivatives (natural parameters) are mapped by the chain rule.
+    """
+    u = u.copy()
     n_p = g.n_params
-    obj = _item_objective(g, v, r, theta, rows)
-    active = np.ones(v.shape[0], dtype=bool)
+
+    def nat(x: FloatArray) -> FloatArray:
+        return g.natural(x.ravel()).reshape(x.shape)
+
+    obj = _item_objective(g, nat(u), r, theta)
+    active = np.ones(u.shape[0], dtype=bool)
     for _ in range(MAX_NEWTON):
         idx = np.nonzero(active)[0]
         if idx.size == 0:
             break
-        grad, info = _score_info(g, v[idx], r[idx], theta)
+        v = nat(u[idx])
+        grad, info = _score_info(g, v, r[idx], theta)
         for c, prior in enumerate(g.col_priors):
             if prior is not None:
-                grad[:, c] += prior.grad(v[idx, c])
-                info[:, c, c] += np.maximum(-prior.hess(v[idx, c]), 0.0)
+                grad[:, c] += prior.grad(v[:, c])
+                info[:, c, c] += np.maximum(-prior.hess(v[:, c]), 0.0)
+        if g.slope_intercept:
+            jn = g.natural_jacobian(u[idx].ravel())  # d natural / d u, (n, P, P)
+            grad = np.einsum("npq,np->nq", jn, grad)
+            info = np.einsum("npq,npr,nrs->nqs", jn, info, jn)
         info += 1e-9 * np.eye(n_p)
         try:
             step = np.linalg.solve(info, grad[..., None])[..., 0]
@@ -246,28 +286,29 @@ def _newton_items(
         step *= np.minimum(1.0, MAX_STEP / np.maximum(biggest, 1e-300))[:, None]
         t = np.ones(idx.size)
         pending = biggest > M_TOL
-        new_v = v[idx].copy()
+        new_u = u[idx].copy()
         new_obj = obj[idx].copy()
         for _half in range(MAX_HALVINGS):
             sub = np.nonzero(pending)[0]
             if sub.size == 0:
                 break
-            trial = v[idx[sub]] + t[sub, None] * step[sub]
-            ok = _valid_rows(g, trial)
+            trial = u[idx[sub]] + t[sub, None] * step[sub]
+            trial_v = nat(trial)
+            ok = _valid_rows(g, trial_v)
             trial_obj = np.full(sub.size, -np.inf)
             if ok.any():
-                trial_obj[ok] = _item_objective(g, trial[ok], r[idx[sub]][ok], theta, rows)
+                trial_obj[ok] = _item_objective(g, trial_v[ok], r[idx[sub]][ok], theta)
             accept = ok & (trial_obj >= obj[idx[sub]])
-            new_v[sub[accept]] = trial[accept]
+            new_u[sub[accept]] = trial[accept]
             new_obj[sub[accept]] = trial_obj[accept]
             pending[sub[accept]] = False
             t[sub[~accept]] *= 0.5
-        moved = np.abs(new_v - v[idx]).max(axis=1)
-        v[idx] = new_v
+        moved = np.abs(new_u - u[idx]).max(axis=1)
+        u[idx] = new_u
         obj[idx] = new_obj
         done = (moved < M_TOL) | pending
         active[idx[done]] = False
-    return v
+    return u
 
 
 def _newton_shared(

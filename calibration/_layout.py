@@ -62,13 +62,63 @@ class Group:
         """Whether the group's parameters are mapped through a dense linear map."""
         return self.jac is not None
 
+    @property
+    def slope_intercept(self) -> bool:
+        """Whether ``beta`` holds intercepts ``d_k = -a b_k`` instead of the ``b`` columns.
+
+        Groups with a free slope and no shared parameters are estimated in slope-intercept
+        form, where a slope may cross zero (reverse-keyed items get the negative slope of
+        the true maximum) and the likelihood is closer to quadratic.
+        """
+        return self.jac is None and self.names[0] == "a" and bool(self.b_cols)
+
+    @property
+    def b_cols(self) -> list[int]:
+        """Columns of the difficulties / thresholds ``b, b1 .. bK-1``."""
+        return [
+            c for c, n in enumerate(self.names) if n == "b" or (n[0] == "b" and n[1:].isdigit())
+        ]
+
+    def natural(self, part: FloatArray) -> FloatArray:
+        """The group's part of ``beta`` in the bank's parameterisation (same layout)."""
+        if not self.slope_intercept:
+            return part
+        out = part.reshape(-1, self.n_params).copy()
+        cols = self.b_cols
+        with np.errstate(divide="ignore", invalid="ignore"):  # a = 0: rejected as invalid
+            out[:, cols] = -out[:, cols] / out[:, :1]
+        return out.ravel()
+
+    def from_natural(self, part: FloatArray) -> FloatArray:
+        """Inverse of :meth:`natural`."""
+        if not self.slope_intercept:
+            return part
+        out = part.reshape(-1, self.n_params).copy()
+        cols = self.b_cols
+        out[:, cols] = -out[:, cols] * out[:, :1]
+        return out.ravel()
+
+    def natural_jacobian(self, part: FloatArray) -> FloatArray:
+        """``d natural / d beta`` of each free item, (n_free, P, P)."""
+        n_p = self.n_params
+        rows = part.reshape(-1, n_p)
+        out = np.tile(np.eye(n_p), (rows.shape[0], 1, 1))
+        if self.slope_intercept:
+            a = rows[:, 0]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                for c in self.b_cols:
+                    b = -rows[:, c] / a
+                    out[:, c, 0] = -b / a  # d b / d a at fixed intercept
+                    out[:, c, c] = -1.0 / a  # d b / d intercept
+        return out
+
     def unpack(self, beta: FloatArray) -> FloatArray:
-        """Parameter matrix (n_g, P) from the global ``beta``."""
+        """Parameter matrix (n_g, P) in the bank's parameterisation, from ``beta``."""
         part = beta[self.beta_start : self.beta_start + self.n_beta]
         if self.jac is not None:
             return self.offset + (self.jac @ part).reshape(self.offset.shape)
         values = self.offset.copy()
-        values[self.free_rows] = part.reshape(-1, self.n_params)
+        values[self.free_rows] = self.natural(part).reshape(-1, self.n_params)
         return values
 
     def pack(self, values: FloatArray) -> FloatArray:
@@ -76,7 +126,7 @@ class Group:
         if self.jac is not None:
             rhs = (values - self.offset).ravel()
             return np.linalg.lstsq(self.jac, rhs, rcond=None)[0]
-        return values[self.free_rows].ravel()
+        return self.from_natural(values[self.free_rows].ravel())
 
 
 def build_groups(

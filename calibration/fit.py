@@ -68,7 +68,11 @@ def infit_outfit(result: CalibrationResult, theta: FloatArray) -> pd.DataFrame:
         Columns ``infit, infit_z, infit_p, outfit, outfit_z, outfit_p``, by item id.
     """
     data = result.data
-    bank = result.to_item_bank()
+    values = result.problem.unpack(result.beta)
+    where = {}
+    for g, v in zip(result.problem.groups, values, strict=True):
+        for r, j in enumerate(g.items):
+            where[int(j)] = (g.model, v[r : r + 1])
     rows = []
     order = np.argsort(data.item, kind="stable")
     bounds = np.searchsorted(data.item[order], np.arange(data.n_items + 1))
@@ -76,7 +80,8 @@ def infit_outfit(result: CalibrationResult, theta: FloatArray) -> pd.DataFrame:
         sel = order[bounds[j] : bounds[j + 1]]
         persons = data.person[sel]
         x = data.category[sel].astype(float)
-        p = bank.prob(theta[persons], [j])[:, 0, : bank.n_categories[j]]  # (n, K)
+        model, params = where[j]
+        p = model.prob(theta[persons], params)[:, 0, :]  # (n, K)
         k = np.arange(p.shape[1])
         e = p @ k
         w = p @ k**2 - e**2

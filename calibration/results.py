@@ -197,6 +197,27 @@ class CalibrationResult:
             "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         }
 
+    def negative_slopes(self) -> list[str]:
+        """Ids of items whose estimated slope ``a`` is negative (reverse-keyed items)."""
+        if "a" not in self.params:
+            return []
+        a = self.params["a"]
+        return [str(i) for i in a.index[a.notna() & (a <= 0)]]
+
+    def _items(self, skip: set[str] | frozenset[str] = frozenset()) -> list[Item]:
+        from item_banks.models import get_model
+
+        items = []
+        for item_id, row in self.params.iterrows():
+            if item_id in skip:
+                continue
+            model = row["model"]
+            names = get_model(model).param_names(int(row["n_categories"]))
+            params = {n: float(row[n]) for n in names}
+            se = {n: float(row[f"{n}_se"]) for n in names if np.isfinite(row[f"{n}_se"])}
+            items.append(Item(str(item_id), model, params, int(row["n_categories"]), se=se))
+        return items
+
     def to_item_bank(
         self, name: str = "calibrated", version: str = "1", description: str = ""
     ) -> ItemBank:
@@ -209,20 +230,33 @@ class CalibrationResult:
         Returns
         -------
         ItemBank
-        """
-        table = self.params
-        items = []
-        for item_id, row in table.iterrows():
-            model = row["model"]
-            from item_banks.models import get_model
 
-            names = get_model(model).param_names(int(row["n_categories"]))
-            params = {n: float(row[n]) for n in names}
-            se = {n: float(row[f"{n}_se"]) for n in names if np.isfinite(row[f"{n}_se"])}
-            items.append(Item(str(item_id), model, params, int(row["n_categories"]), se=se))
+        Raises
+        ------
+        CalibrationError
+            When some items have negative slopes (an item bank needs ``a > 0``): reverse
+            their scoring (or leave them out) and calibrate again.
+        """
+        negative = self.negative_slopes()
+        if negative:
+            shown = ", ".join(f"{i} (a = {self.params.loc[i, 'a']:.3f})" for i in negative[:20])
+            raise CalibrationError(
+                f"{len(negative)} item(s) have negative slopes, which an item bank does not "
+                f"allow: {shown}; reverse their scoring or leave them out and calibrate again"
+            )
         return ItemBank(
-            items, name=name, version=version, description=description, provenance=self.provenance()
+            self._items(),
+            name=name,
+            version=version,
+            description=description,
+            provenance=self.provenance(),
         )
+
+    def _scoring_bank(self) -> tuple[ItemBank, list[str]]:
+        """Bank of the items usable for person scoring and the ids left out (a <= 0)."""
+        negative = self.negative_slopes()
+        bank = ItemBank(self._items(set(negative)), name="scoring")
+        return bank, negative
 
     # ---------------------------------------------------------------- scores, fit
     def scores(self, method: str = "eap", **options: Any) -> pd.DataFrame:
@@ -244,12 +278,20 @@ class CalibrationResult:
         from engine.ability import get_estimator
 
         estimator = get_estimator(method, **options)
-        theta, se = estimator.estimate_many(self.to_item_bank(), self.data.to_matrix())
+        bank, left_out = self._scoring_bank()
+        matrix = self.data.to_matrix()[:, [self.item_ids.index(i) for i in bank.item_ids]]
+        theta, se = estimator.estimate_many(bank, matrix)
         n_resp = np.bincount(self.data.person, minlength=self.n_persons)
-        return pd.DataFrame(
+        out = pd.DataFrame(
             {"theta": theta, "se": se, "n_responses": n_resp},
             index=pd.Index(self.data.person_ids, name="person_id"),
         )
+        out.attrs["notes"] = (
+            [f"items with negative slopes left out of scoring: {', '.join(left_out)}"]
+            if left_out
+            else []
+        )
+        return out
 
     def item_fit(
         self,
@@ -287,7 +329,9 @@ class CalibrationResult:
             parts.append(part)
         if "infit" in statistics:
             if theta is None:
-                theta = self.scores("eap")["theta"].to_numpy()
+                scores = self.scores("eap")
+                notes += scores.attrs["notes"]
+                theta = scores["theta"].to_numpy()
             parts.append(fit.infit_outfit(self, np.asarray(theta, dtype=float)))
         if "rmsd" in statistics:
             parts.append(

@@ -61,12 +61,16 @@ def simulate(
 
 
 def numerical_hessian(problem, beta: np.ndarray) -> np.ndarray:
-    """Central differences of the analytic gradient of the marginal log-likelihood."""
-    n = beta.size
+    """Central differences of the analytic gradient of the marginal log-likelihood, in the
+    natural (bank) parameters."""
+    nat = problem.natural(beta)
+    n = nat.size
     out = np.zeros((n, n))
     for i in range(n):
-        h = 1e-5 * (1.0 + abs(beta[i]))
+        h = 1e-5 * (1.0 + abs(nat[i]))
         e = np.zeros(n)
         e[i] = h
-        out[:, i] = (problem.gradient(beta + e) - problem.gradient(beta - e)) / (2 * h)
+        up = problem.gradient(problem.from_natural(nat + e))
+        down = problem.gradient(problem.from_natural(nat - e))
+        out[:, i] = (up - down) / (2 * h)
     return 0.5 * (out + out.T)

@@ -91,13 +91,15 @@ def test_louis_information_equals_numerical_hessian(model, k, dense):
 def test_gradient_is_derivative_of_loglik(lsat7_path):
     fit = Calibrator("2pl", se_method="none").fit(read_responses(lsat7_path))
     problem = fit.problem_
-    beta = fit.beta_ + 0.05  # away from the maximum
-    grad = problem.gradient(beta)
-    num = np.empty_like(beta)
-    for i in range(beta.size):
-        e = np.zeros_like(beta)
+    nat = problem.natural(fit.beta_) + 0.05  # away from the maximum
+    grad = problem.gradient(problem.from_natural(nat))
+    num = np.empty_like(nat)
+    for i in range(nat.size):
+        e = np.zeros_like(nat)
         e[i] = 1e-6
-        num[i] = (problem.estep(beta + e)[0] - problem.estep(beta - e)[0]) / 2e-6
+        up = problem.estep(problem.from_natural(nat + e))[0]
+        down = problem.estep(problem.from_natural(nat - e))[0]
+        num[i] = (up - down) / 2e-6
     np.testing.assert_allclose(grad, num, rtol=1e-5, atol=1e-5)
 
 
@@ -105,7 +107,9 @@ def test_se_with_priors_includes_prior_curvature():
     rng = np.random.default_rng(5)
     bank = make_bank("2pl", true_params("2pl", 5, 2, rng), 2)
     data = simulate(bank, 400, rng)
-    fit = Calibrator("2pl", priors={"a": "lognormal(0, 0.3)", "b": "normal(0, 1)"}).fit(data)
+    fit = Calibrator("2pl", priors={"a": "lognormal(0, 0.3)", "b": "normal(0, 1)"}, tol=1e-7).fit(
+        data
+    )
     problem, beta = fit.problem_, fit.beta_
     assert np.abs(problem.gradient(beta)).max() < 1e-3  # penalised maximum
     info = _se.information(problem, beta)
@@ -161,7 +165,7 @@ def _recovered(result, bank, max_z: float = 4.0, alpha: float = 1e-3) -> None:
         ids = [result.item_ids[j] for j in g.items]
         values = np.array([[bank[i].params[n] for n in g.names] for i in ids])
         truth[g.beta_start : g.beta_start + g.n_beta] = g.pack(values)
-    delta = result.beta - truth
+    delta = problem.natural(result.beta) - problem.natural(truth)
     d2 = float(delta @ np.linalg.solve(result.cov, delta))
     assert stats.chi2.sf(d2, delta.size) > alpha, (d2, delta.size)
 
@@ -380,3 +384,32 @@ def test_no_warnings_on_clean_fit(lsat7_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         calibrate(read_responses(lsat7_path), "3pl")
+
+
+def test_reverse_keyed_item_gets_negative_slope_and_bank_refuses_it():
+    """The true maximum has a < 0 for a reverse-keyed item (as mirt); slope-intercept
+    estimation crosses a = 0 freely."""
+    rng = np.random.default_rng(21)
+    params = true_params("grm", 8, 4, rng)
+    params[0, 0] = -1.2  # reverse keyed: P(X >= k) falls with theta
+    params[0, 1:] = params[0, :0:-1]  # thresholds decrease when a < 0
+    from item_banks.models import get_model
+
+    model = get_model("grm")
+    theta = rng.normal(size=3000)
+    cum = np.cumsum(model.prob(theta, params), axis=-1)
+    x = (rng.random((3000, 8, 1)) > cum).sum(axis=-1)
+    data = ResponseData.from_matrix(x)
+    fit = Calibrator("grm").fit(data)
+    result = fit.result_
+    assert fit.converged_ and fit.n_iter_ < 200
+    assert result.params.loc["item1", "a"] < -0.9
+    assert result.negative_slopes() == ["item1"]
+    nat = np.array([params[0, 0], *params[0, 1:]])
+    est = result.params.loc["item1", ["a", "b1", "b2", "b3"]].to_numpy(dtype=float)
+    se = result.params.loc["item1", ["a_se", "b1_se", "b2_se", "b3_se"]].to_numpy(dtype=float)
+    assert np.all(np.abs(est - nat) < 4 * se)
+    with pytest.raises(CalibrationError, match=r"1 item\(s\) have negative slopes.*item1 \(a = -"):
+        result.to_item_bank()
+    scores = result.scores("eap")
+    assert "left out of scoring: item1" in scores.attrs["notes"][0]
