@@ -17,7 +17,7 @@ from numpy.typing import NDArray
 from scipy import optimize, sparse
 from scipy.stats import norm
 
-from engine._tables import bank_tables
+from engine._tables import bank_tables, pair_eval
 from engine.ability import eap_from_loglik, get_estimator, normal_log_weight
 from engine.config import CATConfig
 from item_banks.bank import ItemBank
@@ -72,61 +72,9 @@ def draw_response(prob: FloatArray, u: FloatArray) -> IntArray:
     return np.minimum(k, np.maximum(n_cat - 1, 0)).astype(np.intp)
 
 
-def _location_columns(model, n_categories: int) -> list[int] | None:
-    """Parameter columns that shift with theta (``P(theta; b) = P(theta - s; b - s)``).
-
-    Checked numerically once per model layout; ``None`` if the model is not of this
-    location family.
-    """
-    names = model.param_names(n_categories)
-    cols = [j for j, nm in enumerate(names) if nm == "b" or (nm[0] == "b" and nm[1:].isdigit())]
-    if not cols:
-        return None
-    params = model.default_params(n_categories)[None, :]
-    shifted = params.copy()
-    shifted[:, cols] -= 0.7
-    if np.allclose(model.log_prob([0.7], params), model.log_prob([0.0], shifted), atol=1e-12):
-        return cols
-    return None
-
-
-_LOCATION: dict[tuple[str, int], list[int] | None] = {}
-
-
 def pair_prob(bank: ItemBank, theta: FloatArray, items: IntArray) -> FloatArray:
-    """``P(X = k | theta_r)`` of item ``items[r]`` for each row r, shape ``(R, K_max)``.
-
-    One theta per item (not every theta with every item): location-family models are
-    evaluated at theta 0 with their difficulties shifted by ``-theta_r``; any other model
-    row by row.
-    """
-    out = np.zeros((items.size, bank.max_categories))
-    group_of = {}
-    for g, group in enumerate(bank.groups):
-        group_of[g] = group
-    gid = np.empty(len(bank), dtype=np.intp)
-    rowpos = np.empty(len(bank), dtype=np.intp)
-    for g, group in group_of.items():
-        gid[group.indices] = g
-        rowpos[group.indices] = np.arange(group.indices.size)
-    which = gid[items]
-    for g in np.unique(which):
-        group = group_of[g]
-        sel = np.nonzero(which == g)[0]
-        params = np.array(group.params[rowpos[items[sel]]])
-        key = (group.model.name, group.n_categories)
-        if key not in _LOCATION:
-            _LOCATION[key] = _location_columns(group.model, group.n_categories)
-        cols = _LOCATION[key]
-        if cols is not None:
-            params[:, cols] -= theta[sel][:, None]
-            out[sel, : group.n_categories] = group.model.prob([0.0], params)[0]
-        else:
-            for r, row in enumerate(sel):
-                out[row, : group.n_categories] = group.model.prob(
-                    theta[row : row + 1], params[r : r + 1]
-                )[0, 0]
-    return out
+    """``P(X = k | theta_r)`` of item ``items[r]`` for each row r, shape ``(R, K_max)``."""
+    return np.exp(pair_eval(bank, theta, items, "log_prob"))
 
 
 # ------------------------------------------------------------------------------- plans

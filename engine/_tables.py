@@ -42,6 +42,92 @@ def second_derivative_term(bank: ItemBank, theta: FloatArray, items: NDArray | N
     return term.sum(axis=-1)
 
 
+def _location_columns(model: Any, n_categories: int) -> list[int] | None:
+    """Parameter columns that shift with theta (``P(theta; b) = P(theta - s; b - s)``).
+
+    Checked numerically once per model layout; ``None`` if the model is not of this
+    location family (every built-in model is).
+    """
+    names = model.param_names(n_categories)
+    cols = [j for j, nm in enumerate(names) if nm == "b" or (nm[0] == "b" and nm[1:].isdigit())]
+    if not cols:
+        return None
+    params = model.default_params(n_categories)[None, :]
+    shifted = params.copy()
+    shifted[:, cols] -= 0.7
+    if np.allclose(model.log_prob([0.7], params), model.log_prob([0.0], shifted), atol=1e-12):
+        return cols
+    return None
+
+
+_LOCATION: dict[tuple[str, int], list[int] | None] = {}
+
+
+def pair_eval(
+    bank: ItemBank, theta: FloatArray, items: NDArray[np.intp], method: str | tuple[str, ...]
+) -> Any:
+    """Item model methods at one theta per item: ``method(theta_r, items[r])``.
+
+    Parameters
+    ----------
+    theta : ndarray, shape (P,)
+    items : ndarray of int, shape (P,)
+        Bank positions (repeats allowed).
+    method : str or tuple of str
+        ``"log_prob"``, ``"dlog_prob_dtheta"`` or ``"information"``.
+
+    Returns
+    -------
+    ndarray (or tuple of them, one per method)
+        Shape (P, K_max), ``-inf`` / 0 padded, or (P,) for ``"information"``.
+
+    Notes
+    -----
+    The bank's methods evaluate every theta with every item; this evaluates only the P
+    pairs: location-family models at theta 0 with their difficulties shifted by
+    ``-theta_r`` (exact), any other model pair by pair.
+    """
+    methods = (method,) if isinstance(method, str) else tuple(method)
+    outs = []
+    for name in methods:
+        if name == "information":
+            outs.append(np.zeros(items.size))
+        else:
+            fill = -np.inf if name == "log_prob" else 0.0
+            outs.append(np.full((items.size, bank.max_categories), fill))
+    tables = bank_tables(bank)
+    groups = bank.groups
+    which = tables.meta("group_of")[items] if len(groups) > 1 else None
+    rowpos = tables.meta("row_of")
+    for g in range(len(groups)) if which is not None else (0,):
+        group = groups[g]
+        sel = np.nonzero(which == g)[0] if which is not None else slice(None)
+        sel_items = items[sel]
+        if sel_items.size == 0:
+            continue
+        params = group.params[rowpos[sel_items]]
+        key = (group.model.name, group.n_categories)
+        if key not in _LOCATION:
+            _LOCATION[key] = _location_columns(group.model, group.n_categories)
+        cols = _LOCATION[key]
+        if cols is not None:
+            params[:, cols] -= theta[sel][:, None]
+        for name, out in zip(methods, outs, strict=True):
+            fn = getattr(group.model, name)
+            if cols is not None:
+                values = fn([0.0], params)[0]
+            else:
+                t_sel = theta[sel]
+                values = np.stack(
+                    [fn(t_sel[j : j + 1], params[j : j + 1])[0, 0] for j in range(t_sel.size)]
+                )
+            if name == "information":
+                out[sel] = values
+            else:
+                out[sel, : group.n_categories] = values
+    return outs[0] if isinstance(method, str) else tuple(outs)
+
+
 class GridTables:
     """Bank arrays on one grid of theta points.
 
@@ -205,7 +291,14 @@ class BankTables:
                 mates = mates[mates != i]
                 indices.extend(mates.tolist())
             indptr.append(len(indices))
+        group_of = np.empty(n, dtype=np.intp)
+        row_of = np.empty(n, dtype=np.intp)
+        for g, group in enumerate(bank.groups):
+            group_of[group.indices] = g
+            row_of[group.indices] = np.arange(group.indices.size)
         self._meta.update(
+            group_of=group_of,
+            row_of=row_of,
             slope=slope,
             location=location,
             operational=status == "operational",

@@ -33,7 +33,7 @@ from typing import ClassVar, NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from engine._tables import bank_tables, second_derivative_term
+from engine._tables import bank_tables, pair_eval
 from item_banks.bank import ItemBank
 from item_banks.errors import InvalidConfigError, InvalidResponseError
 
@@ -380,19 +380,23 @@ class _RootEstimator(_Estimator):
     ) -> tuple[FloatArray | float, FloatArray | float]:
         return 0.0, 0.0
 
-    def _extra_exact(
-        self, bank: ItemBank, theta: FloatArray, cols: IntArray, obs: NDArray[np.bool_]
+    def _extra_pairs(
+        self, bank: ItemBank, theta: FloatArray, pairs: tuple[IntArray, IntArray, IntArray]
     ) -> FloatArray | float:
+        """Term added to the score at ``theta`` (N,), from the observed pairs."""
         return 0.0
 
     def _se(self, info: FloatArray) -> FloatArray:
         return 1.0 / np.sqrt(np.maximum(info, 1e-12))
 
-    def _f_exact(
-        self, bank: ItemBank, theta: FloatArray, cols: IntArray, resp: IntArray
+    def _f_pairs(
+        self, bank: ItemBank, theta: FloatArray, pairs: tuple[IntArray, IntArray, IntArray]
     ) -> FloatArray:
-        score = _pick(bank.dlog_prob_dtheta(theta, cols), resp).sum(axis=1)
-        return score + self._extra_exact(bank, theta, cols, resp >= 0)
+        """Estimating function at one theta per row, from the observed (row, item) pairs."""
+        r, items, x = pairs
+        dl = pair_eval(bank, theta[r], items, "dlog_prob_dtheta")
+        score = np.bincount(r, weights=dl[np.arange(r.size), x], minlength=theta.size)
+        return score + self._extra_pairs(bank, theta, pairs)
 
     def _estimate_rows(
         self, bank: ItemBank, cols: IntArray, resp: IntArray
@@ -423,14 +427,16 @@ class _RootEstimator(_Estimator):
         if interior.any():
             rows = np.nonzero(interior)[0]
             theta[rows] = self._refine(
-                bank, cols, resp[rows], pts[q[rows]], pts[q[rows] + 1],
-                f[rows, q[rows]], f[rows, q[rows] + 1],
-            )  # fmt: skip
+                bank,
+                _observed_pairs(cols, resp[rows]),
+                pts[q[rows]],
+                pts[q[rows] + 1],
+                f[rows, q[rows]],
+                f[rows, q[rows] + 1],
+            )
         # standard errors at the estimate
-        info = np.zeros(n_rows)
-        for start, stop in _blocks(n_rows, cols.size * bank.max_categories):
-            inf = bank.information(theta[start:stop], cols)
-            info[start:stop] = np.where(obs[start:stop], inf, 0.0).sum(axis=1)
+        pairs = _observed_pairs(cols, resp)
+        info = _pair_information(bank, theta, pairs)
         se = self._se(info)
         # rule for patterns without a (usable) root
         k_max = bank.n_categories[cols][None, :] - 1
@@ -451,8 +457,7 @@ class _RootEstimator(_Estimator):
     def _refine(
         self,
         bank: ItemBank,
-        cols: IntArray,
-        resp: IntArray,
+        pairs: tuple[IntArray, IntArray, IntArray],
         a: FloatArray,
         b: FloatArray,
         fa: FloatArray,
@@ -464,27 +469,36 @@ class _RootEstimator(_Estimator):
         for _ in range(100):
             if not active.any():
                 break
-            rows = np.nonzero(active)[0]
-            ra, rb, rfa, rfb = a[rows], b[rows], fa[rows], fb[rows]
-            denom = rfb - rfa
-            c = np.where(denom != 0, rb - rfb * (rb - ra) / np.where(denom != 0, denom, 1.0), ra)
-            c = np.clip(c, np.minimum(ra, rb), np.maximum(ra, rb))
-            fc = np.empty(rows.size)
-            for start, stop in _blocks(rows.size, cols.size * bank.max_categories):
-                fc[start:stop] = self._f_exact(bank, c[start:stop], cols, resp[rows[start:stop]])
-            flip = np.sign(fc) != np.sign(rfb)
-            na = np.where(flip, rb, ra)
-            nfa = np.where(flip, rfb, rfa * 0.5)
-            a[rows], fa[rows], b[rows], fb[rows] = na, nfa, c, fc
-            done = (np.abs(fc) < 1e-12) | (np.abs(b[rows] - a[rows]) < 1e-11)
-            active[rows[done]] = False
+            denom = fb - fa
+            c = np.where(denom != 0, b - fb * (b - a) / np.where(denom != 0, denom, 1.0), a)
+            c = np.clip(c, np.minimum(a, b), np.maximum(a, b))
+            c = np.where(active, c, b)
+            keep = active[pairs[0]]
+            fc = self._f_pairs(bank, c, (pairs[0][keep], pairs[1][keep], pairs[2][keep]))
+            flip = np.sign(fc) != np.sign(fb)
+            upd = active
+            a = np.where(upd & flip, b, a)
+            fa = np.where(upd, np.where(flip, fb, fa * 0.5), fa)
+            b = np.where(upd, c, b)
+            fb = np.where(upd, fc, fb)
+            done = (np.abs(fc) < 1e-12) | (np.abs(b - a) < 1e-11)
+            active &= ~done
         return b
 
 
-def _blocks(n_rows: int, width: int):
-    step = max(1, _CHUNK // max(width, 1))
-    for start in range(0, n_rows, step):
-        yield start, min(n_rows, start + step)
+def _observed_pairs(cols: IntArray, resp: IntArray) -> tuple[IntArray, IntArray, IntArray]:
+    """(row, bank position, response) of every observed entry of ``resp`` (N, m)."""
+    r, j = np.nonzero(resp >= 0)
+    return r, cols[j], resp[r, j]
+
+
+def _pair_information(
+    bank: ItemBank, theta: FloatArray, pairs: tuple[IntArray, IntArray, IntArray]
+) -> FloatArray:
+    """Test information of each row at its theta, shape ``(N,)``."""
+    r, items, _ = pairs
+    return np.bincount(r, weights=pair_eval(bank, theta[r], items, "information"),
+                       minlength=theta.size)  # fmt: skip
 
 
 class ML(_RootEstimator):
@@ -534,10 +548,26 @@ class WLE(_RootEstimator):
         safe = np.maximum(info, 1e-12)
         return j_term / (2.0 * safe), 0.5 * np.log(safe)
 
-    def _extra_exact(self, bank, theta, cols, obs):
-        info = np.where(obs, bank.information(theta, cols), 0.0).sum(axis=1)
-        j_term = np.where(obs, second_derivative_term(bank, theta, cols), 0.0).sum(axis=1)
-        return j_term / (2.0 * np.maximum(info, 1e-12))
+    def _f_pairs(self, bank, theta, pairs):
+        # score + J / (2 I) from one evaluation at theta and two at theta +- h
+        r, items, x = pairs
+        t = theta[r]
+        h = 1e-4
+        logp, dlog = pair_eval(bank, t, items, ("log_prob", "dlog_prob_dtheta"))
+        prob = np.exp(logp)
+        slope = prob * dlog
+        ends = []
+        for shift in (h, -h):
+            lp, dl = pair_eval(bank, t + shift, items, ("log_prob", "dlog_prob_dtheta"))
+            ends.append(np.exp(lp) * dl)
+        curve = (ends[0] - ends[1]) / (2.0 * h)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            j_pair = np.where(prob > 0, slope * curve / np.where(prob > 0, prob, 1.0), 0.0)
+        n = theta.size
+        score = np.bincount(r, weights=dlog[np.arange(r.size), x], minlength=n)
+        info = np.bincount(r, weights=(slope * dlog).sum(axis=1), minlength=n)
+        j_term = np.bincount(r, weights=j_pair.sum(axis=1), minlength=n)
+        return score + j_term / (2.0 * np.maximum(info, 1e-12))
 
 
 class MAP(_RootEstimator):
@@ -585,7 +615,7 @@ class MAP(_RootEstimator):
         z = (grid.points - self.prior_mean) / self.prior_sd
         return -z / self.prior_sd, -0.5 * z**2
 
-    def _extra_exact(self, bank, theta, cols, obs):
+    def _extra_pairs(self, bank, theta, pairs):
         return -(theta - self.prior_mean) / self.prior_sd**2
 
     def _se(self, info: FloatArray) -> FloatArray:
