@@ -42,6 +42,7 @@ class EMProblem:
         self.theta = theta
         self.log_weights = log_weights
         self.n_beta = sum(g.n_beta for g in groups)
+        self.unit_counts = bool(np.all(design.counts == 1.0))
         self.group_cols = [
             design.col_offset[g.items][:, None] + np.arange(g.n_categories)[None, :] for g in groups
         ]
@@ -126,7 +127,7 @@ class EMProblem:
         post /= total
         row_ll = top[:, 0] + np.log(total[:, 0])
         loglik = float(d.counts @ row_ll)
-        weighted = post * d.counts[:, None] if not np.all(d.counts == 1.0) else post
+        weighted = post if self.unit_counts else post * d.counts[:, None]
         counts = np.asarray(d.zmap.T @ np.asarray(d.zt @ weighted))
         if d.complete:
             counts[d.base_cols] += weighted.sum(axis=0)
@@ -245,7 +246,7 @@ def _score_info(
     grad = np.einsum("nkq,qnkp->np", r, deriv)
     n_tot = r.sum(axis=1)  # (n, Q)
     weight = np.exp(lp) * n_tot.T[:, :, None]  # (Q, n, K)
-    info = np.einsum("qnk,qnkp,qnkr->npr", weight, deriv, deriv, optimize=True)
+    info = np.einsum("qnkp,qnkr->npr", weight[..., None] * deriv, deriv)
     return grad, info
 
 
