@@ -250,7 +250,20 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--write", type=Path, help="Update the Calibration section of this file.")
     parser.add_argument("--json", type=Path, help="Also save raw results as JSON.")
+    parser.add_argument(
+        "--from-json",
+        type=Path,
+        help="Render (and --write) a table saved by an earlier --json run.",
+    )
     args = parser.parse_args()
+    if args.from_json:
+        saved = json.loads(args.from_json.read_text())
+        args.repeats = saved.get("repeats", args.repeats)
+        table = render(saved["results"], saved["scaling"], args, saved.get("date"))
+        print(table)
+        if args.write:
+            write_section(args.write, table)
+        return
     results: dict[str, dict[str, dict]] = {}
     truths = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -278,12 +291,21 @@ def main() -> None:
             c: {t: {k: v for k, v in r.items() if k not in ("a", "b")} for t, r in rs.items()}
             for c, rs in results.items()
         }
-        args.json.write_text(json.dumps({"results": slim, "scaling": scaling}, indent=1))
+        args.json.write_text(
+            json.dumps(
+                {"results": slim, "scaling": scaling, "repeats": args.repeats, "date": _now()},
+                indent=1,
+            )
+        )
     if args.write:
         write_section(args.write, table)
 
 
-def render(results: dict, scaling: dict, args: argparse.Namespace) -> str:
+def _now() -> str:
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+
+
+def render(results: dict, scaling: dict, args: argparse.Namespace, date: str | None = None) -> str:
     """Markdown section with the table, ratios and the command."""
     import platform
 
@@ -292,7 +314,7 @@ def render(results: dict, scaling: dict, args: argparse.Namespace) -> str:
         "",
         f"Produced by `RAYON_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 "
         f".venv/bin/python bench/calibration.py --write bench/RESULTS.md` "
-        f"({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {platform.machine()}, "
+        f"({date or _now()}, {platform.machine()}, "
         f"{os.cpu_count()} cores shared with other work, one thread per tool, "
         f"median of {args.repeats} fits (one when a fit takes over 20 s), each tool in a fresh "
         f"process; times include standard errors; peak = resident memory above the level "
