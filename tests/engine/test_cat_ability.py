@@ -281,3 +281,17 @@ def test_bad_input_names_item_and_value():
         EAP(prior_sd=0)
     with pytest.raises(InvalidConfigError, match="unknown estimator"):
         get_estimator("bayes")
+
+
+@pytest.mark.parametrize("method", ["log_prob", "dlog_prob_dtheta", "information"])
+def test_pair_evaluation_equals_full_evaluation(method):
+    from engine._tables import pair_eval
+
+    rng = np.random.default_rng(4)
+    bank = _poly_bank(rng, 30)
+    items = rng.integers(0, 30, size=200)
+    theta = rng.normal(0, 2, size=200)
+    got = pair_eval(bank, theta, items, method)
+    full = getattr(bank, method)(theta, None)  # every theta with every item
+    want = full[np.arange(200), items]
+    np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
