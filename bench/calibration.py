@@ -172,16 +172,18 @@ def worker(tool: str, case: str, path: str, repeats: int) -> dict:
     except Exception:
         pass
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    times = []
+    times, cpu = [], []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         a, b, info = FITTERS[tool](x, model, k)
         times.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
         if times[-1] > 20.0:
             break
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return {
         "times": times,
+        "cpu_times": cpu,
         "peak_mb": max(0, peak - base) / 1024.0,
         "a": a.tolist(),
         "b": np.asarray(b).tolist(),
