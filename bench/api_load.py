@@ -264,7 +264,9 @@ def count_rows(url: str) -> tuple[int, int]:
     return responses, finished
 
 
-def run_one(backend: str, workers: int, args: argparse.Namespace, bank: ItemBank) -> dict:
+def run_one(
+    backend: str, workers: int, think_ms: float, args: argparse.Namespace, bank: ItemBank
+) -> dict:
     tmp = Path(tempfile.mkdtemp(prefix="zapcat-bench-"))
     pg_name = None
     if backend == "sqlite":
@@ -275,6 +277,7 @@ def run_one(backend: str, workers: int, args: argparse.Namespace, bank: ItemBank
         key, assessment_id = prepare(url, bank, json.loads(args.config))
         port = free_port()
         proc = start_server(url, workers, port, tmp / "uvicorn.log")
+        load_before = os.getloadavg()[0]
         server_cpu0 = tree_cpu_seconds(proc.pid)
         client_cpu0 = time.process_time()
         try:
@@ -288,7 +291,7 @@ def run_one(backend: str, workers: int, args: argparse.Namespace, bank: ItemBank
                     args.tests,
                     args.max_seconds,
                     args.seed,
-                    args.think_ms / 1000,
+                    think_ms / 1000,
                 )
             )
             server_cpu = tree_cpu_seconds(proc.pid) - server_cpu0
@@ -305,7 +308,9 @@ def run_one(backend: str, workers: int, args: argparse.Namespace, bank: ItemBank
         "backend": backend,
         "workers": workers,
         "examinees": args.examinees,
-        "think_ms": args.think_ms,
+        "think_ms": think_ms,
+        "load_avg_1min_before": round(load_before, 2),
+        "load_avg_1min_after": round(os.getloadavg()[0], 2),
         "tests_completed": stats["completed"],
         "responses": stats["responses"],
         "elapsed_s": round(stats["elapsed"], 2),
@@ -329,17 +334,19 @@ def run_one(backend: str, workers: int, args: argparse.Namespace, bank: ItemBank
     }
 
 
-def markdown(results: list[dict], args: argparse.Namespace) -> str:
+def markdown(results: list[dict]) -> str:
     head = (
         "| database | workers | examinees | think (ms) | tests | tests/s | responses/s "
-        "| items/test | p50 ms | p95 ms | p99 ms | errors | lost |\n"
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
+        "| items/test | p50 ms | p95 ms | p99 ms | errors | lost | server CPU ms/req "
+        "| load avg |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
     )
     rows = "".join(
         f"| {r['backend']} | {r['workers']} | {r['examinees']} | {r['think_ms']} "
         f"| {r['tests_completed']} | {r['tests_per_s']} | {r['responses_per_s']} "
         f"| {r['items_per_test']} | {r['p50_ms']} | {r['p95_ms']} | {r['p99_ms']} "
-        f"| {r['errors']} | {r['lost_responses']} |\n"
+        f"| {r['errors']} | {r['lost_responses']} | {r['server_cpu_ms_per_request']} "
+        f"| {r['load_avg_1min_before']} |\n"
         for r in results
     )
     return head + rows
@@ -351,13 +358,15 @@ def main(argv: list[str] | None = None) -> None:
         "--backends", default="sqlite,postgres", help="comma-separated: sqlite, postgres"
     )
     parser.add_argument("--examinees", type=int, default=32, help="concurrent examinees")
-    parser.add_argument("--tests", type=int, default=320, help="tests to complete (at most)")
+    parser.add_argument(
+        "--tests", type=int, default=160, help="tests to complete per run (at most)"
+    )
     parser.add_argument("--max-seconds", type=float, default=90.0, help="time budget per backend")
     parser.add_argument(
         "--think-ms",
-        type=float,
-        default=0.0,
-        help="mean (exponential) think time before each answer; 0 = closed loop",
+        default="0,1000",
+        help="comma-separated mean (exponential) think times before each answer, one run "
+        "each; 0 = closed loop (saturation)",
     )
     parser.add_argument("--pg-workers", type=int, default=2, help="uvicorn workers on PostgreSQL")
     parser.add_argument("--sqlite-workers", type=int, default=1, help="uvicorn workers on SQLite")
@@ -371,16 +380,17 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     bank = make_bank(args.items, args.seed)
     results = []
-    for backend in args.backends.split(","):
-        workers = args.sqlite_workers if backend == "sqlite" else args.pg_workers
-        result = run_one(backend, workers, args, bank)
-        print(json.dumps(result), flush=True)
-        results.append(result)
+    for think_ms in (float(v) for v in args.think_ms.split(",")):
+        for backend in args.backends.split(","):
+            workers = args.sqlite_workers if backend == "sqlite" else args.pg_workers
+            result = run_one(backend, workers, think_ms, args, bank)
+            print(json.dumps(result), flush=True)
+            results.append(result)
     print(
         f"\n{platform.node()} ({os.cpu_count()} cores), bank {args.items} items, "
         f"config {args.config}\n"
     )
-    print(markdown(results, args))
+    print(markdown(results))
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
 
