@@ -106,6 +106,7 @@ class Plan:
         self.n_items = n
         self.operational = tables.meta("operational")
         self.pretest = tables.meta("pretest")
+        self.all_operational = bool(self.operational.all())
         self.item_ids = bank.item_ids  # tuple, built once
         # exposure
         self.sh_k: FloatArray | None = None
@@ -382,13 +383,13 @@ def select(
     """
     cfg = plan.config
     out = np.full(idx.size, -1, dtype=np.intp)
-    free = ~(rows.given[idx] | rows.blocked[idx])
+    unavailable = rows.given[idx] | rows.blocked[idx]
     # pretest slots
     if cfg.pretest_count:
         slot = (rows.pretest_pos[idx] == (rows.n_total[idx] + 1)[:, None]).any(axis=1)
         if slot.any():
             pr = np.nonzero(slot)[0]
-            cand = free[pr] & plan.pretest
+            cand = ~unavailable[pr] & plan.pretest
             count = cand.sum(axis=1)
             u = uniforms(rows.seed[idx[pr]], rows.n_total[idx[pr]], PRETEST_ITEM)
             k = np.floor(u * count).astype(np.intp)
@@ -399,11 +400,21 @@ def select(
     if todo.size == 0:
         return out
     sub = idx[todo]
-    elig = free[todo] & plan.operational
+    theta = np.where(rows.n_scored[sub] == 0, rows.start_theta[sub], rows.theta[sub])
+    masked = unavailable[todo] if todo.size < idx.size else unavailable
+    if not plan.all_operational:
+        masked |= ~plan.operational
+    simple = capped is None and cfg.selector != "shadow"
+    simple = simple and not plan.c_member.shape[1] and not plan.p_member.shape[1]
+    if simple:  # fast path: one masking pass over the criterion
+        crit = _criterion(plan, rows, sub, theta)
+        np.copyto(crit, -np.inf, where=masked)
+        out[todo] = _pick_with_exposure(plan, rows, sub, crit)
+        return out
+    elig = ~masked
     if capped is not None:
         trial = elig & ~capped
         elig = np.where(trial.any(axis=1, keepdims=True), trial, elig)
-    theta = np.where(rows.n_scored[sub] == 0, rows.start_theta[sub], rows.theta[sub])
     if cfg.selector == "shadow":
         out[todo] = _shadow_select(plan, rows, sub, elig, theta)
         return out
@@ -503,8 +514,7 @@ def _pick_with_exposure(plan: Plan, rows: Rows, sub: IntArray, crit: NDArray) ->
                       cfg.randomesque)  # fmt: skip
     out = np.full(sub.size, -1, dtype=np.intp)
     pending = np.arange(sub.size)
-    attempt = np.zeros(sub.size, dtype=np.intp)
-    crit = np.array(crit, copy=True)
+    attempt = np.zeros(sub.size, dtype=np.intp)  # crit is the caller's fresh array
     while pending.size:
         c = crit[pending]
         pick = np.argmax(c, axis=1)

@@ -245,7 +245,11 @@ class BankTables:
         pos = (np.clip(theta, lo, hi) - lo_) / step
         q = np.minimum(pos.astype(np.intp), table.shape[0] - 2)
         w = (pos - q).astype(np.float32)[:, None]
-        return table[q] * (1.0 - w) + table[q + 1] * w
+        low, high = table[q], table[q + 1]  # fresh (N, n) arrays
+        high -= low
+        high *= w
+        low += high
+        return low
 
     def meta(self, name: str) -> Any:
         """Item metadata arrays (built once): slopes, locations, statuses, areas, enemies."""
