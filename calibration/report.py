@@ -26,14 +26,18 @@ def calibration_report(
     ----------
     result : CalibrationResult
     bank : ItemBank, optional
-        The bank written from ``result`` (default ``result.to_item_bank()``).
+        The bank written from ``result`` (default ``result.to_item_bank()``). When some
+        items have negative slopes there is no bank: the report names them and leaves out
+        the test information and the Wright map.
     title : str, optional
 
     Returns
     -------
     HtmlReport
     """
-    bank = bank if bank is not None else result.to_item_bank()
+    negative = list(result.negative_slopes())
+    if bank is None and not negative:
+        bank = result.to_item_bank()
     prov = result.provenance()
     report = HtmlReport(title or f"Calibration of {result.data.source}")
     report.heading("Summary")
@@ -59,6 +63,13 @@ def calibration_report(
     report.summary(summary)
     for note in result.notes:
         report.paragraph(f"Note: {note}")
+    if negative:
+        slopes = ", ".join(f"{i} (a = {result.params.loc[i, 'a']:.3f})" for i in negative)
+        report.paragraph(
+            f"Items with negative slopes: {slopes}. An item bank needs a > 0: reverse their "
+            "scoring or leave them out and calibrate again. Test information and the Wright "
+            "map need a bank and are left out of this report."
+        )
 
     report.heading("Parameters")
     report.paragraph("Logistic metric (no 1.702); standard errors beside each parameter.")
@@ -76,10 +87,11 @@ def calibration_report(
     report.figure(fig, caption="Item fit overview")
     report.table(fit.reset_index(), caption="Item fit statistics", scroll=True)
 
-    report.heading("Test information")
-    fig, ax = new_figure()
-    plots.test_information(bank, ax=ax, label=f"{len(bank)} calibrated items")
-    report.figure(fig, caption="Test information and conditional SE")
+    if bank is not None:
+        report.heading("Test information")
+        fig, ax = new_figure()
+        plots.test_information(bank, ax=ax, label=f"{len(bank)} calibrated items")
+        report.figure(fig, caption="Test information and conditional SE")
 
     report.heading("Persons and items")
     scores = result.scores("eap")
@@ -88,9 +100,12 @@ def calibration_report(
         f"EAP abilities (N(0, 1) prior) of the {theta.size} persons: mean {theta.mean():.2f}, "
         f"SD {theta.std():.2f}, mean SE {se.mean():.2f}."
     )
-    fig, ax = new_figure((7.0, 5.5))
-    calibration_plots.wright_map(bank, theta, ax=ax)
-    report.figure(fig, caption="Wright map")
+    for note in scores.attrs.get("notes", []):
+        report.paragraph(f"Note: {note}")
+    if bank is not None:
+        fig, ax = new_figure((7.0, 5.5))
+        calibration_plots.wright_map(bank, theta, ax=ax)
+        report.figure(fig, caption="Wright map")
     return report
 
 

@@ -87,3 +87,18 @@ def test_zapcat_calibrate_writes_the_report(tmp_path, report_tools):
         "fig-wright-map",
     ]
     assert len(doc.tables["table-item-parameters-and-standard-errors"]["rows"]) == 6
+
+
+def test_report_of_a_fit_with_a_negative_slope_names_the_item(report_tools):
+    # real data: SPISA item eco5 has a negative item-rest correlation, so its ML slope is < 0
+    parse, _ = report_tools
+    spisa = Path(__file__).resolve().parents[2] / "notebooks" / "data" / "spisa.csv"
+    fit = calibrate(str(spisa), "2pl")
+    assert list(fit.negative_slopes()) == ["eco5"]
+    text = calibration_report(fit).to_html()
+    doc = parse(text)
+    assert "Items with negative slopes: eco5 (a = -0." in text
+    assert "Test information" not in doc.headings and "fig-wright-map" not in doc.figures
+    rows = doc.tables["table-item-parameters-and-standard-errors"]["rows"]
+    eco5 = next(r for r in rows if r[0] == "eco5")
+    assert float(eco5[3]) < 0
