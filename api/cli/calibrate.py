@@ -203,6 +203,9 @@ def calibrate(
 
             fitted = Calibrator(model, callback=tick, **options).fit(data)
         result = fitted.result_
+        if report is not None:  # first: it also explains a fit that cannot become a bank
+            calibration_report(result).write(report)
+            console.print(f"wrote report to {report}")
         bank = result.to_item_bank(name=name, version=version)
         write_bank(bank, out)
         console.print(str(result.summary()), highlight=False, soft_wrap=True)
@@ -216,8 +219,5 @@ def calibrate(
         if fit is not None:
             result.item_fit().to_csv(fit)
             console.print(f"wrote item fit to {fit}")
-        if report is not None:
-            calibration_report(result, bank=bank).write(report)
-            console.print(f"wrote report to {report}")
     except ZapcatError as error:
         raise fail(error) from None
