@@ -102,3 +102,20 @@ def test_report_of_a_fit_with_a_negative_slope_names_the_item(report_tools):
     rows = doc.tables["table-item-parameters-and-standard-errors"]["rows"]
     eco5 = next(r for r in rows if r[0] == "eco5")
     assert float(eco5[3]) < 0
+
+
+def test_zapcat_calibrate_report_explains_a_fit_that_cannot_be_a_bank(tmp_path):
+    from typer.testing import CliRunner
+
+    from api.cli import app
+
+    spisa = Path(__file__).resolve().parents[2] / "notebooks" / "data" / "spisa.csv"
+    out, html = tmp_path / "bank.json", tmp_path / "cal.html"
+    result = CliRunner().invoke(
+        app,
+        ["calibrate", str(spisa), "--out", str(out), "--report", str(html)],
+        env={"COLUMNS": "400"},
+    )
+    assert result.exit_code == 1 and "negative slopes" in result.output
+    assert not out.exists()
+    assert "Items with negative slopes: eco5" in html.read_text(encoding="utf-8")
