@@ -148,3 +148,20 @@ def test_health_and_metrics(client, tenant):
     assert 'zapcat_http_requests_total{method="GET",route="/v1/banks",status="200"}' in text
     assert "zapcat_http_request_duration_seconds_bucket" in text
     assert 'zapcat_sessions{status="in_progress"}' in text
+
+
+def test_unreachable_database_is_503_not_500():
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from api.settings import Settings
+
+    app = create_app(Settings("postgresql://postgres@127.0.0.1:1/nowhere"), migrate=False)
+    with TestClient(app) as down:
+        health = down.get("/health")
+        assert health.status_code == 503
+        assert health.json()["error"]["code"] == "database_unavailable"
+        key = "zc_0123456789ab_" + "s" * 43  # not cached: the key lookup needs the database
+        reply = down.get("/v1/banks", headers={"Authorization": f"Bearer {key}"})
+        assert reply.status_code == 503
+    app.state.context.db.dispose()

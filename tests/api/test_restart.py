@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -111,7 +112,30 @@ def test_kill_9_mid_session_then_finish(app, client, tenant, database_url, tmp_p
             view = http.get(f"/v1/sessions/{sid}").json()
             assert view["n_answered"] == 5 and view["seq"] == 6
             assert view["item"] == last_reply["item"]
-            body = last_reply
+            # several submissions at once, each on its own connection (with two workers
+            # they reach different processes): exactly one applies
+            item = last_reply["item"]
+            burst = [
+                {"item_id": item["item_id"], "seq": last_reply["seq"], "response": r}
+                for r in (0, 1, 0, 1)
+            ]
+
+            def submit(request):
+                with httpx.Client(base_url=base, headers=tenant.deliver, timeout=10) as one:
+                    return one.post(f"/v1/sessions/{sid}/responses", json=request)
+
+            with ThreadPoolExecutor(4) as pool:
+                replies = list(pool.map(submit, burst))
+            ok = [burst[k] for k, r in enumerate(replies) if r.status_code == 200]
+            assert {
+                burst[k]["response"] for k, r in enumerate(replies) if r.status_code == 200
+            } == {ok[0]["response"]}
+            assert all(r.status_code in (200, 409) for r in replies)
+            assert all(
+                r.json()["error"]["code"] == "stale_seq" for r in replies if r.status_code == 409
+            )
+            sent.append(ok[0])
+            body = next(r.json() for r in replies if r.status_code == 200)
             while body["status"] == "in_progress":
                 item = body["item"]
                 request = {

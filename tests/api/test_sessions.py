@@ -285,3 +285,42 @@ def test_openapi_documents_the_routes(client):
     ):
         assert path in schema["paths"]
     assert client.get("/docs").status_code == 200
+
+
+def test_api_sessions_replay_the_engine_simulation(client, tenant):
+    """The batch simulation's simulees, replayed over HTTP with their seeds and answers."""
+    from engine.simulation import simulate
+
+    bank = mini_bank("replay", n=60, seed=8)
+    config = {"max_items": 15, "stop_se": 0.35, "randomesque": 3}
+    assessment_id = make_assessment(client, tenant, config, bank)
+    sim = simulate(
+        bank, CATConfig.from_dict(config, bank), true_theta=[-1.5, 0.0, 0.7, 2.0], seed=21
+    )
+    for j in range(4):
+        reply = client.post(
+            "/v1/sessions",
+            headers=tenant.admin,
+            json={
+                "assessment_id": assessment_id,
+                "examinee_ref": f"sim-{j}",
+                "seed": int(sim.seeds[j]),
+            },
+        ).json()
+        k = 0
+        while reply["status"] == "in_progress":
+            assert reply["item"]["item_id"] == bank.item_ids[sim.items[j, k]], (j, k)
+            reply = client.post(
+                f"/v1/sessions/{reply['session_id']}/responses",
+                headers=tenant.admin,
+                json={
+                    "item_id": reply["item"]["item_id"],
+                    "seq": reply["seq"],
+                    "response": int(sim.responses[j, k]),
+                },
+            ).json()
+            k += 1
+        assert k == sim.n_administered[j]
+        assert reply["result"]["theta"] == pytest.approx(sim.theta[j], abs=1e-9)
+        assert reply["result"]["se"] == pytest.approx(sim.se[j], abs=1e-9)
+        assert reply["result"]["stop_reason"] == sim.stop_reason[j]
