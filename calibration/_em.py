@@ -43,6 +43,9 @@ class EMProblem:
         self.log_weights = log_weights
         self.n_beta = sum(g.n_beta for g in groups)
         self.unit_counts = bool(np.all(design.counts == 1.0))
+        self.zmap = design.zmap.tocsr()
+        self.zmap_t = design.zmap.T.tocsr()
+        self.zmap_is_identity = not design.dense
         self.group_cols = [
             design.col_offset[g.items][:, None] + np.arange(g.n_categories)[None, :] for g in groups
         ]
@@ -98,7 +101,7 @@ class EMProblem:
     def _log_lik_rows(self, logp: FloatArray) -> FloatArray:
         """``Y @ log P + log w`` for every design row, (n_rows, Q)."""
         d = self.design
-        out = d.z @ (d.zmap @ logp)
+        out = d.z @ (logp if self.zmap_is_identity else self.zmap @ logp)
         if d.complete:
             out += logp[d.base_cols].sum(axis=0)
         out += self.log_weights
@@ -128,7 +131,9 @@ class EMProblem:
         row_ll = top[:, 0] + np.log(total[:, 0])
         loglik = float(d.counts @ row_ll)
         weighted = post if self.unit_counts else post * d.counts[:, None]
-        counts = np.asarray(d.zmap.T @ np.asarray(d.zt @ weighted))
+        counts = np.asarray(d.zt @ weighted)
+        if not self.zmap_is_identity:
+            counts = np.asarray(self.zmap_t @ counts)
         if d.complete:
             counts[d.base_cols] += weighted.sum(axis=0)
         return loglik, counts, (post if keep_posterior else None)
@@ -227,10 +232,13 @@ def _valid_rows_unchecked(g: Group, v: FloatArray) -> NDArray[np.bool_]:
     return ok
 
 
-def _item_objective(g: Group, v: FloatArray, r: FloatArray, theta: FloatArray) -> FloatArray:
+def _item_objective(
+    g: Group, v: FloatArray, r: FloatArray, theta: FloatArray, lp: FloatArray | None = None
+) -> FloatArray:
     """Expected complete-data log-likelihood + log prior of each item, (n,)."""
-    lp = np.maximum(g.model.log_prob(theta, v), LOGP_FLOOR)  # (Q, n, K)
-    obj = np.einsum("nkq,qnk->n", r, lp)
+    if lp is None:
+        lp = g.model.log_prob(theta, v)  # (Q, n, K)
+    obj = np.einsum("nkq,qnk->n", r, np.maximum(lp, LOGP_FLOOR))
     for c, prior in enumerate(g.col_priors):
         if prior is not None:
             obj = obj + prior.logpdf(v[:, c])
@@ -238,10 +246,11 @@ def _item_objective(g: Group, v: FloatArray, r: FloatArray, theta: FloatArray) -
 
 
 def _score_info(
-    g: Group, v: FloatArray, r: FloatArray, theta: FloatArray
+    g: Group, v: FloatArray, r: FloatArray, theta: FloatArray, lp: FloatArray | None = None
 ) -> tuple[FloatArray, FloatArray]:
     """Gradient (n, P) and Fisher information (n, P, P) of the expected log-likelihood."""
-    lp = g.model.log_prob(theta, v)  # (Q, n, K)
+    if lp is None:
+        lp = g.model.log_prob(theta, v)  # (Q, n, K)
     deriv = g.model.dlog_prob_dparams(theta, v)  # (Q, n, K, P)
     grad = np.einsum("nkq,qnkp->np", r, deriv)
     n_tot = r.sum(axis=1)  # (n, Q)
@@ -262,14 +271,15 @@ def _newton_items(g: Group, u: FloatArray, r: FloatArray, theta: FloatArray) -> 
     def nat(x: FloatArray) -> FloatArray:
         return g.natural(x.ravel()).reshape(x.shape)
 
-    obj = _item_objective(g, nat(u), r, theta)
+    lp_all = g.model.log_prob(theta, nat(u))  # (Q, n, K), kept for accepted points
+    obj = _item_objective(g, nat(u), r, theta, lp_all)
     active = np.ones(u.shape[0], dtype=bool)
     for _ in range(MAX_NEWTON):
         idx = np.nonzero(active)[0]
         if idx.size == 0:
             break
         v = nat(u[idx])
-        grad, info = _score_info(g, v, r[idx], theta)
+        grad, info = _score_info(g, v, r[idx], theta, lp_all[:, idx])
         for c, prior in enumerate(g.col_priors):
             if prior is not None:
                 grad[:, c] += prior.grad(v[:, c])
@@ -295,11 +305,16 @@ def _newton_items(g: Group, u: FloatArray, r: FloatArray, theta: FloatArray) -> 
                 break
             trial = u[idx[sub]] + t[sub, None] * step[sub]
             trial_v = nat(trial)
-            ok = _valid_rows(g, trial_v)
+            ok = np.nonzero(_valid_rows(g, trial_v))[0]
             trial_obj = np.full(sub.size, -np.inf)
-            if ok.any():
-                trial_obj[ok] = _item_objective(g, trial_v[ok], r[idx[sub]][ok], theta)
-            accept = ok & (trial_obj >= obj[idx[sub]])
+            lp_ok = None
+            if ok.size:
+                lp_ok = g.model.log_prob(theta, trial_v[ok])
+                trial_obj[ok] = _item_objective(g, trial_v[ok], r[idx[sub[ok]]], theta, lp_ok)
+            accept = trial_obj >= obj[idx[sub]]
+            if lp_ok is not None:
+                acc_ok = accept[ok]
+                lp_all[:, idx[sub[ok[acc_ok]]]] = lp_ok[:, acc_ok]
             new_u[sub[accept]] = trial[accept]
             new_obj[sub[accept]] = trial_obj[accept]
             pending[sub[accept]] = False
