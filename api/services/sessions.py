@@ -14,7 +14,7 @@ import secrets
 import uuid
 from typing import Any
 
-from sqlalchemy import Connection, Row, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from api.db import Database
@@ -49,13 +49,19 @@ def _exposure(session: Session, assessment_id: str, config: CATConfig) -> dict[s
     return counts
 
 
-def _expose(conn: Connection, assessment_id: str, item_id: str) -> None:
-    exposure = ExposureCount.__table__
-    conn.execute(
-        update(exposure)
-        .where(exposure.c.assessment_id == assessment_id, exposure.c.item_id == item_id)
-        .values(count=exposure.c.count + 1)
+_EXPOSURE = ExposureCount.__table__
+_EXPOSE = (
+    update(_EXPOSURE)
+    .where(
+        _EXPOSURE.c.assessment_id == bindparam("b_assessment"),
+        _EXPOSURE.c.item_id == bindparam("b_item"),
     )
+    .values(count=_EXPOSURE.c.count + 1)
+)
+
+
+def _expose(conn: Connection, assessment_id: str, item_id: str) -> None:
+    conn.execute(_EXPOSE, {"b_assessment": assessment_id, "b_item": item_id})
 
 
 def _present(bank: ItemBank, item_id: str | None) -> dict[str, Any] | None:
@@ -171,21 +177,28 @@ def start_session(
 
 _SESSIONS = TestSession.__table__
 _RESPONSES = Response.__table__
+# statements built once (their SQL is compiled once per dialect and cached)
+_LOCK_SESSION = (
+    select(
+        _SESSIONS.c.id,
+        _SESSIONS.c.assessment_id,
+        _SESSIONS.c.seq,
+        _SESSIONS.c.status,
+        _SESSIONS.c.state,
+    )
+    .where(_SESSIONS.c.id == bindparam("b_id"), _SESSIONS.c.tenant == bindparam("b_tenant"))
+    .with_for_update()
+)
+_STORED_RESPONSE = select(_RESPONSES.c.item_id, _RESPONSES.c.response, _RESPONSES.c.reply).where(
+    _RESPONSES.c.session_id == bindparam("b_id"), _RESPONSES.c.seq == bindparam("b_seq")
+)
+_UPDATE_SESSION = update(_SESSIONS).where(_SESSIONS.c.id == bindparam("b_id"))
+_INSERT_RESPONSE = insert(_RESPONSES)
 
 
 def _locked_session(conn: Connection, tenant: str, session_id: str) -> Row[Any]:
     """The session's row, locked until the transaction ends (FOR UPDATE on PostgreSQL)."""
-    row = conn.execute(
-        select(
-            _SESSIONS.c.id,
-            _SESSIONS.c.assessment_id,
-            _SESSIONS.c.seq,
-            _SESSIONS.c.status,
-            _SESSIONS.c.state,
-        )
-        .where(_SESSIONS.c.id == session_id, _SESSIONS.c.tenant == tenant)
-        .with_for_update()
-    ).first()
+    row = conn.execute(_LOCK_SESSION, {"b_id": session_id, "b_tenant": tenant}).first()
     if row is None:
         raise NotFoundError("session", session_id)
     return row
@@ -222,11 +235,7 @@ def respond(
         row = _locked_session(conn, tenant, session_id)
         answered = row.seq if row.status == FINISHED else row.seq - 1
         if seq <= answered:
-            stored = conn.execute(
-                select(_RESPONSES.c.item_id, _RESPONSES.c.response, _RESPONSES.c.reply).where(
-                    _RESPONSES.c.session_id == row.id, _RESPONSES.c.seq == seq
-                )
-            ).one()
+            stored = conn.execute(_STORED_RESPONSE, {"b_id": row.id, "b_seq": seq}).one()
             if stored.item_id == item_id and stored.response == response:
                 return stored.reply
             raise StaleSeqError(
@@ -257,17 +266,18 @@ def respond(
         else:
             next_seq = changes["seq"] = seq + 1
             _expose(conn, row.assessment_id, new_state.pending_item)
-        conn.execute(update(_SESSIONS).where(_SESSIONS.c.id == row.id).values(**changes))
+        conn.execute(_UPDATE_SESSION, {"b_id": row.id, **changes})
         reply = _delivery(row.id, next_seq, bank, config, new_state, "deliver")
         conn.execute(
-            insert(_RESPONSES).values(
-                session_id=row.id,
-                seq=seq,
-                item_id=item_id,
-                response=response,
-                received_at=now,
-                reply=reply,
-            )
+            _INSERT_RESPONSE,
+            {
+                "session_id": row.id,
+                "seq": seq,
+                "item_id": item_id,
+                "response": response,
+                "received_at": now,
+                "reply": reply,
+            },
         )
         if scope == "admin":
             return _delivery(row.id, next_seq, bank, config, new_state, scope)
