@@ -8,10 +8,10 @@ Run (one thread per tool, so the ratios are fair)::
 Design: a fixed-seed 500-item 2PL bank (catsim's generator, Barrada 2010: a ~ N(1.2, 0.25),
 b ~ N(0, 1), seed 0), 1,000 simulees theta ~ N(0, 1) (seed 5), maximum information, stop
 at SE < 0.3 or 40 items. Reports mean length, RMSE, max exposure, share of the most common
-first item and simulees per second; per-step latency of one live test (500 / 5,000 /
-50,000 items); Sympson-Hetter at 0.20; blueprint compliance with content and enemy
-constraints; the shadow test on 1,000 items with 10 constraint families. ``--write``
-replaces the "## CAT engine" section of ``bench/RESULTS.md``.
+first item and simulees per second (batch runs: best of 5); per-step latency of one live
+test (500 / 5,000 / 50,000 items); Sympson-Hetter at 0.20; blueprint compliance with
+content and enemy constraints; the shadow test on 1,000 items with 10 constraint
+families. ``--write`` replaces the "## CAT engine" section of ``bench/RESULTS.md``.
 """
 
 from __future__ import annotations
@@ -101,15 +101,16 @@ def _mirt_engine(a, b):
     return CATEngine(model, se_threshold=SE_STOP, max_items=MAX_ITEMS, seed=0)
 
 
-def run_mirt_batch(a, b, theta):
+def run_mirt_batch(a, b, theta, repeats=5):
     engine = _mirt_engine(a, b)
     engine.run_batch_simulation(theta[:10])  # warm-up
-    began = time.perf_counter()
-    res = engine.run_batch_simulation(theta)
-    seconds = time.perf_counter() - began
+    seconds = np.inf
+    for _ in range(repeats):  # best of `repeats` (the machine is shared)
+        began = time.perf_counter()
+        res = engine.run_batch_simulation(theta)
+        seconds = min(seconds, time.perf_counter() - began)
     lists = [r.items_administered for r in res]
-    return summarise(theta, [r.theta for r in res], [len(x) for x in lists], lists, seconds,
-                     a.size)  # fmt: skip
+    return summarise(theta, [r.theta for r in res], [len(x) for x in lists], lists, seconds, a.size)
 
 
 def run_mirt_loop(a, b, theta):
@@ -123,11 +124,15 @@ def run_mirt_loop(a, b, theta):
 
 
 # --------------------------------------------------------------------------- zapcat
-def run_zapcat(bank, config, theta, *, batch):
+def run_zapcat(bank, config, theta, *, batch, repeats=5):
     simulate(bank, config, n=20, seed=123, batch=batch)  # warm-up: tables built once per bank
-    res = simulate(bank, config, true_theta=theta, seed=1, batch=batch)
+    res = None
+    seconds = np.inf
+    for _ in range(repeats if batch else 1):  # best of `repeats` (the machine is shared)
+        res = simulate(bank, config, true_theta=theta, seed=1, batch=batch)
+        seconds = min(seconds, res.seconds)
     lists = [row[row >= 0].tolist() for row in res.items]
-    out = summarise(theta, res.theta, res.n_scored, lists, res.seconds, len(bank))
+    out = summarise(theta, res.theta, res.n_scored, lists, seconds, len(bank))
     out["report"] = report(res, bank, config)
     return out
 
@@ -236,16 +241,21 @@ def main(argv=None):
     # per-step latency of one live test
     out()
     out("Per-step latency of one live test (`engine.session.respond`: record, EAP, stop rule, "
-        "MFI selection, new state), 25 tests x up to 40 items, ms:")  # fmt: skip
+        "MFI selection, new state), 25 tests x 40 items, 3 rounds: the median round by wall "
+        "p99, every round's p99 in brackets; ms:")  # fmt: skip
     out()
     out("| bank size | wall p50 | wall p99 | CPU p50 | CPU p99 | steps |")
     out("|---|---|---|---|---|---|")
     for n in (500, 5000, 50000):
         big = zapcat_bank(*catsim_params(n, seed=1))
-        lat = live_latency(big, config.replace(stop_se=None))
+        rounds = [live_latency(big, config.replace(stop_se=None)) for _ in range(3)]
+        rounds.sort(key=lambda r: r["p99"])
+        lat = rounds[1]  # the median round by wall p99; all rounds' p99 in brackets
+        walls = ", ".join(f"{r['p99']:.3f}" for r in rounds)
+        cpus = ", ".join(f"{r['cpu_p99']:.3f}" for r in sorted(rounds, key=lambda r: r["cpu_p99"]))
         out(
-            f"| {n:,} | {lat['p50']:.3f} | {lat['p99']:.3f} | {lat['cpu_p50']:.3f} | "
-            f"{lat['cpu_p99']:.3f} | {lat['steps']} |"
+            f"| {n:,} | {lat['p50']:.3f} | {lat['p99']:.3f} ({walls}) | {lat['cpu_p50']:.3f} | "
+            f"{lat['cpu_p99']:.3f} ({cpus}) | 3 x {lat['steps']} |"
         )
     out(f"- Peers' live loops on the 500-item design: mirt one-examinee loop "
         f"{rows['mirt 1.2.0 one-examinee loop']['ms_per_item']:.3f} ms per item, catsim "
@@ -264,7 +274,7 @@ def main(argv=None):
         fit = fit_sympson_hetter(bank, config, target=0.2, n_simulees=2000, n_iterations=15,
                                  seed=100, margin=margin)  # fmt: skip
         fit_s = time.perf_counter() - began
-        sh = run_zapcat(bank, fit.config, theta, batch=True)
+        sh = run_zapcat(bank, fit.config, theta, batch=True, repeats=1)
         sh5 = simulate(bank, fit.config, n=5000, seed=77)
         sh5_max = float(sh5.exposure_counts(len(bank)).max() / 5000)
         out(f"| {0.2 - margin:.3f} | {fit_s:.1f} | {sh['max_exposure']:.3f} | {sh5_max:.3f} | "
