@@ -7,8 +7,8 @@ exposure rate ``r`` by the classic iteration (Sympson & Hetter, 1985): simulate,
 each item's selection rate ``P(S_i)``, set ``k_i = 1`` if ``P(S_i) <= r`` else
 ``r / P(S_i)``, and repeat with fresh simulees; the ``k_i`` used for the next
 iteration (and returned) average the last third of the iterations to damp simulation
-noise. Exposure counts of live tests are kept
-outside the bank (see ``exposure`` of :func:`engine.session.start`).
+noise. Exposure counts of live tests are kept outside the bank (see ``exposure`` of
+:func:`engine.session.start`).
 """
 
 from __future__ import annotations
