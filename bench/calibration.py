@@ -161,6 +161,28 @@ def _fit_girth(x: np.ndarray, model: str, k: int) -> tuple[np.ndarray, np.ndarra
 FITTERS = {"zapcat": _fit_zapcat, "mirt": _fit_mirt, "girth": _fit_girth}
 
 
+def _status_kb(field: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+def _reset_peak_rss() -> int:
+    """Reset the peak resident size (Linux ``clear_refs``) and return the current one, kB."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        return _status_kb("VmRSS")
+    except OSError:  # not Linux: fall back to the lifetime peak
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def _peak_rss() -> int:
+    """Peak resident size since the reset, kB."""
+    peak = _status_kb("VmHWM")
+    return peak or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
 def worker(tool: str, case: str, path: str, repeats: int) -> dict:
     """Fit one case with one tool (in a fresh process); return timings and estimates."""
     model, _, _, k, _ = CASES[case]
@@ -171,7 +193,7 @@ def worker(tool: str, case: str, path: str, repeats: int) -> dict:
         FITTERS[tool](x[:300, :5] if CASES[case][4] is None else x[:3000], model, k)
     except Exception:
         pass
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    base = _reset_peak_rss()
     times, cpu = [], []
     for _ in range(repeats):
         start, start_cpu = time.perf_counter(), time.process_time()
@@ -180,7 +202,7 @@ def worker(tool: str, case: str, path: str, repeats: int) -> dict:
         cpu.append(time.process_time() - start_cpu)
         if times[-1] > 20.0:
             break
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak = _peak_rss()
     return {
         "times": times,
         "cpu_times": cpu,

@@ -64,6 +64,12 @@ def quadrature(
     return theta, logw
 
 
+def _category_counts(data: ResponseData, k_max: int) -> FloatArray:
+    """Number of responses in each category of each item, (n_items, k_max)."""
+    flat = np.bincount(data.item * k_max + data.category, minlength=data.n_items * k_max)
+    return flat.reshape(data.n_items, k_max).astype(float)
+
+
 def _as_priors(priors: Any, model_names: set[str]) -> dict[str, Prior]:
     if priors is None or priors == "none":
         return {}
@@ -218,8 +224,7 @@ class Calibrator:
     ) -> tuple[ResponseData, list[str], dict[str, str], dict[str, str]]:
         """Leave out unestimable items and then empty persons, saying why."""
         k_all = data.n_categories
-        counts = np.zeros((data.n_items, int(k_all.max())))
-        np.add.at(counts, (data.item, data.category), 1.0)
+        counts = _category_counts(data, int(k_all.max()))
         n_resp = counts.sum(axis=1)
         excluded: dict[str, str] = {}
         problems = []
@@ -310,8 +315,7 @@ class Calibrator:
         problem = EMProblem(groups, design, theta, logw)
         if problem.n_beta == 0:
             raise CalibrationError("nothing to estimate: every item is anchored")
-        counts = np.zeros((data.n_items, int(k.max())))
-        np.add.at(counts, (data.item, data.category), 1.0)
+        counts = _category_counts(data, int(k.max()))
         beta = np.zeros(problem.n_beta)
         for g in groups:
             init = start_values(g, counts[g.items, : g.n_categories])

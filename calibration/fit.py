@@ -182,8 +182,8 @@ def sx2(result: CalibrationResult, min_expected: float = 1.0) -> pd.DataFrame:
             expected[c : c + rest.shape[0], c] = (rest * p[j, c]) @ weights
         with np.errstate(invalid="ignore", divide="ignore"):
             expected = expected / full[:, None]
-        observed = np.zeros((n_scores, kj))
-        np.add.at(observed, (total, matrix[:, j]), 1.0)
+        observed = np.bincount(total * kj + matrix[:, j], minlength=n_scores * kj)
+        observed = observed.reshape(n_scores, kj).astype(float)
         # groups: scores that can hold every category of item j
         lo, hi = kj - 1, int((k - 1).sum()) - (kj - 1)
         if hi < lo:
