@@ -78,16 +78,24 @@ class EMProblem:
             out[sl] = g.from_natural(natural[sl])
         return out
 
+    def _prior_sets(self) -> list[tuple[object, NDArray[np.intp]]]:
+        """Each distinct prior with the positions in ``beta`` it applies to."""
+        if not hasattr(self, "_prior_cache"):
+            sets: dict[int, tuple[object, list[int]]] = {}
+            for g in self.groups:
+                for i, prior in enumerate(g.beta_priors):
+                    if prior is not None:
+                        sets.setdefault(id(prior), (prior, []))[1].append(g.beta_start + i)
+            self._prior_cache = [(p, np.asarray(idx, dtype=np.intp)) for p, idx in sets.values()]
+        return self._prior_cache
+
     def log_prior(self, beta: FloatArray) -> float:
         """Sum of the log prior densities of the free parameters (0 without priors)."""
-        total = 0.0
+        sets = self._prior_sets()
+        if not sets:
+            return 0.0
         nat = self.natural(beta)
-        for g in self.groups:
-            part = nat[g.beta_start : g.beta_start + g.n_beta]
-            for i, prior in enumerate(g.beta_priors):
-                if prior is not None:
-                    total += float(prior.logpdf(part[i]))
-        return total
+        return float(sum(np.sum(prior.logpdf(nat[idx])) for prior, idx in sets))
 
     def log_prob_matrix(self, values: list[FloatArray]) -> FloatArray:
         """``log P`` of every (item, category) column at every point, (sum K, Q)."""
@@ -164,20 +172,16 @@ class EMProblem:
         """Gradient of the log prior w.r.t. the natural parameters, (n_beta,)."""
         out = np.zeros(self.n_beta)
         nat = self.natural(beta)
-        for g in self.groups:
-            for i, prior in enumerate(g.beta_priors):
-                if prior is not None:
-                    out[g.beta_start + i] = prior.grad(nat[g.beta_start + i])
+        for prior, idx in self._prior_sets():
+            out[idx] = prior.grad(nat[idx])
         return out
 
     def prior_hessian(self, beta: FloatArray) -> FloatArray:
         """Diagonal of the Hessian of the log prior (natural parameters), (n_beta,)."""
         out = np.zeros(self.n_beta)
         nat = self.natural(beta)
-        for g in self.groups:
-            for i, prior in enumerate(g.beta_priors):
-                if prior is not None:
-                    out[g.beta_start + i] = prior.hess(nat[g.beta_start + i])
+        for prior, idx in self._prior_sets():
+            out[idx] = prior.hess(nat[idx])
         return out
 
     # ------------------------------------------------------------------------ M-step

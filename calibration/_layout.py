@@ -291,7 +291,10 @@ class Design:
         Number of persons with each row's pattern.
     inverse : ndarray of int, (n_persons,)
         Row of each person.
-    indptr, obs_col, obs_item : CSR structure of the rows' observed responses.
+    indptr, obs_col, obs_item : CSR structure of the rows' observed responses (sparse).
+    dense : bool
+    colidx : ndarray of int (n_rows, n_items), dense designs only
+        Column of each row's response to each item; ``sum K`` where not answered.
     """
 
     col_offset: IntArray
@@ -305,6 +308,7 @@ class Design:
     obs_col: IntArray
     obs_item: IntArray
     dense: bool
+    colidx: IntArray | None = None
 
     @property
     def n_rows(self) -> int:
@@ -358,21 +362,21 @@ def build_design(
             inverse = np.arange(data.n_persons)
             counts = np.ones(data.n_persons)
         n_rows = rows.shape[0]
-        r_idx, j_idx = np.nonzero(rows >= 0)
-        cols = col_offset[j_idx] + rows[r_idx, j_idx]
-        complete = bool(r_idx.size == n_rows * n_items)
-        # columns (j, k >= 1): position in the reduced layout
-        upper = np.ones(n_cols, dtype=bool)
-        upper[col_offset[:-1]] = False
-        red_index = np.cumsum(upper) - 1
-        n_red = int(upper.sum())
+        observed = rows >= 0
+        complete = bool(observed.all())
+        # reduced layout: for each item, one column per category k >= 1 (e_jk - e_j0)
+        red_offset = np.concatenate([[0], np.cumsum(n_categories - 1)])
+        n_red = int(red_offset[-1])
         n_obs_cols = 0 if complete else n_items
         z = np.zeros((n_rows, n_obs_cols + n_red))
-        pos = rows[r_idx, j_idx] > 0
-        z[r_idx[pos], n_obs_cols + red_index[cols[pos]]] = 1.0
+        for k in range(1, int(n_categories.max())):
+            items_k = np.nonzero(n_categories > k)[0]
+            z[:, n_obs_cols + red_offset[items_k] + k - 1] = rows[:, items_k] == k
         if not complete:
-            z[r_idx, j_idx] = 1.0
-        up_cols = np.nonzero(upper)[0]
+            z[:, :n_items] = observed
+        up_cols = np.concatenate(
+            [col_offset[j] + np.arange(1, n_categories[j]) for j in range(n_items)]
+        ).astype(np.int64)
         item_of_col = np.repeat(np.arange(n_items), n_categories)
         zr = np.concatenate(
             [np.arange(n_obs_cols), n_obs_cols + np.arange(n_red), n_obs_cols + np.arange(n_red)]
@@ -380,7 +384,8 @@ def build_design(
         zc = np.concatenate([col_offset[:n_obs_cols], up_cols, col_offset[item_of_col[up_cols]]])
         zv = np.concatenate([np.ones(n_obs_cols), np.ones(n_red), -np.ones(n_red)])
         zmap = sparse.csr_array((zv, (zr, zc)), shape=(n_obs_cols + n_red, n_cols))
-        indptr = np.concatenate([[0], np.cumsum(np.bincount(r_idx, minlength=n_rows))])
+        colidx = np.where(observed, col_offset[:-1][None, :] + rows, n_cols)
+        empty = np.zeros(0, dtype=np.int64)
         return Design(
             col_offset,
             z,
@@ -389,10 +394,11 @@ def build_design(
             complete,
             counts.astype(float),
             inverse.astype(np.int64),
-            indptr.astype(np.int64),
-            cols.astype(np.int64),
-            j_idx.astype(np.int64),
+            empty,
+            empty,
+            empty,
             True,
+            colidx,
         )
     order = np.lexsort((data.item, data.person))
     person, item = data.person[order], data.item[order]
@@ -414,4 +420,5 @@ def build_design(
         cols.astype(np.int64),
         item.astype(np.int64),
         False,
+        None,
     )

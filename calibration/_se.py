@@ -97,9 +97,8 @@ def _posterior_means(
     """Posterior mean of each row's complete-data score, (n_rows, n_items * p_max)."""
     d = problem.design
     n_rows = d.n_rows
-    colidx = np.full((n_rows, n_items), d.n_cols, dtype=np.int64)
-    row_of = np.repeat(np.arange(n_rows), np.diff(d.indptr))
-    colidx[row_of, d.obs_item] = d.obs_col
+    colidx = d.colidx
+    assert colidx is not None
     flat = dmat.reshape(dmat.shape[0], -1)  # (Q, (sum K + 1) * p_max)
     out = np.empty((n_rows, n_items * p_max))
     batch = max(1, 4_000_000 // flat.shape[1])

@@ -256,7 +256,8 @@ class Calibrator:
                 "no item can be estimated: "
                 + "; ".join(f"{k}: {v}" for k, v in list(excluded.items())[:10])
             )
-        data = data.subset_items(keep)
+        if not keep.all():
+            data = data.subset_items(keep)
         names = [n for n, k in zip(names, keep, strict=True) if k]
         answered = np.bincount(data.person, minlength=data.n_persons) > 0
         excluded_persons = {

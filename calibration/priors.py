@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import stats
+from scipy import special
 
 from item_banks.errors import CalibrationError
 
@@ -69,11 +69,26 @@ class Prior:
     def logpdf(self, x: ArrayLike) -> FloatArray:
         """Log-density at ``x`` (``-inf`` outside the support)."""
         x = np.asarray(x, dtype=float)
-        if self.kind == "normal":
-            return stats.norm.logpdf(x, self.p1, self.p2)
-        if self.kind == "lognormal":
-            return stats.lognorm.logpdf(x, self.p2, scale=np.exp(self.p1))
-        return stats.beta.logpdf(x, self.p1, self.p2)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if self.kind == "normal":
+                z = (x - self.p1) / self.p2
+                return -0.5 * z**2 - np.log(self.p2 * np.sqrt(2.0 * np.pi))
+            if self.kind == "lognormal":
+                lx = np.log(np.where(x > 0, x, np.nan))
+                out = (
+                    -lx
+                    - np.log(self.p2 * np.sqrt(2.0 * np.pi))
+                    - 0.5 * ((lx - self.p1) / self.p2) ** 2
+                )
+                return np.where(x > 0, out, -np.inf)
+            inside = (x > 0) & (x < 1)
+            xc = np.where(inside, x, 0.5)
+            out = (
+                (self.p1 - 1) * np.log(xc)
+                + (self.p2 - 1) * np.log1p(-xc)
+                - special.betaln(self.p1, self.p2)
+            )
+            return np.where(inside, out, -np.inf)
 
     def grad(self, x: ArrayLike) -> FloatArray:
         """First derivative of the log-density."""

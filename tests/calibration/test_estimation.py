@@ -413,3 +413,24 @@ def test_reverse_keyed_item_gets_negative_slope_and_bank_refuses_it():
         result.to_item_bank()
     scores = result.scores("eap")
     assert "left out of scoring: item1" in scores.attrs["notes"][0]
+
+
+def test_prior_densities_and_derivatives_match_scipy():
+    from calibration.priors import Prior, parse_prior
+
+    x = np.array([0.05, 0.2, 0.5, 0.9, 1.7])
+    cases = [
+        (Prior("normal", 0.3, 1.2), stats.norm(0.3, 1.2)),
+        (Prior("lognormal", 0.2, 0.5), stats.lognorm(0.5, scale=np.exp(0.2))),
+        (parse_prior("beta(5, 17)"), stats.beta(5, 17)),
+    ]
+    for prior, ref in cases:
+        inside = ref.support()[0] < x
+        inside &= x < ref.support()[1]
+        np.testing.assert_allclose(prior.logpdf(x[inside]), ref.logpdf(x[inside]), rtol=1e-12)
+        h = 1e-6
+        num = (ref.logpdf(x[inside] + h) - ref.logpdf(x[inside] - h)) / (2 * h)
+        np.testing.assert_allclose(prior.grad(x[inside]), num, rtol=1e-6)
+        num2 = (prior.grad(x[inside] + h) - prior.grad(x[inside] - h)) / (2 * h)
+        np.testing.assert_allclose(prior.hess(x[inside]), num2, rtol=1e-5)
+    assert Prior("beta", 5, 17).logpdf(1.2) == -np.inf
