@@ -581,9 +581,11 @@ def _shadow_solve(plan: Plan, rows: Rows, row: int, cand: NDArray, info: FloatAr
     """Solve one shadow test; return the most informative free item in it (-1: infeasible).
 
     Items already given are constants. Candidates without enemies are pruned to the
-    ``slots`` most informative of each constraint signature: any optimal test using a
-    pruned item could swap it for a free kept item of the same signature without
-    losing information or breaking a constraint, so the pruning is exact.
+    ``cap`` most informative of each constraint signature, where ``cap`` is the most
+    items of that signature a test can still take (the free slots, and the remaining
+    maximum of each constrained area it counts for): any optimal test using a pruned item
+    could swap it for a free kept item of the same signature without losing information
+    or breaking a constraint, so the pruning is exact.
     """
     cfg = plan.config
     sig, has_enemy = _shadow_signature(plan)
@@ -597,7 +599,14 @@ def _shadow_solve(plan: Plan, rows: Rows, row: int, cand: NDArray, info: FloatAr
     s = sig[order]
     first = np.r_[0, np.nonzero(np.diff(s))[0] + 1]
     rank = np.arange(order.size) - np.repeat(first, np.diff(np.r_[first, order.size]))
-    keep = np.concatenate([order[rank < slots], idx[has_enemy[idx]]])
+    cap = np.full(order.size, float(slots))
+    if plan.c_member.shape[1]:
+        room = plan.c_max - plan.c_member[given].sum(axis=0)
+        cap = np.minimum(cap, np.where(plan.c_member[order] > 0, room, np.inf).min(axis=1))
+    if plan.p_member.shape[1]:
+        room = np.ceil(plan.p_target * cfg.max_items) - plan.p_member[given].sum(axis=0)
+        cap = np.minimum(cap, np.where(plan.p_member[order] > 0, room, np.inf).min(axis=1))
+    keep = np.concatenate([order[rank < cap], idx[has_enemy[idx]]])
     m = keep.size
     blocks = [np.ones((1, m))]
     lower, upper = [float(slots)], [float(slots)]

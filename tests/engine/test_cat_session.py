@@ -313,15 +313,26 @@ def test_online_exposure_cap(bank500):
     assert start(bank500, config, seed=1, exposure={"__tests__": 10, free: 1}).pending_item == free
 
 
-def test_shadow_pruned_solution_is_optimal(mixed_bank):
-    config = CATConfig(selector="shadow", max_items=15, stop_se=None,
-                       content=(("alg", 3, 6), ("geo", 3, 6), ("num", 2, 6)))  # fmt: skip
-    state = _play(mixed_bank, config, 3, 0.2, n_steps=5)
+@pytest.mark.parametrize("seed, steps", [(3, 5), (4, 2), (5, 9), (6, 12)])
+def test_shadow_pruned_solution_is_optimal(mixed_bank, seed, steps):
+    config = CATConfig(
+        selector="shadow",
+        max_items=15,
+        stop_se=None,
+        content=(("alg", 3, 6), ("geo", 3, 6), ("num", 2, 6)),
+    )
+    state = _play(mixed_bank, config, seed, 0.2, n_steps=steps, answer_seed=seed)
     plan = get_plan(mixed_bank, config)
     items = mixed_bank.indices_of(state.administered)
-    rows = rows_from_history(plan, state.seed, items, np.asarray(state.responses),
-                             np.zeros(0, dtype=np.intp), state.pretest_positions,
-                             state.start_theta)  # fmt: skip
+    rows = rows_from_history(
+        plan,
+        state.seed,
+        items,
+        np.asarray(state.responses),
+        np.zeros(0, dtype=np.intp),
+        state.pretest_positions,
+        state.start_theta,
+    )
     info = plan.tables.information_at(np.array([state.theta]), -4, 4)[0].astype(float)
     cand = ~(rows.given[0] | rows.blocked[0]) & plan.operational
     pick = _shadow_solve(plan, rows, 0, cand, info)
@@ -329,16 +340,21 @@ def test_shadow_pruned_solution_is_optimal(mixed_bank):
     n = len(mixed_bank)
     given = rows.given[0] & plan.operational
     lb, ub = given.astype(float), (given | cand).astype(float)
-    areas = {a: np.array([a in it.content_areas for it in mixed_bank.items], float)
-             for a in ("alg", "geo", "num")}  # fmt: skip
+    areas = {
+        a: np.array([a in it.content_areas for it in mixed_bank.items], float)
+        for a in ("alg", "geo", "num")
+    }
     groups = sorted({g for it in mixed_bank.items for g in it.enemy_groups})
     rows_a = [np.ones(n)] + [areas[a] for a in ("alg", "geo", "num")]
     rows_a += [np.array([g in it.enemy_groups for it in mixed_bank.items], float) for g in groups]
     lo = [15, 3, 3, 2] + [0] * len(groups)
     hi = [15, 6, 6, 6] + [1] * len(groups)
-    res = optimize.milp(-info, integrality=np.ones(n), bounds=optimize.Bounds(lb, ub),
-                        constraints=optimize.LinearConstraint(sparse.csr_matrix(np.array(rows_a)),
-                                                              lo, hi))  # fmt: skip
+    res = optimize.milp(
+        -info,
+        integrality=np.ones(n),
+        bounds=optimize.Bounds(lb, ub),
+        constraints=optimize.LinearConstraint(sparse.csr_matrix(np.array(rows_a)), lo, hi),
+    )
     free = (res.x > 0.5) & ~given
     assert pick == int(np.flatnonzero(free)[np.argmax(info[free])])
 
