@@ -341,8 +341,10 @@ def render(results: dict, scaling: dict, args: argparse.Namespace, date: str | N
         f"({date or _now()}, {platform.machine()}, "
         f"{os.cpu_count()} cores shared with other work, one thread per tool, "
         f"median of {args.repeats} fits (one when a fit takes over 20 s), each tool in a fresh "
-        f"process; times include standard errors; peak = resident memory above the level "
-        f"after loading the data). The machine is shared with other jobs, so the ratios use "
+        f"process after an untimed warm-up fit; times include standard errors (zapcat: Louis, "
+        f"mirt: its default Oakes; girth computes none); peak = highest resident memory "
+        f"during the fits above the level just before them, from Linux VmHWM). The machine "
+        f"is shared with other jobs, so the ratios use "
         f"CPU time (`time.process_time`, all threads of the process; every tool runs one "
         f"thread), which other jobs do not inflate; wall-clock medians are shown beside it.",
         "",
