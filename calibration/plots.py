@@ -27,6 +27,12 @@ def item_locations(item: Item) -> NDArray[np.float64]:
     Returns
     -------
     ndarray, shape (1,) or (K-1,)
+
+    Examples
+    --------
+    >>> from item_banks import Item
+    >>> item_locations(Item("q", "grm", {"a": 1.2, "b1": -1.0, "b2": 0.5}))
+    array([-1. ,  0.5])
     """
     p = item.params
     steps = [p[f"b{k}"] for k in range(1, item.n_categories) if f"b{k}" in p]
@@ -77,6 +83,15 @@ def wright_map(
     matplotlib Axes
         ``ax.patches``: the person bars; one scatter collection per model label (points
         within ``limits``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from item_banks import read_bank
+    >>> from item_banks.examples import DEMO_BANK_PATH
+    >>> theta = np.random.default_rng(1).normal(size=500)
+    >>> wright_map(read_bank(DEMO_BANK_PATH), theta).get_title()
+    'Wright map: 500 persons, 250 items'
     """
     theta = np.asarray(person_theta, dtype=float)
     if theta.ndim != 1 or theta.size == 0:
@@ -202,6 +217,13 @@ def item_fit_overview(
     matplotlib Axes
         Scatter collections labelled ``"infit"``, ``"outfit"`` and, when there are
         flagged items, ``"p < alpha"``; y tick labels are the item ids.
+
+    Examples
+    --------
+    >>> fit = pd.DataFrame({"infit": [1.0, 1.4], "outfit": [1.1, 1.9], "sx2_p": [0.5, 0.01]},
+    ...                    index=["q1", "q2"])
+    >>> item_fit_overview(fit).get_title()
+    'Item fit: 1 of 2 items with p < 0.05'
     """
     if not isinstance(fit, pd.DataFrame) or fit.empty:
         raise PlotInputError("fit must be a non-empty DataFrame with one row per item")

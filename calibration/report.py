@@ -34,6 +34,17 @@ def calibration_report(
     Returns
     -------
     HtmlReport
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from calibration import calibrate
+    >>> from calibration.data import ResponseData
+    >>> rng = np.random.default_rng(1)
+    >>> theta, b = rng.normal(size=1000), np.linspace(-1, 1, 6)
+    >>> x = (rng.random((1000, 6)) < 1 / (1 + np.exp(-(theta[:, None] - b)))).astype(int)
+    >>> calibration_report(calibrate(ResponseData.from_matrix(x), "2pl")).figure_ids
+    ['fig-item-fit-overview', 'fig-test-information-and-conditional-se', 'fig-wright-map']
     """
     negative = list(result.negative_slopes())
     if bank is None and not negative:

@@ -63,6 +63,14 @@ def conditional_bias_rmse(
     ------
     PlotInputError
         On arrays of different lengths, empty or non-finite input, or bad bin edges.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> true = np.random.default_rng(0).normal(size=1000)
+    >>> ax = conditional_bias_rmse(true, true + 0.1, bins=5)
+    >>> np.round(ax.get_lines()[0].get_ydata(), 6)
+    array([0.1, 0.1, 0.1, 0.1, 0.1])
     """
     true = _vector(theta_true, "theta_true")
     hat = _vector(theta_hat, "theta_hat")
@@ -123,6 +131,13 @@ def conditional_by_band(
     -------
     matplotlib Axes
         Lines ``"bias"`` and ``"RMSE"`` as in :func:`conditional_bias_rmse`.
+
+    Examples
+    --------
+    >>> bands = [{"band": [None, 0.0], "n": 40, "bias": -0.1, "rmse": 0.4},
+    ...          {"band": [0.0, 1.0], "n": 60, "bias": 0.05, "rmse": 0.3}]
+    >>> conditional_by_band(bands).get_lines()[0].get_xdata().tolist()
+    [-0.5, 0.5]
     """
     entries = [e for e in conditional if e.get("n", 0) > 0 and "bias" in e]
     if not entries:
@@ -158,6 +173,11 @@ def test_length_distribution(lengths: ArrayLike, *, ax: Axes | None = None) -> A
     -------
     matplotlib Axes
         The bars count simulees per length; a dashed vertical line marks the mean.
+
+    Examples
+    --------
+    >>> test_length_distribution([12, 15, 15, 20]).get_title()
+    'Test length (4 simulees)'
     """
     values = _vector(lengths, "lengths")
     if np.any(values < 0) or np.any(values != np.round(values)):
@@ -205,6 +225,11 @@ def exposure_histogram(
     -------
     matplotlib Axes
         The title gives the number of items never used and the largest rate.
+
+    Examples
+    --------
+    >>> exposure_histogram([0.0, 0.0, 0.1, 0.35], max_rate=0.3).get_title()
+    'Item exposure: 2 of 4 items never used, max 0.35'
     """
     rates = _vector(exposure_rates, "exposure_rates")
     if np.any((rates < 0) | (rates > 1)):
@@ -265,6 +290,12 @@ def adaptive_test_trace(
     -------
     matplotlib Axes
         Line ``"estimate"`` (x = 1..n), the band as a filled polygon collection.
+
+    Examples
+    --------
+    >>> ax = adaptive_test_trace(["q3", "q8"], [1, 0], [0.6, 0.1], [0.8, 0.6])
+    >>> [t.get_text() for t in ax.get_xticklabels()]
+    ['q3', 'q8']
     """
     ids = [str(i) for i in item_ids]
     resp = _vector(responses, "responses")
@@ -327,6 +358,19 @@ def state_trace(
     ------
     PlotInputError
         When no response has been recorded yet.
+
+    Examples
+    --------
+    >>> from item_banks import read_bank
+    >>> from item_banks.examples import DEMO_BANK_PATH
+    >>> from engine.config import CATConfig
+    >>> from engine.session import respond, start
+    >>> bank, config = read_bank(DEMO_BANK_PATH), CATConfig(max_items=5)
+    >>> state = start(bank, config, seed=3)
+    >>> while not state.finished:
+    ...     state = respond(bank, config, state, state.pending_item, 1)
+    >>> len(state_trace(state).get_xticklabels())
+    5
     """
     if not state.administered:
         raise PlotInputError("the test has no responses yet: nothing to trace")
@@ -355,6 +399,13 @@ def result_trace(
     ------
     PlotInputError
         When the result has no items.
+
+    Examples
+    --------
+    >>> result = {"items": [{"item_id": "q1", "response": 1, "scored": True, "theta": 0.5,
+    ...                      "se": 0.9}]}
+    >>> result_trace(result).get_title()
+    'Adaptive test: final θ̂ = 0.50 (SE 0.90) after 1 items'
     """
     items = list(result.get("items") or [])
     if not items:

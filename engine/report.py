@@ -81,6 +81,17 @@ def simulation_report(
     ------
     ReportInputError
         When ``data`` is not a simulation report (wrong format, missing sections).
+
+    Examples
+    --------
+    >>> from item_banks import read_bank
+    >>> from item_banks.examples import DEMO_BANK_PATH
+    >>> from engine.config import CATConfig
+    >>> from engine.simulation import report, simulate
+    >>> bank, config = read_bank(DEMO_BANK_PATH), CATConfig(max_items=10)
+    >>> data = report(simulate(bank, config, n=100, seed=1), bank, config)
+    >>> simulation_report(data).figure_ids
+    ['fig-conditional-bias-and-rmse', 'fig-test-length-distribution', 'fig-item-exposure-rates']
     """
     _check(data, source)
     bank = data["bank"]

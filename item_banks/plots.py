@@ -38,6 +38,13 @@ def new_axes(ax: Axes | None, *, figsize: tuple[float, float] = (6.4, 4.0)) -> A
     Returns
     -------
     matplotlib Axes
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> fig, ax = plt.subplots()
+    >>> new_axes(ax) is ax
+    True
     """
     if ax is not None:
         return ax
@@ -102,6 +109,14 @@ def item_positions(bank: ItemBank, item_ids: Sequence[str] | str | None) -> NDAr
         When the list is empty.
     UnknownItemError
         When an id is not in the bank.
+
+    Examples
+    --------
+    >>> from item_banks import read_bank
+    >>> from item_banks.examples import DEMO_BANK_PATH
+    >>> bank = read_bank(DEMO_BANK_PATH)
+    >>> item_positions(bank, ["py-synt-002", "py-synt-001"])
+    array([1, 0])
     """
     if item_ids is None:
         return np.arange(len(bank))
@@ -186,6 +201,15 @@ def item_information(
     Returns
     -------
     matplotlib Axes
+
+    Examples
+    --------
+    >>> from item_banks import read_bank
+    >>> from item_banks.examples import DEMO_BANK_PATH
+    >>> bank = read_bank(DEMO_BANK_PATH)
+    >>> ax = item_information(bank, ["py-synt-001", "py-synt-013"])
+    >>> [line.get_label() for line in ax.get_lines()]
+    ['py-synt-001', 'py-synt-013']
     """
     grid = theta_grid(theta)
     pos = item_positions(bank, item_ids)
@@ -244,6 +268,15 @@ def test_information(
     ------
     PlotInputError
         On an empty item list, a bad grid or ``se_limit <= 0``.
+
+    Examples
+    --------
+    >>> from item_banks import read_bank
+    >>> from item_banks.examples import DEMO_BANK_PATH
+    >>> bank = read_bank(DEMO_BANK_PATH)
+    >>> ax = test_information(bank)
+    >>> ax.get_lines()[0].get_label(), ax.right_ax.get_ylabel()
+    ('information: skills-demo', 'conditional SE')
     """
     grid = theta_grid(theta)
     pos = item_positions(bank, item_ids)
@@ -281,7 +314,13 @@ test_information.__test__ = False  # type: ignore[attr-defined]  # not a pytest 
 
 
 def model_label(model: str, n_categories: int) -> str:
-    """Label of a model and its number of categories: ``"2pl"``, ``"grm K=4"``."""
+    """Label of a model and its number of categories: ``"2pl"``, ``"grm K=4"``.
+
+    Examples
+    --------
+    >>> model_label("3pl", 2), model_label("grm", 4)
+    ('3pl', 'grm K=4')
+    """
     return model if n_categories == 2 else f"{model} K={n_categories}"
 
 
@@ -301,6 +340,15 @@ def bank_composition(bank: ItemBank, *, ax: Axes | None = None) -> Axes:
     matplotlib Axes
         One bar container per model (``ax.containers``), labelled by model; the y tick
         labels are the content areas in sorted order.
+
+    Examples
+    --------
+    >>> from item_banks import read_bank
+    >>> from item_banks.examples import DEMO_BANK_PATH
+    >>> bank = read_bank(DEMO_BANK_PATH)
+    >>> ax = bank_composition(bank)
+    >>> [c.get_label() for c in ax.containers]
+    ['2pl', '3pl', 'grm K=4']
     """
     counts: dict[str, dict[str, int]] = {}
     for item in bank:

@@ -56,13 +56,26 @@ def new_figure(figsize: tuple[float, float] = (7.0, 4.0)) -> tuple[Figure, Axes]
     Returns
     -------
     (Figure, Axes)
+
+    Examples
+    --------
+    >>> fig, ax = new_figure()
+    >>> fig.axes == [ax]
+    True
     """
     fig = Figure(figsize=figsize, layout="constrained")
     return fig, fig.add_subplot()
 
 
 def figure_to_png(fig: Figure, *, dpi: int = 100) -> bytes:
-    """Render ``fig`` to PNG bytes with the Agg renderer."""
+    """Render ``fig`` to PNG bytes with the Agg renderer.
+
+    Examples
+    --------
+    >>> fig, ax = new_figure()
+    >>> figure_to_png(fig)[1:4]
+    b'PNG'
+    """
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi)
     return buffer.getvalue()
@@ -90,6 +103,7 @@ class HtmlReport:
     >>> report = HtmlReport("Demo")
     >>> report.heading("Numbers")
     >>> report.table(pd.DataFrame({"x": [1.0, 2.0]}), caption="Two numbers")
+    'table-two-numbers'
     >>> "table-two-numbers" in report.to_html()
     True
     """
@@ -201,6 +215,13 @@ def composition_table(bank: ItemBank) -> pd.DataFrame:
     -------
     pandas.DataFrame
         Index: model labels (``"3pl"``, ``"grm K=4"``) then ``"total"``; integer counts.
+
+    Examples
+    --------
+    >>> from item_banks import read_bank
+    >>> from item_banks.examples import DEMO_BANK_PATH
+    >>> int(composition_table(read_bank(DEMO_BANK_PATH)).loc["total", "total"])
+    250
     """
     rows = [
         (plots.model_label(it.model, it.n_categories), area)
@@ -224,6 +245,13 @@ def parameter_table(bank: ItemBank) -> pd.DataFrame:
     pandas.DataFrame
         :func:`~item_banks.io.bank_to_frame` with each ``<param>_se`` column moved right
         after its parameter and empty columns dropped.
+
+    Examples
+    --------
+    >>> from item_banks import read_bank
+    >>> from item_banks.examples import DEMO_BANK_PATH
+    >>> list(parameter_table(read_bank(DEMO_BANK_PATH)).columns[:6])
+    ['item_id', 'model', 'n_categories', 'a', 'b', 'c']
     """
     frame = bank_to_frame(bank)
     ordered = []
