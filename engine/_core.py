@@ -543,20 +543,26 @@ def _pick_with_exposure(plan: Plan, rows: Rows, sub: IntArray, crit: NDArray) ->
 
 
 def _randomesque(crit: NDArray, k: int, seed, step, attempt) -> IntArray:
-    n_items = crit.shape[1]
-    k = min(k, n_items)
-    top = (
-        np.argpartition(-crit, k - 1, axis=1)[:, :k]
-        if k < n_items
-        else np.tile(np.arange(n_items), (crit.shape[0], 1))
-    )
-    top = np.sort(top, axis=1)
-    finite = np.isfinite(np.take_along_axis(crit, top, axis=1))
-    count = finite.sum(axis=1)
+    """One of the ``k`` best items of each row, drawn uniformly (ties: lower index first)."""
+    n_rows = crit.shape[0]
+    k = min(k, crit.shape[1])
+    work = np.array(crit, copy=True)
+    top = np.empty((n_rows, k), dtype=np.intp)
+    valid = np.empty((n_rows, k), dtype=bool)
+    every = np.arange(n_rows)
+    for j in range(k):  # k argmax passes: cheaper than a partition for small k
+        best = np.argmax(work, axis=1)
+        top[:, j] = best
+        valid[:, j] = np.isfinite(work[every, best])
+        work[every, best] = -np.inf
+    order = np.argsort(top, axis=1, kind="stable")
+    top = np.take_along_axis(top, order, axis=1)
+    valid = np.take_along_axis(valid, order, axis=1)
+    count = valid.sum(axis=1)
     u = uniforms(seed, step, RANDOMESQUE, attempt)
-    j = np.floor(u * np.maximum(count, 1)).astype(np.intp)
-    pos = np.argmax(np.cumsum(finite, axis=1) > j[:, None], axis=1)
-    return top[np.arange(top.shape[0]), pos]
+    pick = np.floor(u * np.maximum(count, 1)).astype(np.intp)
+    pos = np.argmax(np.cumsum(valid, axis=1) > pick[:, None], axis=1)
+    return top[every, pos]
 
 
 # -------------------------------------------------------------------------- shadow test
