@@ -6,6 +6,10 @@ from the environment (that is what ``zapcat serve`` runs in each worker).
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio.to_thread
 from fastapi import FastAPI
 
 from api.db import Database
@@ -41,7 +45,19 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     db = Database(settings)
     if migrate:
         db.migrate()
-    app = FastAPI(title="Zapcat delivery API", version="1", description=DESCRIPTION)
+    threads = settings.threads
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # sync routes run in anyio's thread pool (40 threads by default); with many
+        # concurrent requests all those threads fight for the GIL. A few threads keep the
+        # database round trips overlapped without the convoy.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = threads
+        yield
+
+    app = FastAPI(
+        title="Zapcat delivery API", version="1", description=DESCRIPTION, lifespan=lifespan
+    )
     app.state.context = ServiceContext(settings=settings, db=db, keys=KeyVerifier(db))
     install_error_handlers(app)
     for module in (system, banks, assessments, sessions):

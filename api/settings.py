@@ -8,6 +8,7 @@ variable                   meaning
                            several workers or machines.
 ``ZAPCAT_DB_POOL_SIZE``    connections per worker process (PostgreSQL), default 10.
 ``ZAPCAT_SQLITE_TIMEOUT``  seconds a SQLite writer waits for the lock, default 30.
+``ZAPCAT_THREADS``         threads per worker running requests, default 4.
 =========================  ==========================================================
 """
 
@@ -32,11 +33,14 @@ class Settings:
         Connection pool size per worker process (ignored for SQLite), >= 1.
     sqlite_timeout : float
         Seconds a SQLite writer waits for the database lock, > 0.
+    threads : int
+        Threads per worker process that run requests (database and engine work), >= 1.
     """
 
     database_url: str = DEFAULT_DATABASE_URL
     pool_size: int = 10
     sqlite_timeout: float = 30.0
+    threads: int = 4
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -46,6 +50,7 @@ class Settings:
             database_url=env.get("ZAPCAT_DATABASE_URL", DEFAULT_DATABASE_URL),
             pool_size=int(env.get("ZAPCAT_DB_POOL_SIZE", "10")),
             sqlite_timeout=float(env.get("ZAPCAT_SQLITE_TIMEOUT", "30")),
+            threads=int(env.get("ZAPCAT_THREADS", "4")),
         )
 
     @property

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated
@@ -42,7 +43,7 @@ def open_database(database_url: str | None) -> Database:
     """The service database named by ``database_url`` or the environment, migrated."""
     settings = Settings.from_env()
     if database_url:
-        settings = Settings(database_url, settings.pool_size, settings.sqlite_timeout)
+        settings = dataclasses.replace(settings, database_url=database_url)
     db = Database(settings)
     db.migrate()
     return db
