@@ -107,6 +107,8 @@ class Plan:
         self.operational = tables.meta("operational")
         self.pretest = tables.meta("pretest")
         self.all_operational = bool(self.operational.all())
+        # items blocked during a test: enemies and Sympson-Hetter refusals
+        self.may_block = bool(tables.meta("has_enemies") or config.exposure != "none")
         self.item_ids = bank.item_ids  # tuple, built once
         # exposure
         self.sh_k: FloatArray | None = None
@@ -381,7 +383,9 @@ def select(
     """
     cfg = plan.config
     out = np.full(idx.size, -1, dtype=np.intp)
-    unavailable = rows.given[idx] | rows.blocked[idx]
+    unavailable = rows.given[idx]
+    if plan.may_block:
+        unavailable |= rows.blocked[idx]
     # pretest slots
     if cfg.pretest_count:
         slot = (rows.pretest_pos[idx] == (rows.n_total[idx] + 1)[:, None]).any(axis=1)
