@@ -164,7 +164,9 @@ def _covariance_dense(
                 fv = f.T @ (z[lo:hi].T @ cw)
                 second += np.outer(fv, h) + np.outer(h, fv) + cw.sum() * np.outer(h, h)
     mean = _posterior_means(problem, post, dmat, n_items, p_max)
-    xpd = blas.dsyrk(1.0, (mean * np.sqrt(d.counts)[:, None]).T, trans=0, lower=0)
+    if not problem.unit_counts:
+        mean *= np.sqrt(d.counts)[:, None]
+    xpd = blas.dsyrk(1.0, mean.T, trans=0, lower=0)
     xpd = np.triu(xpd) + np.triu(xpd, 1).T
     return second - xpd if method == "louis" else xpd
 

@@ -33,11 +33,11 @@ class ResponseData:
     ----------
     person_ids : tuple of str, length n_persons
     item_ids : tuple of str, length n_items
-    person : ndarray of int, shape (n_obs,)
+    person : ndarray of int32, shape (n_obs,)
         Person position of each observed response.
-    item : ndarray of int, shape (n_obs,)
+    item : ndarray of int32, shape (n_obs,)
         Item position of each observed response.
-    category : ndarray of int, shape (n_obs,)
+    category : ndarray of int16, shape (n_obs,)
         Recoded response ``0 .. K_i - 1``.
     category_codes : tuple of tuple of float
         Per item, the original code of each category (index = recoded category).
@@ -49,13 +49,19 @@ class ResponseData:
 
     person_ids: tuple[str, ...]
     item_ids: tuple[str, ...]
-    person: NDArray[np.int64]
-    item: NDArray[np.int64]
-    category: NDArray[np.int64]
+    person: NDArray[np.int32]
+    item: NDArray[np.int32]
+    category: NDArray[np.int16]
     category_codes: tuple[tuple[float, ...], ...]
     source: str = "DataFrame"
     sha256: str = ""
     notes: tuple[str, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        # compact storage: 4 + 4 + 2 bytes per observed response
+        object.__setattr__(self, "person", np.asarray(self.person, dtype=np.int32))
+        object.__setattr__(self, "item", np.asarray(self.item, dtype=np.int32))
+        object.__setattr__(self, "category", np.asarray(self.category, dtype=np.int16))
 
     @property
     def n_persons(self) -> int:
@@ -175,22 +181,27 @@ class ResponseData:
             codes = filled.astype(np.int64)
         else:
             missing = values < 0
-            codes = np.where(missing, 0, values).astype(np.int64)
+            codes = np.where(missing, 0, values)
+        if codes.size and 0 <= codes.min() and codes.max() < 32767:
+            codes = codes.astype(np.int16)
         if problems:
             raise ResponseDataError(problems, source="array")
-        item, person = np.nonzero(~missing.T)
-        raw = codes[person, item]
-        top = int(raw.max()) + 1 if raw.size else 1
-        present = np.bincount(item * top + raw, minlength=m * top).reshape(m, top) > 0
-        rank = np.cumsum(present, axis=1) - 1  # recoded category of each code, per item
-        category = rank[item, raw].astype(np.int64)
-        tables = [tuple(float(c) for c in np.nonzero(row)[0]) for row in present]
         digest = hashlib.sha256(np.ascontiguousarray(codes).tobytes() + missing.tobytes())
+        top = int(codes.max()) + 1 if codes.size else 1
+        item, person = (idx.astype(np.int32) for idx in np.nonzero(~missing.T))
+        if top <= 64:  # which codes each item uses
+            present = np.stack([((codes == k) & ~missing).any(axis=0) for k in range(top)], 1)
+        else:
+            key = item.astype(np.int64) * top + codes[person, item]
+            present = np.bincount(key, minlength=m * top).reshape(m, top) > 0
+        rank = (np.cumsum(present, axis=1) - 1).astype(np.int16)  # code -> category, per item
+        category = rank[item, codes[person, item]]
+        tables = [tuple(float(c) for c in np.nonzero(row)[0]) for row in present]
         return cls(
             tuple(str(p) for p in persons),
             tuple(str(i) for i in ids),  # ids given
-            person.astype(np.int64),
-            item.astype(np.int64),
+            person,
+            item,
             category,
             tuple(tables),
             "array",

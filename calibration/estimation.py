@@ -66,7 +66,8 @@ def quadrature(
 
 def _category_counts(data: ResponseData, k_max: int) -> FloatArray:
     """Number of responses in each category of each item, (n_items, k_max)."""
-    flat = np.bincount(data.item * k_max + data.category, minlength=data.n_items * k_max)
+    key = data.item.astype(np.int64) * k_max + data.category
+    flat = np.bincount(key, minlength=data.n_items * k_max)
     return flat.reshape(data.n_items, k_max).astype(float)
 
 

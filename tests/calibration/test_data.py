@@ -69,7 +69,7 @@ def test_storage_grows_with_observed_responses():
     data = ResponseData.from_matrix(x)
     assert data.n_observed == (x >= 0).sum()
     stored = data.person.nbytes + data.item.nbytes + data.category.nbytes
-    assert stored == 24 * data.n_observed  # three int64 per observed response
+    assert stored == 10 * data.n_observed  # int32 person and item, int16 category
 
 
 # ------------------------------------------------------------------- bad input
