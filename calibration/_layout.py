@@ -384,7 +384,7 @@ def build_design(
         zc = np.concatenate([col_offset[:n_obs_cols], up_cols, col_offset[item_of_col[up_cols]]])
         zv = np.concatenate([np.ones(n_obs_cols), np.ones(n_red), -np.ones(n_red)])
         zmap = sparse.csr_array((zv, (zr, zc)), shape=(n_obs_cols + n_red, n_cols))
-        colidx = np.where(observed, col_offset[:-1][None, :] + rows, n_cols)
+        colidx = np.where(observed, col_offset[:-1][None, :] + rows, n_cols).astype(np.int32)
         empty = np.zeros(0, dtype=np.int64)
         return Design(
             col_offset,

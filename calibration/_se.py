@@ -91,24 +91,25 @@ def _score_derivatives(problem: EMProblem, values: list[FloatArray], p_max: int)
     return out
 
 
-def _posterior_means(
+def _cross_product(
     problem: EMProblem, post: FloatArray, dmat: FloatArray, n_items: int, p_max: int
 ) -> FloatArray:
-    """Posterior mean of each row's complete-data score, (n_rows, n_items * p_max)."""
+    """``sum_i c_i s_i s_i'`` of the rows' posterior-mean scores, in batches of rows."""
     d = problem.design
-    n_rows = d.n_rows
+    n_rows, p_e = d.n_rows, n_items * p_max
     colidx = d.colidx
     assert colidx is not None
     flat = dmat.reshape(dmat.shape[0], -1)  # (Q, (sum K + 1) * p_max)
-    out = np.empty((n_rows, n_items * p_max))
-    batch = max(1, 4_000_000 // flat.shape[1])
+    out = np.zeros((p_e, p_e))
+    batch = max(1, 2_000_000 // max(flat.shape[1], p_e))
     for start in range(0, n_rows, batch):
         stop = min(n_rows, start + batch)
         wd = (post[start:stop] @ flat).reshape(stop - start, -1, p_max)
-        out[start:stop] = np.take_along_axis(wd, colidx[start:stop, :, None], axis=1).reshape(
-            stop - start, -1
-        )
-    return out
+        mean = np.take_along_axis(wd, colidx[start:stop, :, None], axis=1).reshape(stop - start, -1)
+        if not problem.unit_counts:
+            mean *= np.sqrt(d.counts[start:stop])[:, None]
+        out = blas.dsyrk(1.0, mean.T, beta=1.0, c=out, trans=0, lower=0, overwrite_c=True)
+    return np.triu(out) + np.triu(out, 1).T
 
 
 def _covariance_dense(
@@ -163,11 +164,7 @@ def _covariance_dense(
                 )
                 fv = f.T @ (z[lo:hi].T @ cw)
                 second += np.outer(fv, h) + np.outer(h, fv) + cw.sum() * np.outer(h, h)
-    mean = _posterior_means(problem, post, dmat, n_items, p_max)
-    if not problem.unit_counts:
-        mean *= np.sqrt(d.counts)[:, None]
-    xpd = blas.dsyrk(1.0, mean.T, trans=0, lower=0)
-    xpd = np.triu(xpd) + np.triu(xpd, 1).T
+    xpd = _cross_product(problem, post, dmat, n_items, p_max)
     return second - xpd if method == "louis" else xpd
 
 
