@@ -287,17 +287,28 @@ def test_openapi_documents_the_routes(client):
     assert client.get("/docs").status_code == 200
 
 
-def test_api_sessions_replay_the_engine_simulation(client, tenant):
-    """The batch simulation's simulees, replayed over HTTP with their seeds and answers."""
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"max_items": 15, "stop_se": 0.35, "randomesque": 3},
+        # online exposure cap: each test depends on the exposure counts of the earlier ones,
+        # which the service keeps in the database (the simulation keeps them in memory)
+        {"max_items": 8, "stop_se": None, "max_exposure_rate": 0.3, "start_spread": 0.0},
+    ],
+    ids=["batch", "exposure-cap"],
+)
+def test_api_sessions_replay_the_engine_simulation(client, tenant, config):
+    """The simulation's simulees, replayed over HTTP with their seeds and answers."""
     from engine.simulation import simulate
 
     bank = mini_bank("replay", n=60, seed=8)
-    config = {"max_items": 15, "stop_se": 0.35, "randomesque": 3}
     assessment_id = make_assessment(client, tenant, config, bank)
-    sim = simulate(
-        bank, CATConfig.from_dict(config, bank), true_theta=[-1.5, 0.0, 0.7, 2.0], seed=21
-    )
-    for j in range(4):
+    thetas = [-1.5, 0.0, 0.7, 2.0, 0.1, -0.2, 0.3]
+    sim = simulate(bank, CATConfig.from_dict(config, bank), true_theta=thetas, seed=21)
+    if "max_exposure_rate" in config:  # the cap bites: the same items are not given to all
+        first_items = {bank.item_ids[sim.items[j, 0]] for j in range(len(thetas))}
+        assert len(first_items) > 1
+    for j in range(len(thetas)):
         reply = client.post(
             "/v1/sessions",
             headers=tenant.admin,
