@@ -252,24 +252,31 @@ def main(argv=None):
     # per-step latency of one live test
     out()
     out("Per-step latency of one live test (`engine.session.respond`: record, EAP, stop rule, "
-        "MFI selection, new state), 25 tests x 40 items, 3 rounds: the median round by wall "
+        "MFI selection, new state), 25 tests x 40 items, 5 rounds: the median round by wall "
         "p99, every round's p99 in brackets; ms:")  # fmt: skip
     out()
     out("| bank size | wall p50 | wall p99 | CPU p50 | CPU p99 | steps |")
     out("|---|---|---|---|---|---|")
-    for n in (500, 5000, 50000):
-        big = zapcat_bank(*catsim_params(n, seed=1))
-        rounds = [live_latency(big, config.replace(stop_se=None)) for _ in range(3)]
-        rounds.sort(key=lambda r: r["p99"])
-        lat = rounds[1]  # the median round by wall p99; all rounds' p99 in brackets
+    sizes = (500, 5000, 50000)
+    banks = {n: zapcat_bank(*catsim_params(n, seed=1)) for n in sizes}
+    live_config = config.replace(stop_se=None)
+    all_rounds = {n: [] for n in sizes}
+    for _ in range(5):  # sizes interleaved, so bursts of other jobs hit every size alike
+        for n in sizes:
+            all_rounds[n].append(live_latency(banks[n], live_config))
+    for n in sizes:
+        rounds = sorted(all_rounds[n], key=lambda r: r["p99"])
+        lat = rounds[len(rounds) // 2]  # the median round by wall p99
         walls = ", ".join(f"{r['p99']:.3f}" for r in rounds)
         cpus = ", ".join(f"{r['cpu_p99']:.3f}" for r in sorted(rounds, key=lambda r: r["cpu_p99"]))
         out(
             f"| {n:,} | {lat['p50']:.3f} | {lat['p99']:.3f} ({walls}) | {lat['cpu_p50']:.3f} | "
-            f"{lat['cpu_p99']:.3f} ({cpus}) | 3 x {lat['steps']} |"
+            f"{lat['cpu_p99']:.3f} ({cpus}) | 5 x {lat['steps']} |"
         )
         if n == 5000:
-            lat5000 = (rounds[0]["p99"], lat["p99"], max(r["cpu_p99"] for r in rounds))
+            cpu_sorted = sorted(r["cpu_p99"] for r in rounds)
+            lat5000 = (rounds[0]["p99"], lat["p99"], cpu_sorted[len(cpu_sorted) // 2],
+                       cpu_sorted[-1])  # fmt: skip
     out(f"- Peers' live loops on the 500-item design: mirt one-examinee loop "
         f"{rows['mirt 1.2.0 one-examinee loop']['ms_per_item']:.3f} ms per item, catsim "
         f"{rows['catsim 0.21.0']['ms_per_item']:.3f} ms per item.")  # fmt: skip
@@ -352,11 +359,11 @@ def main(argv=None):
     bp_ok = bp_rep["blueprint"]["content"] == 1 and bp_rep["blueprint"]["enemies"] == 1
     out(f"- Blueprints (100% of 1,000 tests): content {bp_rep['blueprint']['content']:.0%}, "
         f"enemies {bp_rep['blueprint']['enemies']:.0%}: {verdict(bp_ok)}.")  # fmt: skip
-    out(f"- Live step p99 < 0.5 ms at 5,000 items (MFI + EAP): CPU-time p99 <= "
-        f"{lat5000[2]:.3f} ms in every round ({verdict(lat5000[2] < 0.5)}); wall-clock p99 "
-        f"{lat5000[0]:.3f}-{lat5000[1]:.3f} ms (best / median round: "
-        f"{verdict(lat5000[1] < 0.5)} in the median round). Wall-clock tails above the CPU "
-        "time are preemption by the other jobs sharing the 2 cores.")  # fmt: skip
+    out(f"- Live step p99 < 0.5 ms at 5,000 items (MFI + EAP): wall-clock p99 "
+        f"{lat5000[1]:.3f} ms in the median round ({verdict(lat5000[1] < 0.5)}; best round "
+        f"{lat5000[0]:.3f}); CPU-time p99 median {lat5000[2]:.3f} ms over rounds, at most "
+        f"{lat5000[3]:.3f} ({verdict(lat5000[3] < 0.5)} in every round). Wall-clock tails "
+        "above the CPU time are preemption by the other jobs sharing the 2 cores.")  # fmt: skip
     out(f"- Shadow test < 50 ms per step on 1,000 items: p99 {lat['p99']:.1f} ms "
         f"({verdict(lat['p99'] < 50)}).")  # fmt: skip
     out(f"- Batch speed >= fastest peer (mirt Rust batch): ratio "
