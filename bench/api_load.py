@@ -253,6 +253,62 @@ async def drive(
     return stats
 
 
+_FORKED: dict = {}
+
+
+def _client_process(part: int) -> dict:
+    """One load-generator process: its share of the examinees (forked; reads _FORKED)."""
+    job = _FORKED
+    n = job["examinees"] // job["processes"] + (part < job["examinees"] % job["processes"])
+    tests = job["tests"] // job["processes"] + (part < job["tests"] % job["processes"])
+    cpu0 = time.process_time()
+    stats = asyncio.run(
+        drive(
+            job["port"],
+            job["key"],
+            job["assessment_id"],
+            job["bank"],
+            n,
+            tests,
+            job["seconds"],
+            job["seed"] + 1000 * part,
+            job["think"],
+        )
+    )
+    stats["client_cpu"] = time.process_time() - cpu0
+    return stats
+
+
+def drive_processes(port, key, assessment_id, bank, args, think) -> dict:
+    """Run the examinees in ``args.client_processes`` forked processes; merge their stats."""
+    import multiprocessing
+
+    processes = max(1, min(args.client_processes, args.examinees))
+    _FORKED.update(
+        port=port,
+        key=key,
+        assessment_id=assessment_id,
+        bank=bank,
+        examinees=args.examinees,
+        tests=args.tests,
+        seconds=args.max_seconds,
+        seed=args.seed,
+        think=think,
+        processes=processes,
+    )
+    t0 = time.perf_counter()
+    with multiprocessing.get_context("fork").Pool(processes) as pool:
+        parts = pool.map(_client_process, range(processes))
+    merged = {"completed": 0, "responses": 0, "client_cpu": 0.0, "errors": [], "latencies": []}
+    for part in parts:
+        for key_ in ("completed", "responses", "client_cpu"):
+            merged[key_] += part[key_]
+        merged["errors"] += part["errors"]
+        merged["latencies"] += part["latencies"]
+    merged["elapsed"] = time.perf_counter() - t0
+    return merged
+
+
 def count_rows(url: str) -> tuple[int, int]:
     db = Database(Settings(url))
     with db.read() as session:
@@ -279,23 +335,10 @@ def run_one(
         proc = start_server(url, workers, port, tmp / "uvicorn.log")
         load_before = os.getloadavg()[0]
         server_cpu0 = tree_cpu_seconds(proc.pid)
-        client_cpu0 = time.process_time()
         try:
-            stats = asyncio.run(
-                drive(
-                    port,
-                    key,
-                    assessment_id,
-                    bank,
-                    args.examinees,
-                    args.tests,
-                    args.max_seconds,
-                    args.seed,
-                    think_ms / 1000,
-                )
-            )
+            stats = drive_processes(port, key, assessment_id, bank, args, think_ms / 1000)
+            client_cpu = stats["client_cpu"]
             server_cpu = tree_cpu_seconds(proc.pid) - server_cpu0
-            client_cpu = time.process_time() - client_cpu0
         finally:
             proc.terminate()
             proc.wait(timeout=30)
@@ -309,6 +352,7 @@ def run_one(
         "workers": workers,
         "examinees": args.examinees,
         "think_ms": think_ms,
+        "client_processes": max(1, min(args.client_processes, args.examinees)),
         "load_avg_1min_before": round(load_before, 2),
         "load_avg_1min_after": round(os.getloadavg()[0], 2),
         "tests_completed": stats["completed"],
@@ -369,6 +413,13 @@ def main(argv: list[str] | None = None) -> None:
         "each; 0 = closed loop (saturation)",
     )
     parser.add_argument("--pg-workers", type=int, default=2, help="uvicorn workers on PostgreSQL")
+    parser.add_argument(
+        "--client-processes",
+        type=int,
+        default=2,
+        help="load-generator processes sharing the examinees (httpx costs ~2-4 ms CPU per "
+        "request: one process alone would queue the examinees' requests client-side)",
+    )
     parser.add_argument("--sqlite-workers", type=int, default=1, help="uvicorn workers on SQLite")
     parser.add_argument(
         "--postgres-url", default=os.environ.get("ZAPCAT_TEST_POSTGRES_URL") or DEFAULT_PG
