@@ -1,9 +1,11 @@
 """A real uvicorn server killed with SIGKILL mid-session loses nothing.
 
 The server runs as a subprocess on a free loopback port (SQLite: one worker; PostgreSQL:
-two workers over one database). The test answers some items, kills the server with
-``kill -9``, restarts it, retries the last answer (its stored reply must come back),
-finishes the test and checks every response is stored once and in order.
+two workers over one database). The test answers five items, sends a sixth and kills the
+server with ``kill -9`` while that request is in flight, restarts it, retries the fifth
+answer (its stored reply must come back) and the in-flight one (applied now, or returned as
+stored: never twice), races four submissions, finishes the test and checks that every
+response is stored once and in order.
 """
 
 from __future__ import annotations
@@ -99,18 +101,46 @@ def test_kill_9_mid_session_then_finish(app, client, tenant, database_url, tmp_p
                 assert reply.status_code == 200, reply.text
                 sent.append(request)
                 body = reply.json()
-        last_reply = body
+        fifth_reply = body
+        # the 6th answer is in flight when the server dies: it may or may not be stored
+        item = body["item"]
+        in_flight = {
+            "item_id": item["item_id"],
+            "seq": body["seq"],
+            "response": answer(DEMO_BANK, item["item_id"], 0.5, rng),
+        }
+        pool = ThreadPoolExecutor(1)
+        pending = pool.submit(
+            httpx.post,
+            f"{base}/v1/sessions/{sid}/responses",
+            json=in_flight,
+            headers=tenant.deliver,
+            timeout=10,
+        )
+        time.sleep(0.005)
     finally:
         os.killpg(proc.pid, signal.SIGKILL)  # kill -9, the whole process group
         proc.wait(timeout=10)
     assert proc.returncode == -signal.SIGKILL
+    try:
+        pending.result()  # a reply that made it out before the kill, or a broken connection
+    except httpx.HTTPError:
+        pass
+    pool.shutdown()
     proc = _start(database_url, port, workers, log)
     try:
         with httpx.Client(base_url=base, headers=tenant.deliver, timeout=10) as http:
             retry = http.post(f"/v1/sessions/{sid}/responses", json=sent[-1])
-            assert retry.status_code == 200 and retry.json() == last_reply
+            assert retry.status_code == 200 and retry.json() == fifth_reply
             view = http.get(f"/v1/sessions/{sid}").json()
-            assert view["n_answered"] == 5 and view["seq"] == 6
+            assert view["n_answered"] in (5, 6)  # the in-flight answer: all or nothing
+            # the client retries the in-flight answer: applied now or returned as stored
+            reply = http.post(f"/v1/sessions/{sid}/responses", json=in_flight)
+            assert reply.status_code == 200, reply.text
+            sent.append(in_flight)
+            last_reply = reply.json()
+            view = http.get(f"/v1/sessions/{sid}").json()
+            assert view["n_answered"] == 6 and view["seq"] == 7
             assert view["item"] == last_reply["item"]
             # several submissions at once, each on its own connection (with two workers
             # they reach different processes): exactly one applies
