@@ -14,7 +14,7 @@ from numpy.typing import NDArray
 
 from calibration._layout import LOGP_FLOOR, Design, FloatArray, Group
 
-MAX_NEWTON = 2  # Fisher-scoring steps per M-step (a generalised EM step; SQUAREM does the rest)
+MAX_NEWTON = 1  # Fisher-scoring steps per M-step (a generalised EM step; SQUAREM does the rest)
 MAX_HALVINGS = 12
 M_TOL = 1e-8  # M-step Newton iterations stop when no parameter moves more
 MAX_STEP = 1.0  # largest change of one parameter in one Newton step

@@ -64,6 +64,46 @@ def quadrature(
     return theta, logw
 
 
+def _covariance(info: FloatArray) -> tuple[FloatArray, np.ndarray]:
+    """Inverse of the information matrix and the parameters it cannot identify.
+
+    When the matrix is not positive definite (an item the data cannot identify, such as a
+    3PL item whose lower asymptote and difficulty trade off), the directions with
+    eigenvalues below ``1e-9`` of the largest are left out (pseudo-inverse) and the
+    parameters loading on them get NaN variances; the other SEs stay exact.
+    """
+    try:
+        cov = np.linalg.inv(np.linalg.cholesky(info))
+        cov = cov.T @ cov
+        return cov, np.zeros(info.shape[0], dtype=bool)
+    except np.linalg.LinAlgError:
+        pass
+    values, vectors = np.linalg.eigh(info)
+    small = values <= 1e-9 * max(values.max(), 1e-300)
+    keep = ~small
+    cov = (vectors[:, keep] / values[keep]) @ vectors[:, keep].T
+    weak = np.abs(vectors[:, small]).max(axis=1) > 0.05 if small.any() else np.zeros(0, bool)
+    weak = weak if weak.size else np.zeros(info.shape[0], dtype=bool)
+    cov[weak, :] = np.nan
+    cov[:, weak] = np.nan
+    return cov, weak
+
+
+def _items_of(problem: EMProblem, positions: np.ndarray, item_ids: tuple[str, ...]) -> list[str]:
+    """Item ids owning the given positions of ``beta`` (shared parameters: every item)."""
+    out: list[str] = []
+    for g in problem.groups:
+        local = positions[(positions >= g.beta_start) & (positions < g.beta_start + g.n_beta)]
+        if local.size == 0:
+            continue
+        if g.jac is not None:
+            rows = np.nonzero(np.abs(g.jac[:, local - g.beta_start]).sum(axis=1))[0] // g.n_params
+        else:
+            rows = g.free_rows[(local - g.beta_start) // g.n_params]
+        out += [item_ids[g.items[r]] for r in np.unique(rows)]
+    return sorted(set(out), key=item_ids.index)
+
+
 def _category_counts(data: ResponseData, k_max: int) -> FloatArray:
     """Number of responses in each category of each item, (n_items, k_max)."""
     key = data.item.astype(np.int64) * k_max + data.category
@@ -346,10 +386,13 @@ class Calibrator:
         se_note = ""
         if self.se_method != "none":
             try:
-                info = _se.information(problem, beta, self.se_method)
-                cov = np.linalg.inv(info)
-                if not np.all(np.isfinite(cov)) or np.any(np.diag(cov) <= 0):
-                    raise np.linalg.LinAlgError("information matrix not positive definite")
+                cov, weak = _covariance(_se.information(problem, beta, self.se_method))
+                if weak.any():
+                    ids = _items_of(problem, np.nonzero(weak)[0], data.item_ids)
+                    se_note = (
+                        "information matrix singular (parameters not identified by the data): "
+                        f"no standard errors for item(s) {', '.join(ids)}"
+                    )
             except (np.linalg.LinAlgError, ZapcatError) as exc:
                 cov = None
                 se_note = f"standard errors not available: {exc}"

@@ -434,3 +434,20 @@ def test_prior_densities_and_derivatives_match_scipy():
         num2 = (prior.grad(x[inside] + h) - prior.grad(x[inside] - h)) / (2 * h)
         np.testing.assert_allclose(prior.hess(x[inside]), num2, rtol=1e-5)
     assert Prior("beta", 5, 17).logpdf(1.2) == -np.inf
+
+
+def test_singular_information_leaves_only_unidentified_parameters_without_se():
+    from calibration.estimation import _covariance
+
+    rng = np.random.default_rng(0)
+    block = rng.normal(size=(3, 3))
+    block = block @ block.T + 3 * np.eye(3)
+    info = np.zeros((4, 4))
+    info[:3, :3] = block  # the fourth parameter is not identified at all
+    cov, weak = _covariance(info)
+    assert weak.tolist() == [False, False, False, True]
+    np.testing.assert_allclose(cov[:3, :3], np.linalg.inv(block), rtol=1e-10)
+    assert np.isnan(cov[3, 3])
+    full, none = _covariance(block)
+    np.testing.assert_allclose(full, np.linalg.inv(block), rtol=1e-10)
+    assert not none.any()
