@@ -137,11 +137,13 @@ def run_zapcat(bank, config, theta, *, batch, repeats=5):
     return out
 
 
-def live_latency(bank, config, n_tests=25):
+def live_latency(bank, config, n_tests=25, pause_ms=0.0):
     """Per-step time of ``respond`` (select + estimate + state) in one live test.
 
     Wall time and the thread's CPU time: on a machine shared with other jobs, wall-time
-    tails include preemption by other processes.
+    tails include preemption by other processes. ``pause_ms`` sleeps between steps, as a
+    live test waits for the examinee's answer (a busy loop is preempted by the scheduler
+    every few milliseconds when other jobs share the core; a waiting process is not).
     """
     rng = np.random.default_rng(3)
     wall, cpu = [], []
@@ -153,6 +155,8 @@ def live_latency(bank, config, n_tests=25):
             item = bank.index_of(state.pending_item)
             p = bank.prob([true], [item])[0, 0, 1]
             answer = int(rng.random() < p)
+            if pause_ms:
+                time.sleep(pause_ms / 1e3)
             began, began_cpu = time.perf_counter(), time.thread_time()
             state = respond(bank, config, state, state.pending_item, answer)
             cpu.append(time.thread_time() - began_cpu)
@@ -274,9 +278,17 @@ def main(argv=None):
             f"{lat['cpu_p99']:.3f} ({cpus}) | 5 x {lat['steps']} |"
         )
         if n == 5000:
+            paused = sorted(
+                (live_latency(banks[n], live_config, pause_ms=1.0) for _ in range(3)),
+                key=lambda r: r["p99"],
+            )
+            paused_5000 = paused[1]
             cpu_sorted = sorted(r["cpu_p99"] for r in rounds)
             lat5000 = (rounds[0]["p99"], lat["p99"], cpu_sorted[len(cpu_sorted) // 2],
                        cpu_sorted[-1])  # fmt: skip
+    out(f"- Live test pacing: with a 1 ms pause between steps (a live test waits for each "
+        f"answer), 5,000 items, median of 3 rounds: wall p50 {paused_5000['p50']:.3f} ms, "
+        f"p99 {paused_5000['p99']:.3f} ms (CPU p99 {paused_5000['cpu_p99']:.3f} ms).")  # fmt: skip
     out(f"- Peers' live loops on the 500-item design: mirt one-examinee loop "
         f"{rows['mirt 1.2.0 one-examinee loop']['ms_per_item']:.3f} ms per item, catsim "
         f"{rows['catsim 0.21.0']['ms_per_item']:.3f} ms per item.")  # fmt: skip
@@ -359,10 +371,12 @@ def main(argv=None):
     bp_ok = bp_rep["blueprint"]["content"] == 1 and bp_rep["blueprint"]["enemies"] == 1
     out(f"- Blueprints (100% of 1,000 tests): content {bp_rep['blueprint']['content']:.0%}, "
         f"enemies {bp_rep['blueprint']['enemies']:.0%}: {verdict(bp_ok)}.")  # fmt: skip
-    out(f"- Live step p99 < 0.5 ms at 5,000 items (MFI + EAP): wall-clock p99 "
-        f"{lat5000[1]:.3f} ms in the median round ({verdict(lat5000[1] < 0.5)}; best round "
-        f"{lat5000[0]:.3f}); CPU-time p99 median {lat5000[2]:.3f} ms over rounds, at most "
-        f"{lat5000[3]:.3f} ({verdict(lat5000[3] < 0.5)} in every round). Wall-clock tails "
+    out(f"- Live step p99 < 0.5 ms at 5,000 items (MFI + EAP), busy loop as the peers' "
+        f"per-item figures: wall p99 {lat5000[1]:.3f} ms in the median round "
+        f"({verdict(lat5000[1] < 0.5)}; best round {lat5000[0]:.3f}); CPU-time p99 median "
+        f"{lat5000[2]:.3f} ms over rounds, at most {lat5000[3]:.3f} ({verdict(lat5000[3] < 0.5)} "
+        f"in every round). Paced like a live test (1 ms pause, cold caches): wall p99 "
+        f"{paused_5000['p99']:.3f} ms ({verdict(paused_5000['p99'] < 0.5)}). Wall-clock tails "
         "above the CPU time are preemption by the other jobs sharing the 2 cores.")  # fmt: skip
     out(f"- Shadow test < 50 ms per step on 1,000 items: p99 {lat['p99']:.1f} ms "
         f"({verdict(lat['p99'] < 50)}).")  # fmt: skip
