@@ -335,3 +335,20 @@ def test_api_sessions_replay_the_engine_simulation(client, tenant, config):
         assert reply["result"]["theta"] == pytest.approx(sim.theta[j], abs=1e-9)
         assert reply["result"]["se"] == pytest.approx(sim.se[j], abs=1e-9)
         assert reply["result"]["stop_reason"] == sim.stop_reason[j]
+
+
+def test_hidden_results_are_hidden_from_delivery_keys_only(client, tenant):
+    config = {"max_items": 3, "stop_se": None, "show_results": False}
+    assessment_id = make_assessment(client, tenant, config)
+    session_id, final = run_test(client, tenant.deliver, assessment_id, DEMO_BANK)
+    assert final["result"] == {
+        "n_items": 3,
+        "n_administered": 3,
+        "finished": True,
+        "stop_reason": "max_items",
+    }
+    view = client.get(f"/v1/sessions/{session_id}", headers=tenant.deliver).json()
+    assert "theta" not in view["result"] and "items" not in view["result"]
+    full = client.get(f"/v1/sessions/{session_id}", headers=tenant.admin).json()
+    assert np.isfinite(full["result"]["theta"]) and len(full["result"]["items"]) == 3
+    assert all("scored" in it for it in full["result"]["items"])  # admin sees pretest flags
