@@ -110,6 +110,7 @@ class Plan:
         # items blocked during a test: enemies and Sympson-Hetter refusals
         self.may_block = bool(tables.meta("has_enemies") or config.exposure != "none")
         self.item_ids = bank.item_ids  # tuple, built once
+        self.index = {item_id: i for i, item_id in enumerate(self.item_ids)}
         # exposure
         self.sh_k: FloatArray | None = None
         if config.exposure == "sympson_hetter":

@@ -46,7 +46,6 @@ from item_banks.errors import (
     InvalidStateError,
     ItemMismatchError,
     TestFinishedError,
-    UnknownItemError,
 )
 
 
@@ -58,20 +57,19 @@ def _new_state(plan, rows: Rows, base: CATState | None, pending: int, code: int)
     finished = code >= 0 or pending < 0
     reason = STOP_REASONS[code] if code >= 0 else ("bank_exhausted" if pending < 0 else None)
     m = int(rows.n_total[0])
-    items = rows.hist_items[0, :m]
     ids = plan.item_ids
     return CATState(
-        administered=tuple(ids[i] for i in items),
-        responses=tuple(int(v) for v in rows.hist_resp[0, :m]),
+        administered=tuple(map(ids.__getitem__, rows.hist_items[0, :m].tolist())),
+        responses=tuple(rows.hist_resp[0, :m].tolist()),
         theta=float(rows.theta[0]),
         se=float(rows.se[0]),
         pending_item=None if finished else ids[pending],
         finished=finished,
         stop_reason=reason,
         seed=int(rows.seed[0]),
-        scored=tuple(bool(v) for v in rows.hist_scored[0, :m]),
-        rejected=tuple(ids[i] for i in rows.rejected[0]),
-        pretest_positions=tuple(int(v) for v in rows.pretest_pos[0]),
+        scored=tuple(rows.hist_scored[0, :m].tolist()),
+        rejected=tuple(map(ids.__getitem__, rows.rejected[0])),
+        pretest_positions=tuple(rows.pretest_pos[0].tolist()),
         start_theta=float(rows.start_theta[0]),
         theta_history=(*base.theta_history, float(rows.theta[0])) if base else (),
         se_history=(*base.se_history, float(rows.se[0])) if base else (),
@@ -135,17 +133,18 @@ def _check_response(bank: ItemBank, item_id: str, response: Any) -> int:
 
 
 def _rebuild(plan, state: CATState) -> Rows:
-    bank = plan.bank
+    index = plan.index
     try:
-        items = np.fromiter((bank.index_of(i) for i in state.administered), dtype=np.intp,
-                            count=len(state.administered))  # fmt: skip
-        rejected = np.fromiter((bank.index_of(i) for i in state.rejected), dtype=np.intp,
-                               count=len(state.rejected))  # fmt: skip
-    except UnknownItemError as error:
-        raise InvalidStateError(f"state refers to {error.message}") from None
-    resp = np.asarray(state.responses, dtype=np.intp)
-    rows = rows_from_history(plan, state.seed, items, resp, rejected, state.pretest_positions,
-                             state.start_theta)  # fmt: skip
+        items = np.array([index[i] for i in state.administered], dtype=np.intp)
+        rejected = np.array([index[i] for i in state.rejected], dtype=np.intp)
+    except KeyError as error:
+        raise InvalidStateError(
+            f"state refers to unknown item id {error.args[0]!r} in bank {plan.bank.name!r}"
+        ) from None
+    resp = np.array(state.responses, dtype=np.intp)
+    rows = rows_from_history(
+        plan, state.seed, items, resp, rejected, state.pretest_positions, state.start_theta
+    )
     rows.theta[0], rows.se[0] = state.theta, state.se
     return rows
 
