@@ -410,7 +410,7 @@ def _targets(results: dict) -> list[str]:
             res = by_tool.get(tool, {})
             if "time" in res:
                 ratio = res["time"] / z["time"]
-                verdict = "met" if ratio >= goal else f"missed by {goal / ratio:.1f}x"
+                verdict = "met" if ratio >= goal else f"missed by a factor {goal / ratio:.2f}"
                 parts.append(f"{ratio:.2f}x {tool} (target {goal:g}x: {verdict})")
             elif tool in by_tool:
                 parts.append(f"{tool} failed")
