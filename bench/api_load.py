@@ -26,9 +26,6 @@ import asyncio
 import json
 import os
 import platform
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -41,7 +38,7 @@ from sqlalchemy.engine import make_url
 
 from api.db import Database
 from api.models import Response, TestSession
-from api.server import HTTP_PROTOCOL
+from api.server import start_server
 from api.services.assessments import create_assessment
 from api.services.banks import publish_bank
 from api.services.keys import create_key
@@ -49,7 +46,6 @@ from api.settings import Settings
 from item_banks.bank import Item, ItemBank
 from item_banks.io import bank_to_json
 
-ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
 CONFIG = {"stop_se": 0.3, "max_items": 30}
 
@@ -97,12 +93,6 @@ def tree_cpu_seconds(root: int) -> float:
     return total
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def fresh_postgres(server: str) -> tuple[str, str]:
     """Create a fresh database on the server; return its URL and name."""
     admin = create_engine(Settings(server).url, isolation_level="AUTOCOMMIT")
@@ -131,43 +121,6 @@ def prepare(url: str, bank: ItemBank, config: dict) -> tuple[str, str]:
     )
     db.dispose()
     return deliver, assessment["assessment_id"]
-
-
-def start_server(url: str, workers: int, port: int, log: Path) -> subprocess.Popen:
-    env = {**os.environ, "ZAPCAT_DATABASE_URL": url}
-    if workers > 1 and not os.environ.get("BENCH_NO_MULTIPROC"):
-        env["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="zapcat-bench-metrics-")
-    cmd = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "api.app:app_from_env",
-        "--factory",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        str(workers),
-        "--log-level",
-        "warning",
-        "--no-access-log",
-        "--http",
-        HTTP_PROTOCOL,
-    ]
-    proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=log.open("w"), stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None:
-            raise RuntimeError(f"uvicorn exited: {log.read_text()[-2000:]}")
-        time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError("uvicorn did not become healthy in 60 s")
 
 
 async def examinee(
@@ -331,17 +284,16 @@ def run_one(
         url, pg_name = fresh_postgres(args.postgres_url)
     try:
         key, assessment_id = prepare(url, bank, json.loads(args.config))
-        port = free_port()
-        proc = start_server(url, workers, port, tmp / "uvicorn.log")
+        server = start_server(url, log_path=tmp / "uvicorn.log", workers=workers, access_log=False)
+        port = int(server.url.rsplit(":", 1)[1])
         load_before = os.getloadavg()[0]
-        server_cpu0 = tree_cpu_seconds(proc.pid)
+        server_cpu0 = tree_cpu_seconds(server.process.pid)
         try:
             stats = drive_processes(port, key, assessment_id, bank, args, think_ms / 1000)
             client_cpu = stats["client_cpu"]
-            server_cpu = tree_cpu_seconds(proc.pid) - server_cpu0
+            server_cpu = tree_cpu_seconds(server.process.pid) - server_cpu0
         finally:
-            proc.terminate()
-            proc.wait(timeout=30)
+            server.stop(timeout=30)
         rows, finished = count_rows(url)
     finally:
         if pg_name:

@@ -10,79 +10,27 @@ response is stored once and in order.
 
 from __future__ import annotations
 
-import os
 import signal
-import socket
-import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import httpx
 import numpy as np
 import pytest
 
-from api.server import HTTP_PROTOCOL
+from api.server import start_server
 from tests.api.helpers import DEMO_BANK, answer, make_assessment
 
 pytestmark = pytest.mark.slow
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _start(database_url: str, port: int, workers: int, log: Path) -> subprocess.Popen:
-    env = {**os.environ, "ZAPCAT_DATABASE_URL": database_url}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "api.app:app_from_env",
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            str(workers),
-            "--log-level",
-            "warning",
-            "--http",
-            HTTP_PROTOCOL,
-        ],
-        env=env,
-        cwd=ROOT,
-        stdout=log.open("a"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    deadline = time.monotonic() + 40
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            pass
-        assert proc.poll() is None, log.read_text()
-        time.sleep(0.1)
-    os.killpg(proc.pid, signal.SIGKILL)
-    raise AssertionError(f"server did not start: {log.read_text()}")
 
 
 def test_kill_9_mid_session_then_finish(app, client, tenant, database_url, tmp_path):
     assessment_id = make_assessment(client, tenant, {"max_items": 12, "stop_se": None})
     workers = 1 if database_url.startswith("sqlite") else 2
-    port = _free_port()
     log = tmp_path / "uvicorn.log"
-    proc = _start(database_url, port, workers, log)
+    server = start_server(database_url, log_path=log, workers=workers, timeout=40)
     rng = np.random.default_rng(4)
-    base = f"http://127.0.0.1:{port}"
+    base = server.url
     sent = []
     try:
         with httpx.Client(base_url=base, headers=tenant.deliver, timeout=10) as http:
@@ -119,15 +67,15 @@ def test_kill_9_mid_session_then_finish(app, client, tenant, database_url, tmp_p
         )
         time.sleep(0.005)
     finally:
-        os.killpg(proc.pid, signal.SIGKILL)  # kill -9, the whole process group
-        proc.wait(timeout=10)
-    assert proc.returncode == -signal.SIGKILL
+        code = server.stop(signal.SIGKILL)  # kill -9, the whole process group
+    assert code == -signal.SIGKILL
     try:
         pending.result()  # a reply that made it out before the kill, or a broken connection
     except httpx.HTTPError:
         pass
     pool.shutdown()
-    proc = _start(database_url, port, workers, log)
+    port = int(base.rsplit(":", 1)[1])
+    server = start_server(database_url, log_path=log, port=port, workers=workers, timeout=40)
     try:
         with httpx.Client(base_url=base, headers=tenant.deliver, timeout=10) as http:
             retry = http.post(f"/v1/sessions/{sid}/responses", json=sent[-1])
@@ -179,8 +127,7 @@ def test_kill_9_mid_session_then_finish(app, client, tenant, database_url, tmp_p
                 body = reply.json()
             view = http.get(f"/v1/sessions/{sid}").json()
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=20)
+        server.stop(timeout=20)
     assert view["status"] == "finished" and view["n_answered"] == 12 == len(sent)
     stored = [{k: r[k] for k in ("item_id", "seq", "response")} for r in view["responses"]]
     assert stored == sent
