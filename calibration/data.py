@@ -305,7 +305,7 @@ def read_responses(
     >>> frame = pd.DataFrame({"person": ["a", "b"], "q1": [1, 2], "q2": [0, None]})
     >>> data = read_responses(frame)
     >>> data.category.tolist(), data.category_codes[0]
-    ([0, 0, 1], (1.0, 2.0))
+    ([0, 1, 0], (1.0, 2.0))
     """
     if layout not in LAYOUTS:
         raise ResponseDataError([f"layout must be one of {', '.join(LAYOUTS)}, got {layout!r}"])

@@ -234,7 +234,7 @@ class ItemModel(ABC):
         Examples
         --------
         >>> from item_banks.models import get_model
-        >>> float(get_model("2pl").information([0.0], [[2.0, 0.0]])[0, 0])
+        >>> round(float(get_model("2pl").information([0.0], [[2.0, 0.0]])[0, 0]), 12)
         1.0
         """
         t, p = self._validate(theta, params)
