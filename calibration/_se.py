@@ -141,6 +141,7 @@ def _covariance_dense(
         z = np.asarray(d.z)[order]
         post_s = post[order]
         cnt = d.counts[order]
+        buffer = np.empty_like(z)  # weighted rows, reused at every point
         for q in range(problem.theta.size):
             active = np.nonzero(post_s[:, q] > WEIGHT_FLOOR)[0]
             if active.size == 0:
@@ -150,7 +151,7 @@ def _covariance_dense(
             dm = np.zeros((n_cols, p_e))
             np.put_along_axis(dm, ent, dmat[q, :n_cols], axis=1)
             f = np.asarray(zmap @ dm)  # (n_z, p_e)
-            zw = z[lo:hi] * np.sqrt(cw)[:, None]
+            zw = np.multiply(z[lo:hi], np.sqrt(cw)[:, None], out=buffer[: hi - lo])
             gram = blas.dsyrk(1.0, zw.T, trans=0, lower=0)  # zw.T is Fortran-ordered: no copy
             gram = np.triu(gram) + np.triu(gram, 1).T
             second += f.T @ (gram @ f)
@@ -187,6 +188,10 @@ def _covariance_sparse(
     budget = 4_000_000  # doubles per batch
     start = 0
     n_q = problem.theta.size
+    # (sum K + 1, p_max, Q + 1): a row's derivatives are contiguous; the extra point holds
+    # the posterior mean, so that one product gives E[s s'] - E[s] E[s]'
+    dmat_t = np.zeros((d.n_cols + 1, p_max, n_q + 1))
+    dmat_t[..., :n_q] = dmat.transpose(1, 2, 0)
     while start < order.size:
         m = max(1, int(n_obs[order[min(start + 1, order.size - 1)]]))
         batch = max(1, budget // (m * p_max * n_q + 1))
@@ -196,23 +201,27 @@ def _covariance_sparse(
         b = rows.size
         w = post[rows]  # (b, Q)
         active = np.nonzero(w.max(axis=0) > WEIGHT_FLOOR)[0]
-        q_sel = slice(int(active[0]), int(active[-1]) + 1)
-        w = w[:, q_sel]
+        lo, hi = int(active[0]), int(active[-1]) + 1
         cols = np.full((b, m), d.n_cols, dtype=np.int64)
         items = np.full((b, m), n_items, dtype=np.int64)
         pos = np.arange(m)[None, :] < n_obs[rows][:, None]
         src = (d.indptr[rows][:, None] + np.arange(m)[None, :])[pos]
         cols[pos] = d.obs_col[src]
         items[pos] = d.obs_item[src]
-        mats = dmat[q_sel][:, cols, :]  # (q, b, m, p_max)
-        mats = mats.transpose(1, 2, 3, 0).reshape(b, m * p_max, w.shape[1])
-        mean = np.einsum("bxq,bq->bx", mats, w)
+        # derivatives at the active points and, last, the posterior mean: (b, m * p_max, q + 1)
+        sub = np.concatenate([dmat_t[:, :, lo:hi], dmat_t[:, :, n_q:]], axis=2)
+        mats = sub[cols].reshape(b, m * p_max, hi - lo + 1)
+        wa = np.empty((b, hi - lo + 1))
+        wa[:, :-1] = w[:, lo:hi]
+        wa[:, -1] = -1.0
+        mats[:, :, -1] = np.matmul(mats[:, :, :-1], wa[:, :-1, None])[:, :, 0]
         if method == "louis":
-            block = (mats * w[:, None, :]) @ mats.transpose(0, 2, 1)
-            block -= mean[:, :, None] * mean[:, None, :]
+            if not problem.unit_counts:
+                wa *= d.counts[rows][:, None]
+            block = (mats * wa[:, None, :]) @ mats.transpose(0, 2, 1)
         else:
+            mean = mats[:, :, -1] * np.sqrt(d.counts[rows])[:, None]
             block = mean[:, :, None] * mean[:, None, :]
-        block *= d.counts[rows][:, None, None]
         ent = np.where(
             items[:, :, None] < n_items, items[:, :, None] * p_max + np.arange(p_max), p_e
         ).reshape(b, -1)
@@ -221,7 +230,12 @@ def _covariance_sparse(
     return out.reshape(size, size)[:p_e, :p_e]
 
 
-def information(problem: EMProblem, beta: FloatArray, method: str = "louis") -> FloatArray:
+def information(
+    problem: EMProblem,
+    beta: FloatArray,
+    method: str = "louis",
+    estep: tuple[FloatArray, FloatArray] | None = None,
+) -> FloatArray:
     """Observed (``louis``) or cross-product (``crossprod``) information of ``beta``.
 
     Parameters
@@ -229,6 +243,9 @@ def information(problem: EMProblem, beta: FloatArray, method: str = "louis") -> 
     problem : EMProblem
     beta : ndarray, (n_beta,)
     method : {"louis", "crossprod"}
+    estep : (counts, posterior), optional
+        Expected counts (sum K, Q) and posterior (n_rows, Q) of :meth:`EMProblem.estep`
+        at ``beta``, when the caller has them; computed otherwise.
 
     Returns
     -------
@@ -240,7 +257,10 @@ def information(problem: EMProblem, beta: FloatArray, method: str = "louis") -> 
     values = problem.unpack(beta)
     n_items = int(problem.design.col_offset.size - 1)
     p_max = max(g.n_params for g in problem.groups)
-    _, counts, post = problem.estep(beta, keep_posterior=True)
+    if estep is None:
+        _, counts, post = problem.estep(beta, keep_posterior=True)
+    else:
+        counts, post = estep
     assert post is not None
     dmat = _score_derivatives(problem, values, p_max)
     covariance = _covariance_dense if problem.design.dense else _covariance_sparse

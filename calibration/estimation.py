@@ -382,11 +382,14 @@ class Calibrator:
                 stacklevel=2,
             )
         em_seconds = time.perf_counter() - started
+        loglik, counts, post = problem.estep(beta, keep_posterior=True)
+        assert post is not None
         cov = None
         se_note = ""
         if self.se_method != "none":
             try:
-                cov, weak = _covariance(_se.information(problem, beta, self.se_method))
+                info = _se.information(problem, beta, self.se_method, estep=(counts, post))
+                cov, weak = _covariance(info)
                 if weak.any():
                     ids = _items_of(problem, np.nonzero(weak)[0], data.item_ids)
                     se_note = (
@@ -396,7 +399,6 @@ class Calibrator:
             except (np.linalg.LinAlgError, ZapcatError) as exc:
                 cov = None
                 se_note = f"standard errors not available: {exc}"
-        loglik, _, post = problem.estep(beta, keep_posterior=True)
         self.problem_ = problem
         self.beta_ = beta
         self.converged_ = converged
