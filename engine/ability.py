@@ -28,6 +28,7 @@ when there are several, as with some 3PL patterns) and refined by the Illinois m
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import ClassVar, NamedTuple
 
 import numpy as np
@@ -196,8 +197,8 @@ def _validate_matrix(bank: ItemBank, responses: ArrayLike) -> IntArray:
 
 
 # -------------------------------------------------------------------------- estimators
-class _Estimator:
-    """Shared public interface; subclasses implement ``_estimate_rows``."""
+class _Estimator(ABC):
+    """Shared public interface; subclasses implement ``get_params`` and ``_estimate_rows``."""
 
     method: ClassVar[str]
 
@@ -210,9 +211,9 @@ class _Estimator:
         if self._problems:
             raise InvalidConfigError([f"{self.method} estimator: {p}" for p in self._problems])
 
+    @abstractmethod
     def get_params(self) -> dict[str, object]:
         """Hyperparameters as a JSON-ready dict (``get_estimator(**params)`` rebuilds)."""
-        raise NotImplementedError
 
     def __eq__(self, other: object) -> bool:
         return type(self) is type(other) and self.get_params() == other.get_params()  # type: ignore[attr-defined]
@@ -300,10 +301,11 @@ class _Estimator:
                 )
         return theta, se
 
+    @abstractmethod
     def _estimate_rows(
         self, bank: ItemBank, cols: IntArray, resp: IntArray
     ) -> tuple[FloatArray, FloatArray]:
-        raise NotImplementedError
+        """Estimates and SEs of the rows of ``resp`` (answers to the items ``cols``)."""
 
 
 class EAP(_Estimator):
