@@ -104,10 +104,13 @@ def _cross_product(
     flat = dmat.reshape(dmat.shape[0], -1)  # (Q, (sum K + 1) * p_max)
     out = np.zeros((p_e, p_e))
     batch = max(1, 2_000_000 // max(flat.shape[1], p_e))
+    n_cols = flat.shape[1] // p_max
     for start in range(0, n_rows, batch):
         stop = min(n_rows, start + batch)
-        wd = (post[start:stop] @ flat).reshape(stop - start, -1, p_max)
-        mean = np.take_along_axis(wd, colidx[start:stop, :, None], axis=1).reshape(stop - start, -1)
+        wd = (post[start:stop] @ flat).reshape(-1, p_max)  # ((stop - start) * n_cols, p_max)
+        # each row's (column, entries) of its answers: one gather of contiguous p_max blocks
+        at = np.arange(stop - start, dtype=np.intp)[:, None] * n_cols + colidx[start:stop]
+        mean = np.take(wd, at.ravel(), axis=0).reshape(stop - start, -1)
         if not problem.unit_counts:
             mean *= np.sqrt(d.counts[start:stop])[:, None]
         out = blas.dsyrk(1.0, mean.T, beta=1.0, c=out, trans=0, lower=0, overwrite_c=True)
@@ -141,22 +144,21 @@ def _covariance_dense(
         # rows sorted by posterior mean: the rows with weight at a point are one slice
         order = np.argsort(post @ problem.theta, kind="stable")
         z = np.asarray(d.z)[order]
-        post_s = post[order]
+        post_t = np.ascontiguousarray(post[order].T)  # (Q, n_rows): one point per row
         cnt = d.counts[order]
         buffer = np.empty_like(z)  # weighted rows, reused at every point
         for q in range(problem.theta.size):
-            active = np.nonzero(post_s[:, q] > WEIGHT_FLOOR)[0]
+            active = np.nonzero(post_t[q] > WEIGHT_FLOOR)[0]
             if active.size == 0:
                 continue
             lo, hi = int(active[0]), int(active[-1]) + 1
-            cw = cnt[lo:hi] * post_s[lo:hi, q]
+            cw = cnt[lo:hi] * post_t[q, lo:hi]
             dm = np.zeros((n_cols, p_e))
             np.put_along_axis(dm, ent, dmat[q, :n_cols], axis=1)
             f = np.asarray(zmap @ dm)  # (n_z, p_e)
             zw = np.multiply(z[lo:hi], np.sqrt(cw)[:, None], out=buffer[: hi - lo])
             gram = blas.dsyrk(1.0, zw.T, trans=0, lower=0)  # zw.T is Fortran-ordered: no copy
-            gram = np.triu(gram) + np.triu(gram, 1).T
-            second += f.T @ (gram @ f)
+            second += f.T @ blas.dsymm(1.0, gram, f, side=0, lower=0)  # upper triangle only
             if d.complete:
                 h = np.zeros(p_e)
                 np.put_along_axis(
