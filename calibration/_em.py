@@ -110,9 +110,10 @@ class EMProblem:
         """``Y @ log P + log w`` for every design row, (n_rows, Q)."""
         d = self.design
         out = d.z @ (logp if self.zmap_is_identity else self.zmap @ logp)
+        shift = self.log_weights
         if d.complete:
-            out += logp[d.base_cols].sum(axis=0)
-        out += self.log_weights
+            shift = shift + logp[d.base_cols].sum(axis=0)
+        out += shift
         return out
 
     def estep(
