@@ -5,6 +5,7 @@
 >>> # result.summary(); result.to_item_bank("my-bank")
 """
 
+from calibration.classical import item_statistics
 from calibration.data import ResponseData, read_responses
 from calibration.estimation import Calibrator, calibrate, quadrature
 from calibration.priors import Prior, parse_prior
@@ -16,6 +17,7 @@ __all__ = [
     "Prior",
     "ResponseData",
     "calibrate",
+    "item_statistics",
     "parse_prior",
     "quadrature",
     "read_responses",
