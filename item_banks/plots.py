@@ -127,6 +127,18 @@ def item_positions(bank: ItemBank, item_ids: Sequence[str] | str | None) -> NDAr
     return bank.indices_of(item_ids)
 
 
+def _theta_axes(
+    ax: Axes, grid: NDArray[np.float64], ylabel: str, title: str, *, top: float | None = None
+) -> None:
+    """Common frame of curves over θ: x limits of the grid, y from 0, labels, light grid."""
+    ax.set_xlim(grid[0], grid[-1])
+    ax.set_ylim(bottom=0.0, top=top)
+    ax.set_xlabel(THETA_LABEL)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+
+
 def item_curves(
     bank: ItemBank,
     item_ids: Sequence[str] | str,
@@ -170,12 +182,7 @@ def item_curves(
         else:
             for k in range(item.n_categories):
                 ax.plot(grid, prob[:, col, k], label=f"{item.item_id}: {k}")
-    ax.set_xlim(grid[0], grid[-1])
-    ax.set_ylim(0.0, 1.0)
-    ax.set_xlabel(THETA_LABEL)
-    ax.set_ylabel("P(X = k | θ)")
-    ax.set_title("Item response curves")
-    ax.grid(alpha=0.3)
+    _theta_axes(ax, grid, "P(X = k | θ)", "Item response curves", top=1.0)
     ax.legend(fontsize="small", loc="best")
     return ax
 
@@ -217,12 +224,7 @@ def item_information(
     info = bank.information(grid, pos)
     for col, i in enumerate(pos):
         ax.plot(grid, info[:, col], label=bank.items[i].item_id)
-    ax.set_xlim(grid[0], grid[-1])
-    ax.set_ylim(bottom=0.0)
-    ax.set_xlabel(THETA_LABEL)
-    ax.set_ylabel("item information I(θ)")
-    ax.set_title("Item information")
-    ax.grid(alpha=0.3)
+    _theta_axes(ax, grid, "item information I(θ)", "Item information")
     ax.legend(fontsize="small", loc="best")
     return ax
 
@@ -287,12 +289,7 @@ def test_information(
     if label is None:
         label = bank.name if item_ids is None else f"{pos.size} items"
     (line,) = ax.plot(grid, info, color="C0", label=f"information: {label}")
-    ax.set_xlim(grid[0], grid[-1])
-    ax.set_ylim(bottom=0.0)
-    ax.set_xlabel(THETA_LABEL)
-    ax.set_ylabel("test information I(θ)")
-    ax.set_title("Test information and conditional SE")
-    ax.grid(alpha=0.3)
+    _theta_axes(ax, grid, "test information I(θ)", "Test information and conditional SE")
     handles = [line]
     if show_se:
         with np.errstate(divide="ignore"):
