@@ -24,6 +24,20 @@ from tests.api.helpers import DEMO_BANK, answer, make_assessment
 pytestmark = pytest.mark.slow
 
 
+def _answer_next(http: httpx.Client, sid: str, body: dict, rng, sent: list) -> dict:
+    """Answer the presented item (recorded in ``sent``); return the service's reply."""
+    item = body["item"]
+    request = {
+        "item_id": item["item_id"],
+        "seq": body["seq"],
+        "response": answer(DEMO_BANK, item["item_id"], 0.5, rng),
+    }
+    reply = http.post(f"/v1/sessions/{sid}/responses", json=request)
+    assert reply.status_code == 200, reply.text
+    sent.append(request)
+    return reply.json()
+
+
 def test_kill_9_mid_session_then_finish(app, client, tenant, database_url, tmp_path):
     assessment_id = make_assessment(client, tenant, {"max_items": 12, "stop_se": None})
     workers = 1 if database_url.startswith("sqlite") else 2
@@ -39,16 +53,7 @@ def test_kill_9_mid_session_then_finish(app, client, tenant, database_url, tmp_p
             ).json()
             sid = body["session_id"]
             for _ in range(5):
-                item = body["item"]
-                request = {
-                    "item_id": item["item_id"],
-                    "seq": body["seq"],
-                    "response": answer(DEMO_BANK, item["item_id"], 0.5, rng),
-                }
-                reply = http.post(f"/v1/sessions/{sid}/responses", json=request)
-                assert reply.status_code == 200, reply.text
-                sent.append(request)
-                body = reply.json()
+                body = _answer_next(http, sid, body, rng, sent)
         fifth_reply = body
         # the 6th answer is in flight when the server dies: it may or may not be stored
         item = body["item"]
@@ -115,16 +120,7 @@ def test_kill_9_mid_session_then_finish(app, client, tenant, database_url, tmp_p
             sent.append(ok[0])
             body = next(r.json() for r in replies if r.status_code == 200)
             while body["status"] == "in_progress":
-                item = body["item"]
-                request = {
-                    "item_id": item["item_id"],
-                    "seq": body["seq"],
-                    "response": answer(DEMO_BANK, item["item_id"], 0.5, rng),
-                }
-                reply = http.post(f"/v1/sessions/{sid}/responses", json=request)
-                assert reply.status_code == 200, reply.text
-                sent.append(request)
-                body = reply.json()
+                body = _answer_next(http, sid, body, rng, sent)
             view = http.get(f"/v1/sessions/{sid}").json()
     finally:
         server.stop(timeout=20)
