@@ -106,15 +106,21 @@ class EMProblem:
         return np.maximum(out, LOGP_FLOOR)
 
     # ------------------------------------------------------------------------ E-step
-    def _log_lik_rows(self, logp: FloatArray) -> FloatArray:
-        """``Y @ log P + log w`` for every design row, (n_rows, Q)."""
+    def _log_lik_rows(self, logp: FloatArray) -> tuple[FloatArray, float]:
+        """``Y @ log P + log w`` for every design row, (n_rows, Q), and the score-group term.
+
+        The second value is the part of the marginal log-likelihood that score groups
+        leave out (free of theta; 0 for pattern rows), see :class:`Design`.
+        """
         d = self.design
-        out = d.z @ (logp if self.zmap_is_identity else self.zmap @ logp)
+        zlogp = logp if self.zmap_is_identity else self.zmap @ logp
+        out = d.z @ zlogp
         shift = self.log_weights
         if d.complete:
             shift = shift + logp[d.base_cols].sum(axis=0)
         out += shift
-        return out
+        extra = 0.0 if d.excess is None else float(d.excess @ zlogp[:, zlogp.shape[1] // 2])
+        return out, extra
 
     def estep(
         self, beta: FloatArray, *, keep_posterior: bool = False
@@ -131,29 +137,20 @@ class EMProblem:
             Posterior weights of each design row (when ``keep_posterior``).
         """
         d = self.design
-        log_lik = self._log_lik_rows(self.log_prob_matrix(self.unpack(beta)))
+        log_lik, extra = self._log_lik_rows(self.log_prob_matrix(self.unpack(beta)))
         top = log_lik.max(axis=1, keepdims=True)
         np.subtract(log_lik, top, out=log_lik)
         post = np.exp(log_lik, out=log_lik)
         total = post.sum(axis=1, keepdims=True)
         post /= total
         row_ll = top[:, 0] + np.log(total[:, 0])
-        loglik = float(d.counts @ row_ll)
-        weighted = post if self.unit_counts else post * d.counts[:, None]
-        counts = np.asarray(d.zt @ weighted)
+        loglik = float(d.counts @ row_ll) + extra
+        counts = np.asarray(d.zt_sum @ post)
         if not self.zmap_is_identity:
             counts = np.asarray(self.zmap_t @ counts)
         if d.complete:
-            counts[d.base_cols] += weighted.sum(axis=0)
+            counts[d.base_cols] += d.counts @ post
         return loglik, counts, (post if keep_posterior else None)
-
-    def row_loglik(self, beta: FloatArray) -> tuple[FloatArray, FloatArray]:
-        """Log-likelihood of each design row and its posterior, (n_rows,), (n_rows, Q)."""
-        log_lik = self._log_lik_rows(self.log_prob_matrix(self.unpack(beta)))
-        top = log_lik.max(axis=1, keepdims=True)
-        post = np.exp(log_lik - top)
-        total = post.sum(axis=1, keepdims=True)
-        return top[:, 0] + np.log(total[:, 0]), post / total
 
     def gradient(self, beta: FloatArray) -> FloatArray:
         """Analytic gradient of the marginal log-likelihood (+ log prior) at ``beta``.

@@ -12,7 +12,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -266,40 +266,79 @@ def start_values(group: Group, counts: FloatArray) -> FloatArray:
     return out
 
 
+def common_slope(groups: Sequence[Group]) -> bool:
+    """Whether the sum score is sufficient for theta over all items of a calibration.
+
+    True when every item's model is ``score_sufficient`` and all items share one slope:
+    models without a slope (slope 1), a slope shared by the free items of a group (1PL),
+    or anchored slopes, as long as only one value (or one shared unknown) occurs.
+    """
+    sources: set[object] = set()
+    for g in groups:
+        if not g.model.score_sufficient:
+            return False
+        if "a" not in g.names:
+            sources.add(1.0)
+            continue
+        col = g.names.index("a")
+        if g.free_rows.size:
+            if not g.shared or "a" not in g.model.shared_params:
+                return False  # a free slope per item
+            sources.add(("shared", id(g)))
+        sources.update(float(v) for v in g.offset[g.anchored, col])
+    return len(sources) <= 1
+
+
 @dataclass
 class Design:
-    """Response design: indicators of (item, category) per (unique) response pattern.
+    """Response design: indicators of (item, category) per row (a group of persons).
 
     The E-step works with a design matrix ``Z`` and a map ``zmap`` (n_z x sum K) such that
     each row's one-hot indicator is ``y = zmap.T @ z (+ e)``:
 
-    * sparse data: ``Z`` is the one-hot ``Y`` itself (``zmap`` = identity);
+    * sparse data: ``Z`` is the one-hot ``Y`` itself (``zmap`` = identity), one row per
+      person;
     * dense data: category-0 columns are dropped (columns ``e_jk - e_j0``); when some cells
       are missing an observed indicator per item is added (maps to ``e_j0``); when none
-      are, ``e`` (the category-0 columns) is added to every row (``complete``).
+      are, ``e`` (the category-0 columns) is added to every row (``complete``). A row is
+      one distinct response pattern, or, when the sum score is sufficient for theta
+      (:func:`common_slope`), one (answered items, sum score) group.
+
+    The rows of ``z`` give each row's posterior (any member of the group gives the same);
+    the expected counts need the sum of the members' indicators, ``zt_sum`` (``Z' diag(n)``
+    for patterns); ``excess`` is the sum over persons of ``z_person - z_row``, whose
+    product with the log-probabilities at any one point (free of theta by sufficiency)
+    completes the marginal log-likelihood.
 
     Attributes
     ----------
     col_offset : ndarray, (n_items + 1,)
         Column of category 0 of each item; ``col_offset[-1]`` = sum of K.
     z : ndarray (n_rows, n_z) or scipy.sparse.csr_array
-    zt : transpose of ``z`` (CSR when sparse)
+    zt_sum : ndarray (n_z, n_rows) or scipy.sparse.csr_array
+        Sum of the indicators of each row's persons, transposed.
     zmap : scipy.sparse.csr_array, (n_z, sum K)
     complete : bool
         Whether every row answered every item (then ``y = zmap.T @ z + e``).
     counts : ndarray, (n_rows,)
-        Number of persons with each row's pattern.
+        Number of persons in each row.
     inverse : ndarray of int, (n_persons,)
         Row of each person.
     indptr, obs_col, obs_item : CSR structure of the rows' observed responses (sparse).
     dense : bool
     colidx : ndarray of int (n_rows, n_items), dense designs only
         Column of each row's response to each item; ``sum K`` where not answered.
+    excess : ndarray (n_z,) or None
+        ``None`` when every row is one response pattern.
+    moments : callable(lo, hi) or None
+        For score groups: the sum over the persons of rows ``lo:hi`` of ``z z'``,
+        (hi - lo, n_z, n_z) (standard errors need it: the scores differ between a group's
+        members).
     """
 
     col_offset: IntArray
     z: object
-    zt: object
+    zt_sum: object
     zmap: sparse.csr_array
     complete: bool
     counts: FloatArray
@@ -309,10 +348,12 @@ class Design:
     obs_item: IntArray
     dense: bool
     colidx: IntArray | None = None
+    excess: FloatArray | None = None
+    moments: Callable[[int, int], FloatArray] | None = None
 
     @property
     def n_rows(self) -> int:
-        """Number of (unique) rows."""
+        """Number of rows."""
         return int(self.counts.size)
 
     @property
@@ -327,7 +368,11 @@ class Design:
 
 
 def build_design(
-    data: ResponseData, n_categories: IntArray, *, dense: bool | None = None
+    data: ResponseData,
+    n_categories: IntArray,
+    *,
+    dense: bool | None = None,
+    score_groups: bool = False,
 ) -> Design:
     """Build the E-step design of ``data`` (items already restricted to calibrated ones).
 
@@ -337,69 +382,153 @@ def build_design(
     n_categories : ndarray of int, (n_items,)
     dense : bool, optional
         Force a dense (True) or sparse (False) design; default by density.
+    score_groups : bool
+        Group persons by (answered items, sum score) instead of by pattern; only valid
+        when the sum score is sufficient for theta (:func:`common_slope`). Dense only.
     """
     col_offset = np.concatenate([[0], np.cumsum(n_categories)]).astype(np.int64)
-    n_cols = int(col_offset[-1])
-    n_items = n_categories.size
     if dense is None:
         dense = data.density >= DENSE_THRESHOLD
     if dense:
         mat = data.to_matrix()
-        has_missing = np.bincount(data.item, minlength=n_items) < data.n_persons
-        n_patterns_log = float(np.sum(np.log(n_categories + has_missing)))
-        if n_patterns_log < np.log(max(data.n_persons, 1)) + 3.0:
-            # few possible patterns: fit each distinct pattern once, weighted by its count
-            small = mat.astype(np.int8 if n_categories.max() < 127 else np.int16)
-            view = np.ascontiguousarray(small).view(
-                np.dtype((np.void, small.dtype.itemsize * small.shape[1]))
-            )
-            _, first, inverse, counts = np.unique(
-                view.ravel(), return_index=True, return_inverse=True, return_counts=True
-            )
-            rows = mat[first]
-        else:  # (almost) every pattern is unique: compressing would cost without saving
-            rows = mat
-            inverse = np.arange(data.n_persons)
-            counts = np.ones(data.n_persons)
-        n_rows = rows.shape[0]
-        observed = rows >= 0
-        complete = bool(observed.all())
-        # reduced layout: for each item, one column per category k >= 1 (e_jk - e_j0)
-        red_offset = np.concatenate([[0], np.cumsum(n_categories - 1)])
-        n_red = int(red_offset[-1])
-        n_obs_cols = 0 if complete else n_items
-        z = np.zeros((n_rows, n_obs_cols + n_red))
-        for k in range(1, int(n_categories.max())):
-            items_k = np.nonzero(n_categories > k)[0]
-            z[:, n_obs_cols + red_offset[items_k] + k - 1] = rows[:, items_k] == k
-        if not complete:
-            z[:, :n_items] = observed
-        up_cols = np.concatenate(
-            [col_offset[j] + np.arange(1, n_categories[j]) for j in range(n_items)]
-        ).astype(np.int64)
-        item_of_col = np.repeat(np.arange(n_items), n_categories)
-        zr = np.concatenate(
-            [np.arange(n_obs_cols), n_obs_cols + np.arange(n_red), n_obs_cols + np.arange(n_red)]
-        )
-        zc = np.concatenate([col_offset[:n_obs_cols], up_cols, col_offset[item_of_col[up_cols]]])
-        zv = np.concatenate([np.ones(n_obs_cols), np.ones(n_red), -np.ones(n_red)])
-        zmap = sparse.csr_array((zv, (zr, zc)), shape=(n_obs_cols + n_red, n_cols))
-        colidx = np.where(observed, col_offset[:-1][None, :] + rows, n_cols).astype(np.int32)
-        empty = np.zeros(0, dtype=np.int64)
-        return Design(
-            col_offset,
-            z,
-            z.T,
-            zmap,
-            complete,
-            counts.astype(float),
-            inverse.astype(np.int64),
-            empty,
-            empty,
-            empty,
-            True,
-            colidx,
-        )
+        if score_groups:
+            return _score_design(mat, n_categories, col_offset)
+        return _pattern_design(mat, n_categories, col_offset)[0]
+    return _sparse_design(data, n_categories, col_offset)
+
+
+def _unique_rows(mat: NDArray[np.integer]) -> tuple[IntArray, IntArray, IntArray]:
+    """First row, inverse and count of each distinct row of an integer matrix."""
+    view = np.ascontiguousarray(mat).view(np.dtype((np.void, mat.dtype.itemsize * mat.shape[1])))
+    _, first, inverse, counts = np.unique(
+        view.ravel(), return_index=True, return_inverse=True, return_counts=True
+    )
+    return first, inverse.ravel(), counts
+
+
+def _small_codes(mat: IntArray, n_categories: IntArray) -> NDArray[np.integer]:
+    return mat.astype(np.int8 if n_categories.max() < 127 else np.int16)
+
+
+def _pattern_design(
+    mat: IntArray, n_categories: IntArray, col_offset: IntArray
+) -> tuple[Design, IntArray]:
+    """Dense design with one row per distinct pattern, and the first person of each row."""
+    n_persons = mat.shape[0]
+    has_missing = np.any(mat < 0, axis=0)
+    n_patterns_log = float(np.sum(np.log(n_categories + has_missing)))
+    if n_patterns_log < np.log(max(n_persons, 1)) + 3.0:
+        # few possible patterns: fit each distinct pattern once, weighted by its count
+        first, inverse, counts = _unique_rows(_small_codes(mat, n_categories))
+    else:  # (almost) every pattern is unique: compressing would cost without saving
+        first = inverse = np.arange(n_persons)
+        counts = np.ones(n_persons, dtype=np.int64)
+    rows = mat[first]
+    z, complete = _indicators(rows, n_categories)
+    weighted = z.T if np.all(counts == 1) else (z * counts[:, None]).T
+    design = _dense_design(z, weighted, complete, rows, counts, inverse, n_categories, col_offset)
+    return design, first
+
+
+def _score_design(mat: IntArray, n_categories: IntArray, col_offset: IntArray) -> Design:
+    """Dense design with one row per (answered items, sum score) group."""
+    observed = mat >= 0
+    score = np.where(observed, mat, 0).sum(axis=1)
+    _, missing_id, _ = _unique_rows(observed.view(np.int8))
+    key = missing_id.astype(np.int64) * (int(score.max()) + 1) + score
+    _, first, inverse, counts = np.unique(
+        key, return_index=True, return_inverse=True, return_counts=True
+    )
+    inverse = inverse.ravel()
+    rows = mat[first]
+    z, complete = _indicators(rows, n_categories)
+    z_person, _ = _indicators(mat, n_categories)
+    members = sparse.csr_array(
+        (np.ones(mat.shape[0]), (inverse, np.arange(mat.shape[0]))),
+        shape=(first.size, mat.shape[0]),
+    )
+    z_sum = np.asarray(members @ z_person)
+    excess = z_sum.sum(axis=0) - counts @ z
+
+    order = np.argsort(inverse, kind="stable")
+    bounds = np.concatenate([[0], np.cumsum(counts)])
+
+    def moments(lo: int, hi: int) -> FloatArray:
+        out = np.empty((hi - lo, z.shape[1], z.shape[1]))
+        for g in range(lo, hi):
+            members = z_person[order[bounds[g] : bounds[g + 1]]]
+            out[g - lo] = members.T @ members
+        return out
+
+    design = _dense_design(
+        z, np.ascontiguousarray(z_sum.T), complete, rows, counts, inverse, n_categories, col_offset
+    )
+    design.excess = excess
+    design.moments = moments
+    return design
+
+
+def _indicators(rows: IntArray, n_categories: IntArray) -> tuple[FloatArray, bool]:
+    """Reduced indicator matrix ``z`` of dense rows and whether every cell is answered."""
+    n_items = n_categories.size
+    observed = rows >= 0
+    complete = bool(observed.all())
+    # reduced layout: for each item, one column per category k >= 1 (e_jk - e_j0)
+    red_offset = np.concatenate([[0], np.cumsum(n_categories - 1)])
+    n_obs_cols = 0 if complete else n_items
+    z = np.zeros((rows.shape[0], n_obs_cols + int(red_offset[-1])))
+    for k in range(1, int(n_categories.max())):
+        items_k = np.nonzero(n_categories > k)[0]
+        z[:, n_obs_cols + red_offset[items_k] + k - 1] = rows[:, items_k] == k
+    if not complete:
+        z[:, :n_items] = observed
+    return z, complete
+
+
+def _dense_design(
+    z: FloatArray,
+    zt_sum: FloatArray,
+    complete: bool,
+    rows: IntArray,
+    counts: IntArray,
+    inverse: IntArray,
+    n_categories: IntArray,
+    col_offset: IntArray,
+) -> Design:
+    n_items = n_categories.size
+    n_cols = int(col_offset[-1])
+    n_obs_cols = 0 if complete else n_items
+    n_red = int(np.sum(n_categories - 1))
+    up_cols = np.concatenate(
+        [col_offset[j] + np.arange(1, n_categories[j]) for j in range(n_items)]
+    ).astype(np.int64)
+    item_of_col = np.repeat(np.arange(n_items), n_categories)
+    zr = np.concatenate(
+        [np.arange(n_obs_cols), n_obs_cols + np.arange(n_red), n_obs_cols + np.arange(n_red)]
+    )
+    zc = np.concatenate([col_offset[:n_obs_cols], up_cols, col_offset[item_of_col[up_cols]]])
+    zv = np.concatenate([np.ones(n_obs_cols), np.ones(n_red), -np.ones(n_red)])
+    zmap = sparse.csr_array((zv, (zr, zc)), shape=(n_obs_cols + n_red, n_cols))
+    colidx = np.where(rows >= 0, col_offset[:-1][None, :] + rows, n_cols).astype(np.int32)
+    empty = np.zeros(0, dtype=np.int64)
+    return Design(
+        col_offset,
+        z,
+        zt_sum,
+        zmap,
+        complete,
+        counts.astype(float),
+        inverse.astype(np.int64),
+        empty,
+        empty,
+        empty,
+        True,
+        colidx,
+    )
+
+
+def _sparse_design(data: ResponseData, n_categories: IntArray, col_offset: IntArray) -> Design:
+    n_cols = int(col_offset[-1])
     order = np.lexsort((data.item, data.person))
     person, item = data.person[order], data.item[order]
     cols = col_offset[item] + data.category[order]

@@ -16,11 +16,12 @@ The cross-product (XPD) information ``sum_i s_i s_i'`` of the person scores is a
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import NDArray
 from scipy import sparse
 from scipy.linalg import blas
 
 from calibration._em import EMProblem
-from calibration._layout import FloatArray
+from calibration._layout import Design, FloatArray
 
 WEIGHT_FLOOR = 1e-9
 """Posterior weights below this are left out of the Louis term (relative change of the
@@ -117,6 +118,81 @@ def _cross_product(
     return np.triu(out) + np.triu(out, 1).T
 
 
+def _entries_of_columns(design: Design, p_max: int) -> NDArray[np.intp]:
+    """Padded entries (item * p_max + parameter) of every (item, category) column."""
+    item_of_col = np.repeat(np.arange(design.col_offset.size - 1), np.diff(design.col_offset))
+    return item_of_col[:, None] * p_max + np.arange(p_max)[None, :]  # (sum K, p_max)
+
+
+def _point_maps(
+    design: Design, dmat_q: FloatArray, ent: NDArray[np.intp], p_e: int
+) -> tuple[FloatArray, FloatArray]:
+    """``F_q = zmap @ Dm_q`` (n_z, p_e) and ``h_q = e' Dm_q`` (p_e,) at one point.
+
+    ``Dm_q`` is the (sum K, p_e) block matrix of the columns' parameter derivatives: the
+    complete-data score of a row is ``z' F_q (+ h_q when complete)``.
+    """
+    n_cols = design.n_cols
+    dm = np.zeros((n_cols, p_e))
+    np.put_along_axis(dm, ent, dmat_q[:n_cols], axis=1)
+    h = np.zeros(p_e)
+    if design.complete:
+        base = design.base_cols
+        np.put_along_axis(h[None, :], ent[base].reshape(1, -1), dmat_q[base].reshape(1, -1), axis=1)
+    return np.asarray(design.zmap @ dm), h
+
+
+def _covariance_groups(
+    problem: EMProblem,
+    post: FloatArray,
+    dmat: FloatArray,
+    n_items: int,
+    p_max: int,
+    method: str = "louis",
+) -> FloatArray:
+    """As :func:`_covariance_dense` for score groups, from each group's moments.
+
+    A person's score at point q is ``s = z' F_q + h_q`` and the posterior is the group's,
+    so the sums over persons need only the group sums of ``z`` and of ``z z'``
+    (``M_g``): ``sum_p w s s' = F' (sum_g w_g M_g) F + F' v h' + h v' F + T h h'``.
+    """
+    d = problem.design
+    p_e = n_items * p_max
+    ent = _entries_of_columns(d, p_max)
+    zsum = np.asarray(d.zt_sum).T  # (n_rows, n_z)
+    n_z = zsum.shape[1]
+    maps = [_point_maps(d, dmat[q], ent, p_e) for q in range(problem.theta.size)]
+    f_all = np.stack([f for f, _ in maps])  # (Q, n_z, p_e)
+    h_all = np.stack([h for _, h in maps])  # (Q, p_e)
+    # group sums: sum_g w_gq M_g (Q, n_z, n_z) and, for the cross-product of the
+    # posterior-mean scores s_bar = z' F_g + h_g, sum_g F_g' M_g F_g; in chunks of groups
+    gram = np.zeros((problem.theta.size, n_z * n_z))
+    xpd = np.zeros((p_e, p_e))
+    assert d.moments is not None
+    chunk = max(1, 20_000_000 // max(n_z * n_z, p_e * n_z))
+    for lo in range(0, d.n_rows, chunk):
+        hi = min(d.n_rows, lo + chunk)
+        moments = d.moments(lo, hi)  # (chunk, n_z, n_z)
+        if method == "louis":
+            gram += post[lo:hi].T @ moments.reshape(hi - lo, -1)
+        f_bar = np.einsum("gq,qzp->gzp", post[lo:hi], f_all)  # (chunk, n_z, p_e)
+        xpd += np.einsum("gzp,gzy,gyr->pr", f_bar, moments, f_bar, optimize=True)
+        if d.complete:
+            h_bar = post[lo:hi] @ h_all  # (chunk, p_e)
+            fz = np.einsum("gzp,gz->gp", f_bar, zsum[lo:hi])
+            xpd += fz.T @ h_bar + h_bar.T @ fz + (h_bar * d.counts[lo:hi, None]).T @ h_bar
+    out = np.zeros((p_e, p_e))
+    if method == "louis":
+        v_all = post.T @ zsum  # (Q, n_z): sum_g w_gq zsum_g
+        t_all = post.T @ d.counts  # (Q,)
+        for q in range(problem.theta.size):
+            f, h = f_all[q], h_all[q]
+            fv = f.T @ v_all[q]
+            g_q = gram[q].reshape(n_z, n_z)
+            out += f.T @ g_q @ f + np.outer(fv, h) + np.outer(h, fv) + t_all[q] * np.outer(h, h)
+    return out - xpd if method == "louis" else xpd
+
+
 def _covariance_dense(
     problem: EMProblem,
     post: FloatArray,
@@ -134,11 +210,7 @@ def _covariance_dense(
     """
     d = problem.design
     p_e = n_items * p_max
-    n_cols = d.n_cols
-    # Dm_q as a dense (sum K, p_e) block matrix for every q: row (j, k) -> entries of j
-    item_of_col = np.repeat(np.arange(n_items), np.diff(d.col_offset))
-    ent = item_of_col[:, None] * p_max + np.arange(p_max)[None, :]  # (sum K, p_max)
-    zmap = d.zmap
+    ent = _entries_of_columns(d, p_max)
     second = np.zeros((p_e, p_e))
     if method == "louis":
         # rows sorted by posterior mean: the rows with weight at a point are one slice
@@ -153,20 +225,11 @@ def _covariance_dense(
                 continue
             lo, hi = int(active[0]), int(active[-1]) + 1
             cw = cnt[lo:hi] * post_t[q, lo:hi]
-            dm = np.zeros((n_cols, p_e))
-            np.put_along_axis(dm, ent, dmat[q, :n_cols], axis=1)
-            f = np.asarray(zmap @ dm)  # (n_z, p_e)
+            f, h = _point_maps(d, dmat[q], ent, p_e)
             zw = np.multiply(z[lo:hi], np.sqrt(cw)[:, None], out=buffer[: hi - lo])
             gram = blas.dsyrk(1.0, zw.T, trans=0, lower=0)  # zw.T is Fortran-ordered: no copy
             second += f.T @ blas.dsymm(1.0, gram, f, side=0, lower=0)  # upper triangle only
             if d.complete:
-                h = np.zeros(p_e)
-                np.put_along_axis(
-                    h[None, :],
-                    ent[d.base_cols].reshape(1, -1),
-                    dmat[q, d.base_cols].reshape(1, -1),
-                    axis=1,
-                )
                 fv = f.T @ (z[lo:hi].T @ cw)
                 second += np.outer(fv, h) + np.outer(h, fv) + cw.sum() * np.outer(h, h)
     xpd = _cross_product(problem, post, dmat, n_items, p_max)
@@ -267,7 +330,10 @@ def information(
         counts, post = estep
     assert post is not None
     dmat = _score_derivatives(problem, values, p_max)
-    covariance = _covariance_dense if problem.design.dense else _covariance_sparse
+    if problem.design.moments is not None:
+        covariance = _covariance_groups
+    else:
+        covariance = _covariance_dense if problem.design.dense else _covariance_sparse
     if method == "crossprod":
         info_e = covariance(problem, post, dmat, n_items, p_max, "crossprod")
     else:

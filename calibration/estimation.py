@@ -21,7 +21,13 @@ from scipy import stats
 
 from calibration import _se
 from calibration._em import EMProblem, squarem
-from calibration._layout import FloatArray, build_design, build_groups, start_values
+from calibration._layout import (
+    FloatArray,
+    build_design,
+    build_groups,
+    common_slope,
+    start_values,
+)
 from calibration.data import ResponseData, read_responses
 from calibration.priors import DEFAULT_PRIORS, Prior, parse_prior
 from item_banks.bank import ItemBank
@@ -352,7 +358,7 @@ class Calibrator:
             data.item_ids.index(i): v for i, v in anchors_by_id.items() if i in data.item_ids
         }
         groups = build_groups(models, k, anchors, priors)
-        design = build_design(data, k, dense=self.dense)
+        design = build_design(data, k, dense=self.dense, score_groups=common_slope(groups))
         theta, logw = quadrature(self.n_quad, self.theta_range)
         problem = EMProblem(groups, design, theta, logw)
         if problem.n_beta == 0:

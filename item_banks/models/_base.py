@@ -48,6 +48,13 @@ class ItemModel(ABC):
         Parameters constrained equal across the items of one calibration (the common slope
         of the 1PL, the thresholds of the rating scale model). Per item they are ordinary
         parameters.
+    score_sufficient : bool
+        Whether ``log P(X = k | theta) - log P(X = 0 | theta)`` is ``k * a * theta`` plus
+        terms free of ``theta``, with ``a`` the item's slope (1 when the model has none).
+        Over items that share one slope, the sum of the category codes is then a
+        sufficient statistic for ``theta`` (Rasch family): persons with the same answered
+        items and the same sum have the same posterior, and calibration compresses its
+        E-step to such score groups.
     """
 
     name: ClassVar[str]
@@ -55,6 +62,7 @@ class ItemModel(ABC):
     min_categories: ClassVar[int] = 2
     max_categories: ClassVar[int | None] = 2
     shared_params: ClassVar[tuple[str, ...]] = ()
+    score_sufficient: ClassVar[bool] = False
 
     # ----------------------------------------------------------------------------- layout
     @abstractmethod

@@ -6,7 +6,9 @@
    ``description``.
 3. Say how many categories it allows (``min_categories``, ``max_categories``; ``None`` for
    no upper limit) and which parameters calibration shares across items
-   (``shared_params``).
+   (``shared_params``). Set ``score_sufficient = True`` when ``log P(X = k) - log P(X = 0)``
+   is ``k * a * theta`` plus terms free of ``theta`` (the contract test checks the flag
+   either way): calibration then groups persons by sum score when slopes are equal.
 4. Implement ``param_names`` (column order of ``params``) and ``_log_prob``. Compute the
    log-probabilities directly (``log_expit``, ``logsumexp``, ``log1p``), never as
    ``np.log(prob)``, so that extreme thetas stay finite.
@@ -35,6 +37,7 @@ class ExampleModel(ItemModel):  # decorate with @register_model in a real model
     min_categories = 2
     max_categories = 2
     shared_params = ()
+    score_sufficient = False
 
     def param_names(self, n_categories: int) -> tuple[str, ...]:
         return ("a", "b")

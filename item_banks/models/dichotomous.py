@@ -127,6 +127,7 @@ class Rasch(LogisticModel):
     name = "rasch"
     description = "Rasch: P = 1 / (1 + exp(-(theta - b)))"
     free = ("b",)
+    score_sufficient = True
 
 
 @register_model
@@ -137,6 +138,7 @@ class OnePL(LogisticModel):
     description = "1PL: 2PL with one slope a shared by all 1PL items"
     free = ("a", "b")
     shared_params = ("a",)
+    score_sufficient = True
 
 
 @register_model
@@ -146,6 +148,7 @@ class TwoPL(LogisticModel):
     name = "2pl"
     description = "2PL: P = 1 / (1 + exp(-a (theta - b)))"
     free = ("a", "b")
+    score_sufficient = True
 
 
 @register_model

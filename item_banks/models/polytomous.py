@@ -209,6 +209,7 @@ class GeneralizedPartialCredit(_PartialCreditFamily):
 
     name = "gpcm"
     description = "generalized partial credit: P(X=k) ∝ exp(sum_{j<=k} a (theta - b_j))"
+    score_sufficient = True
 
     def param_names(self, n_categories: int) -> tuple[str, ...]:
         return ("a", *tuple(f"b{k}" for k in range(1, n_categories)))
@@ -226,6 +227,7 @@ class PartialCredit(_PartialCreditFamily):
 
     name = "pcm"
     description = "partial credit: GPCM with a = 1"
+    score_sufficient = True
 
     def param_names(self, n_categories: int) -> tuple[str, ...]:
         return tuple(f"b{k}" for k in range(1, n_categories))
@@ -249,6 +251,7 @@ class RatingScale(_PartialCreditFamily):
     description = "rating scale: PCM with steps b + t_j, thresholds t_j shared"
     min_categories = 3
     shared_params = ("t",)
+    score_sufficient = True
 
     def param_names(self, n_categories: int) -> tuple[str, ...]:
         return ("b", *tuple(f"t{k}" for k in range(1, n_categories)))

@@ -45,12 +45,13 @@ def test_lsat7_matches_mirt_published(lsat7_path):
     assert result.converged
 
 
-def test_loglik_is_the_marginal_likelihood(lsat7_path):
+@pytest.mark.parametrize("model", ["2pl", "rasch"])  # pattern rows; score groups
+def test_loglik_is_the_marginal_likelihood(lsat7_path, model):
     """Brute force: integrate every person's likelihood with scipy quadrature."""
     from scipy import integrate, stats
 
     data = read_responses(lsat7_path)
-    result = calibrate(data, "2pl", se_method="none", n_quad=121, theta_range=(-8, 8))
+    result = calibrate(data, model, se_method="none", n_quad=121, theta_range=(-8, 8))
     bank = result.to_item_bank()
     x = data.to_matrix()
     patterns, counts = np.unique(x, axis=0, return_counts=True)
@@ -63,6 +64,72 @@ def test_loglik_is_the_marginal_likelihood(lsat7_path):
         value = integrate.quad(f, -10, 10, epsabs=1e-13, limit=200)[0]
         total += count * np.log(value)
     assert result.loglik == pytest.approx(total, abs=1e-6)
+
+
+SCORE_GROUP_CASES = [
+    ("rasch", 2, {}),
+    ("1pl", 2, {}),
+    ("pcm", 4, {}),
+    ("rsm", 4, {}),
+    ("rasch+pcm", 3, {}),
+    ("rasch", 2, {"i0": [0.3]}),  # an anchored item
+]
+
+
+@pytest.mark.parametrize(("model", "k", "anchors"), SCORE_GROUP_CASES)
+def test_score_groups_equal_pattern_rows(model, k, anchors, monkeypatch):
+    """Rasch family: grouping persons by (answered items, sum score) changes nothing.
+
+    The independent truth is the pattern design (one row per distinct pattern).
+    """
+    from calibration._em import EMProblem
+    from calibration._layout import build_design, build_groups, common_slope
+    from calibration.estimation import quadrature
+    from item_banks.models import get_model
+
+    rng = np.random.default_rng(zlib.crc32(f"{model}{anchors}".encode()))
+    names = model.split("+")
+    models = [get_model(names[j % len(names)]) for j in range(8)]
+    k_items = np.array([2 if m.name == "rasch" else k for m in models])
+    data = ResponseData.from_matrix(
+        np.where(rng.random((900, 8)) < 0.05, -1, rng.integers(0, k_items, (900, 8))),
+        item_ids=[f"i{j}" for j in range(8)],
+    )
+    cats = data.n_categories
+    anchor_rows = {int(i[1:]): np.array(v) for i, v in anchors.items()}
+    groups = build_groups(models, cats, anchor_rows, {})
+    grouped = build_design(data, cats, dense=True, score_groups=True)
+    patterns = build_design(data, cats, dense=True)
+    theta, logw = quadrature()
+    p1 = EMProblem(groups, grouped, theta, logw)
+    p2 = EMProblem(groups, patterns, theta, logw)
+    beta = rng.normal(0.0, 0.5, p1.n_beta)
+    if model == "1pl":
+        beta[0] = 1.3  # the common slope
+    assert common_slope(groups) is True
+    assert grouped.n_rows < patterns.n_rows / 2
+    ll1, c1, _ = p1.estep(beta)
+    ll2, c2, _ = p2.estep(beta)
+    assert ll1 == pytest.approx(ll2, rel=1e-12)
+    np.testing.assert_allclose(c1, c2, rtol=1e-9, atol=1e-9)
+    # the pattern path leaves out posterior weights below _se.WEIGHT_FLOOR: keep them all
+    monkeypatch.setattr(_se, "WEIGHT_FLOOR", 0.0)
+    info1, info2 = _se.information(p1, beta), _se.information(p2, beta)
+    np.testing.assert_allclose(info1, info2, rtol=1e-9, atol=1e-9 * np.abs(info2).max())
+
+
+@pytest.mark.parametrize(
+    ("models", "anchors"),
+    [(["2pl"], {}), (["rasch", "1pl"], {}), (["1pl"], {0: [1.4, 0.0]}), (["rasch", "grm"], {})],
+)
+def test_score_groups_only_with_one_common_slope(models, anchors):
+    from calibration._layout import build_groups, common_slope
+    from item_banks.models import get_model
+
+    ms = [get_model(models[j % len(models)]) for j in range(4)]
+    cats = np.array([2, 2, 2, 2])
+    groups = build_groups(ms, cats, {k: np.array(v) for k, v in anchors.items()}, {})
+    assert common_slope(groups) is False
 
 
 # ------------------------------------------------------------ standard errors, Hessian

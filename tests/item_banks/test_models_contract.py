@@ -235,3 +235,22 @@ def test_check_params_reports_each_problem() -> None:
     grm = get_model("grm").check_params([[1.0, -1.0, 0.5, 0.2]], 4)
     assert [(r, f) for r, f, _ in grm] == [(0, "b3")]
     assert "0.5" in grm[0][2] and "0.2" in grm[0][2]
+
+
+def test_score_sufficient_flag_matches_the_log_odds(case: tuple) -> None:
+    """The flag holds exactly when log P(k) - log P(0) - k a theta does not vary with theta.
+
+    Calibration groups persons by sum score on the strength of this flag, so a wrong
+    ``True`` would give wrong estimates and a wrong ``False`` a slower E-step.
+    """
+    model, params, k = case
+    names = model.param_names(k)
+    slope = params[:, names.index("a")] if "a" in names else np.ones(params.shape[0])
+    theta = np.linspace(-5.0, 5.0, 21)
+    lp = model.log_prob(theta, params)  # (T, I, K)
+    rest = lp - lp[..., :1] - np.arange(k) * slope[None, :, None] * theta[:, None, None]
+    spread = np.abs(rest - rest[:1]).max()
+    if model.score_sufficient:
+        assert spread < 1e-9
+    elif not (model.name == "grm" and k == 2):  # the 2-category GRM is the 2PL
+        assert spread > 1e-3
