@@ -19,6 +19,7 @@ MAX_HALVINGS = 12
 M_TOL = 1e-8  # M-step Newton iterations stop when no parameter moves more
 MAX_STEP = 1.0  # largest change of one parameter in one Newton step
 PARAM_LIMIT = 1e3
+EXP_CUTOFF = 40.0  # exp(-40) * Q is far below the rounding of a posterior total >= 1
 
 
 class EMProblem:
@@ -140,7 +141,12 @@ class EMProblem:
         log_lik, extra = self._log_lik_rows(self.log_prob_matrix(self.unpack(beta)))
         top = log_lik.max(axis=1, keepdims=True)
         np.subtract(log_lik, top, out=log_lik)
-        post = np.exp(log_lik, out=log_lik)
+        # points more than EXP_CUTOFF below a row's top get weight 0: their exp is below
+        # the rounding of the row's total (>= 1), and skipping them avoids the slow
+        # underflowing exp of the far tails (about 5x faster on long tests)
+        keep = log_lik > -EXP_CUTOFF
+        post = np.exp(log_lik, out=log_lik, where=keep)
+        np.multiply(post, keep, out=post)
         total = post.sum(axis=1, keepdims=True)
         post /= total
         row_ll = top[:, 0] + np.log(total[:, 0])
