@@ -381,17 +381,23 @@ def render(results: dict, scaling: dict, args: argparse.Namespace, date: str | N
     return "\n".join(lines) + "\n"
 
 
-WHY = """Why targets are missed where they are: (1) on small and medium problems zapcat pays a
-fixed cost of a few milliseconds of Python/numpy work per EM step (model evaluations,
-vectorised M-step, SQUAREM) that mirt's compiled loop does not, so the 5x margin appears only
-when the BLAS work dominates (2PL 50,000 x 100); (2) mirt integrates over 21 points by
+WHY = """Why targets are missed where they are (profiles of zapcat's fits, 2026-11-29):
+(1) the work is already at BLAS speed: on 2PL 10,000 x 50 a fit is about 60% E-steps
+(19 of about 10 ms, half of it the two matrix products), 25% exact Louis SEs (Gram matrices
+by BLAS syrk) and 10% M-steps; what is left is the number of EM steps (15-31 E-steps with
+SQUAREM; mirt takes 147 iterations on 2PL 50,000 x 100) and numpy's fixed cost per call,
+which on 2PL 1,000 x 20 makes one E-step about 0.9 ms, so 15 E-steps alone exceed the 5x
+budget; closing that gap needs a compiled EM core; (2) mirt integrates over 21 points by
 default and zapcat over 61: about 3x less work per E-step for mirt, paid for in accuracy on
-long tests (2PL 50,000 x 100: RMSE a 0.107 vs 0.017); (3) zapcat's default SEs are the exact
-observed information (Louis), 20-35% of its time; (4) girth's Rasch routine estimates one
-difficulty per item with no SEs and a fixed 25 iterations. Where a peer's RMSE is lower, the
-difference (below 0.004) is a small fraction of one standard error (0.02-0.06): every tool
-there is a maximum-likelihood fit of the same data and zapcat's is the maximum of the more
-accurately integrated likelihood."""
+long tests (2PL 50,000 x 100: RMSE a 0.107 vs 0.017); (3) on sparse data the exact Louis
+SEs are a third of the time (per-person score covariances over the answered items); (4) the
+3PL takes 31 E-steps (the lower asymptotes converge slowly under their prior); (5) girth's
+Rasch routine estimates one difficulty per item with no SEs and a fixed 25 iterations, and
+its GRM routine is its fastest. Rasch-family data (Rasch, PCM, RSM, 1PL) are compressed to
+(answered items, sum score) groups, which is why the Rasch case meets the mirt target.
+Where a peer's RMSE is lower, the difference (below 0.004) is a small fraction of one
+standard error (0.02-0.06): every tool there is a maximum-likelihood fit of the same data
+and zapcat's is the maximum of the more accurately integrated likelihood."""
 
 
 def _targets(results: dict) -> list[str]:
