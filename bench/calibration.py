@@ -397,7 +397,10 @@ its GRM routine is its fastest. Rasch-family data (Rasch, PCM, RSM, 1PL) are com
 (answered items, sum score) groups, which is why the Rasch case meets the mirt target.
 Where a peer's RMSE is lower, the difference (below 0.004) is a small fraction of one
 standard error (0.02-0.06): every tool there is a maximum-likelihood fit of the same data
-and zapcat's is the maximum of the more accurately integrated likelihood."""
+and zapcat's is the maximum of the more accurately integrated likelihood. On GRM 5,000 x 20
+zapcat's slopes equal those of a 161-point fit to 2e-9 (the maximum itself); mirt's 21-point
+slopes are 0.6% lower, and in this sample the maximum-likelihood slopes lie 0.85% above the
+true ones on average, so mirt's quadrature shrinkage happens to land nearer the truth."""
 
 
 def _targets(results: dict) -> list[str]:
