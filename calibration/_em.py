@@ -399,9 +399,11 @@ def squarem(
 ) -> tuple[FloatArray, list[float], int, bool]:
     """Run EM with SQUAREM (Varadhan & Roland, 2008, scheme S3) and a monotonicity guard.
 
-    The accelerated point is kept only if it does not lower the penalised marginal
-    log-likelihood; otherwise the plain EM step is kept, so the objective never
-    decreases.
+    One cycle maps ``beta -> b1 -> b2`` by EM, extrapolates, and takes one stabilising EM
+    step from the extrapolated point: three E-steps (at ``b1``, at the extrapolated point
+    and at the result), none at ``b2`` unless the extrapolation fails. The accelerated
+    point is kept only if it does not lower the penalised marginal log-likelihood;
+    otherwise the better of the plain EM steps is kept, so the objective never decreases.
 
     Parameters
     ----------
@@ -454,22 +456,30 @@ def squarem(
                 converged = True
                 break
             continue
-        b2, obj2, c2 = em_step(b1, c1)
+        # the second EM map needs no E-step at its result unless the extrapolation fails
+        b2 = problem.mstep(b1, c1)
         steps += 1
         r = b1 - beta
         w = b2 - 2.0 * b1 + beta
         alpha = -np.sqrt((r @ r) / max(w @ w, 1e-300))
         alpha = min(alpha, -1.0)
-        best = (b2, obj2, c2) if obj2 >= obj1 else (b1, obj1, c1)
-        if alpha < -1.0:
-            cand = beta - 2.0 * alpha * r + alpha**2 * w
-            if problem.valid(cand):
-                ll_c, c_c, _ = problem.estep(cand)
-                if np.isfinite(ll_c):
-                    b3, obj3, c3 = em_step(cand, c_c)
-                    steps += 1
-                    if obj3 >= best[1]:
-                        best = (b3, obj3, c3)
+        best = (b1, obj1, c1)
+        cand = beta - 2.0 * alpha * r + alpha**2 * w  # b2 itself when alpha = -1
+        at_b2 = None
+        if problem.valid(cand):
+            ll_c, c_c, _ = problem.estep(cand)
+            if alpha == -1.0:
+                at_b2 = (ll_c, c_c)
+            if np.isfinite(ll_c):
+                b3, obj3, c3 = em_step(cand, c_c)  # stabilising EM step
+                steps += 1
+                if obj3 >= obj1:
+                    best = (b3, obj3, c3)
+        if best[0] is b1 and problem.valid(b2):  # extrapolation failed: plain EM from b1
+            ll2, c2 = at_b2 if at_b2 is not None else problem.estep(b2)[:2]
+            obj2 = ll2 + problem.log_prior(b2)
+            if obj2 >= obj1:
+                best = (b2, obj2, c2)
         new_beta, new_obj, new_counts = best
         change = float(np.abs(new_beta - beta).max())
         beta, counts, obj = new_beta, new_counts, new_obj
