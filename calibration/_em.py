@@ -98,13 +98,35 @@ class EMProblem:
         nat = self.natural(beta)
         return float(sum(np.sum(prior.logpdf(nat[idx])) for prior, idx in sets))
 
-    def log_prob_matrix(self, values: list[FloatArray]) -> FloatArray:
-        """``log P`` of every (item, category) column at every point, (sum K, Q)."""
+    def log_prob_matrix(
+        self, values: list[FloatArray], group_lps: list[FloatArray] | None = None
+    ) -> FloatArray:
+        """``log P`` of every (item, category) column at every point, (sum K, Q).
+
+        ``group_lps``: each group's ``log_prob`` (Q, n_g, K) at ``values`` when known.
+        """
+        if group_lps is None:
+            group_lps = self._group_log_probs(values)
         out = np.empty((self.design.n_cols, self.theta.size))
-        for g, v, cols in zip(self.groups, values, self.group_cols, strict=True):
-            lp = g.model.log_prob(self.theta, v)  # (Q, n_g, K)
+        for lp, cols in zip(group_lps, self.group_cols, strict=True):
             out[cols.ravel()] = lp.transpose(1, 2, 0).reshape(-1, self.theta.size)
         return np.maximum(out, LOGP_FLOOR)
+
+    def _group_log_probs(self, values: list[FloatArray]) -> list[FloatArray]:
+        """Each group's ``log_prob`` (Q, n_g, K) at its parameter matrix."""
+        return [g.model.log_prob(self.theta, v) for g, v in zip(self.groups, values, strict=True)]
+
+    def _cached_log_probs(self, beta: FloatArray) -> list[FloatArray] | None:
+        """The groups' ``log_prob`` at ``beta`` when the last E- or M-step computed them.
+
+        EM alternates E- and M-steps at the same points: the M-step starts where the
+        E-step evaluated the models, and the next E-step starts where the M-step's
+        accepted trial points did.
+        """
+        cache = getattr(self, "_lp_cache", None)
+        if cache is not None and np.array_equal(cache[0], beta):
+            return cache[1]
+        return None
 
     # ------------------------------------------------------------------------ E-step
     def _log_lik_rows(self, logp: FloatArray) -> tuple[FloatArray, float]:
@@ -138,7 +160,12 @@ class EMProblem:
             Posterior weights of each design row (when ``keep_posterior``).
         """
         d = self.design
-        log_lik, extra = self._log_lik_rows(self.log_prob_matrix(self.unpack(beta)))
+        values = self.unpack(beta)
+        lps = self._cached_log_probs(beta)
+        if lps is None:
+            lps = self._group_log_probs(values)
+            self._lp_cache = (beta.copy(), lps)
+        log_lik, extra = self._log_lik_rows(self.log_prob_matrix(values, lps))
         top = log_lik.max(axis=1, keepdims=True)
         np.subtract(log_lik, top, out=log_lik)
         # points more than EXP_CUTOFF below a row's top get weight 0: their exp is below
@@ -192,8 +219,15 @@ class EMProblem:
     def mstep(self, beta: FloatArray, counts: FloatArray) -> FloatArray:
         """Maximise the expected complete-data log-likelihood (+ log prior) from ``beta``."""
         out = beta.copy()
-        for g, v, cols in zip(self.groups, self.unpack(beta), self.group_cols, strict=True):
+        lps = self._cached_log_probs(beta)
+        new_lps: list[FloatArray] | None = [] if lps is not None else None
+        for i, (g, v, cols) in enumerate(
+            zip(self.groups, self.unpack(beta), self.group_cols, strict=True)
+        ):
+            lp_g = lps[i] if lps is not None else None
             if g.n_beta == 0:
+                if new_lps is not None and lp_g is not None:
+                    new_lps.append(lp_g)
                 continue
             r = counts[cols]  # (n_g, K, Q)
             if g.shared:
@@ -201,11 +235,19 @@ class EMProblem:
                     g, v, r, self.theta, beta[g.beta_start : g.beta_start + g.n_beta]
                 )
                 out[g.beta_start : g.beta_start + g.n_beta] = new
+                new_lps = None  # its log-probabilities at the new point are not kept
             else:
                 rows = g.free_rows
                 part = beta[g.beta_start : g.beta_start + g.n_beta].reshape(-1, g.n_params)
-                new = _newton_items(g, part, r[rows], self.theta)
+                lp_free = lp_g[:, rows] if lp_g is not None else None
+                new, lp_new = _newton_items(g, part, r[rows], self.theta, lp_free)
                 out[g.beta_start : g.beta_start + g.n_beta] = new.ravel()
+                if new_lps is not None and lp_g is not None:
+                    full = lp_g.copy()
+                    full[:, rows] = lp_new
+                    new_lps.append(full)
+        if new_lps is not None:
+            self._lp_cache = (out.copy(), new_lps)
         return out
 
 
@@ -267,11 +309,15 @@ def _score_info(
     return grad, info
 
 
-def _newton_items(g: Group, u: FloatArray, r: FloatArray, theta: FloatArray) -> FloatArray:
+def _newton_items(
+    g: Group, u: FloatArray, r: FloatArray, theta: FloatArray, lp: FloatArray | None = None
+) -> tuple[FloatArray, FloatArray]:
     """Fisher scoring with step halving, vectorised over items (no shared parameters).
 
     ``u`` holds the free items' rows of ``beta`` (slope-intercept form where the group uses
     it); the model's derivatives (natural parameters) are mapped by the chain rule.
+    ``lp`` is ``log_prob`` at ``u`` (Q, n, K) when known. Returns the new rows and
+    ``log_prob`` there.
     """
     u = u.copy()
     n_p = g.n_params
@@ -279,7 +325,8 @@ def _newton_items(g: Group, u: FloatArray, r: FloatArray, theta: FloatArray) -> 
     def nat(x: FloatArray) -> FloatArray:
         return g.natural(x.ravel()).reshape(x.shape)
 
-    lp_all = g.model.log_prob(theta, nat(u))  # (Q, n, K), kept for accepted points
+    # (Q, n, K), kept for accepted points
+    lp_all = g.model.log_prob(theta, nat(u)) if lp is None else lp.copy()
     obj = _item_objective(g, nat(u), r, theta, lp_all)
     active = np.ones(u.shape[0], dtype=bool)
     for _ in range(MAX_NEWTON):
@@ -332,7 +379,7 @@ def _newton_items(g: Group, u: FloatArray, r: FloatArray, theta: FloatArray) -> 
         obj[idx] = new_obj
         done = (moved < M_TOL) | pending
         active[idx[done]] = False
-    return u
+    return u, lp_all
 
 
 def _newton_shared(
