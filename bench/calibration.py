@@ -369,7 +369,7 @@ def render(results: dict, scaling: dict, args: argparse.Namespace, date: str | N
         "`x zapcat (CPU)` = the tool's CPU time divided by zapcat's (above 1: zapcat faster).",
         "",
         "CPU time of one E-step of zapcat on the same 20,000 x 300 2PL data at 10% and 100% "
-        "observed: the sparse (CSR) design does work in proportion to the observed responses; "
+        "observed: the sparse (CSR) design works over the observed responses only; "
         "complete data use the dense BLAS design, which is faster per response:",
         "",
         "| data | observed responses | one E-step (ms) |",
@@ -377,30 +377,42 @@ def render(results: dict, scaling: dict, args: argparse.Namespace, date: str | N
     ]
     for key, val in scaling.items():
         lines.append(f"| {key} | {val['observed']:,} | {val['estep_ms']:.1f} |")
+    sparse_rows = [v for k, v in scaling.items() if "sparse" in k]
+    if len(sparse_rows) == 2:
+        low, high = sorted(sparse_rows, key=lambda v: v["observed"])
+        lines += [
+            "",
+            f"{high['observed'] / low['observed']:.0f}x the responses took "
+            f"{high['estep_ms'] / low['estep_ms']:.1f}x the time: the two sparse products "
+            "(Y @ log P, Y' @ posterior) grow with the responses, while the posterior itself "
+            "(max, exp and normalisation over persons x 61 points) is per person and the "
+            "same at both densities.",
+        ]
     lines += ["", *_targets(results), "", WHY]
     return "\n".join(lines) + "\n"
 
 
 WHY = """Why targets are missed where they are (profiles of zapcat's fits, 2026-11-29):
-(1) the work is already at BLAS speed: on 2PL 10,000 x 50 a fit is about 60% E-steps
-(19 of about 10 ms, half of it the two matrix products), 25% exact Louis SEs (Gram matrices
-by BLAS syrk) and 10% M-steps; what is left is the number of EM steps (15-31 E-steps with
-SQUAREM; mirt takes 147 iterations on 2PL 50,000 x 100) and numpy's fixed cost per call,
-which on 2PL 1,000 x 20 makes one E-step about 0.9 ms, so 15 E-steps alone exceed the 5x
-budget; closing that gap needs a compiled EM core; (2) mirt integrates over 21 points by
-default and zapcat over 61: about 3x less work per E-step for mirt, paid for in accuracy on
-long tests (2PL 50,000 x 100: RMSE a 0.107 vs 0.017); (3) on sparse data the exact Louis
-SEs are a third of the time (per-person score covariances over the answered items); (4) the
-3PL takes 31 E-steps (the lower asymptotes converge slowly under their prior); (5) girth's
-Rasch routine estimates one difficulty per item with no SEs and a fixed 25 iterations, and
-its GRM routine is its fastest. Rasch-family data (Rasch, PCM, RSM, 1PL) are compressed to
-(answered items, sum score) groups, which is why the Rasch case meets the mirt target.
-Where a peer's RMSE is lower, the difference (below 0.004) is a small fraction of one
-standard error (0.02-0.06): every tool there is a maximum-likelihood fit of the same data
-and zapcat's is the maximum of the more accurately integrated likelihood. On GRM 5,000 x 20
-zapcat's slopes equal those of a 161-point fit to 2e-9 (the maximum itself); mirt's 21-point
-slopes are 0.6% lower, and in this sample the maximum-likelihood slopes lie 0.85% above the
-true ones on average, so mirt's quadrature shrinkage happens to land nearer the truth."""
+(1) the work is already at BLAS speed: on 2PL 10,000 x 50 a fit is about 55% E-steps (15
+of about 10 ms, half of it the two matrix products), 27% exact Louis SEs (Gram matrices by
+BLAS syrk) and 11% M-steps. What is left is the number of E-steps (12-28 with SQUAREM; mirt
+takes 147 iterations on 2PL 50,000 x 100) and numpy's fixed cost per call: on 2PL
+1,000 x 20 one E-step takes about 0.9 ms, so its 12 E-steps alone exceed the 5x budget; the
+3PL needs 28 E-steps (its lower asymptotes converge slowly under their prior) whose matrix
+products and exponentials alone come to about the whole 5x budget. (2) mirt integrates over
+21 points by default and zapcat over 61: about 3x less work per E-step for mirt, paid for
+in accuracy on long tests (2PL 50,000 x 100: RMSE a 0.107 vs 0.017). (3) On sparse data the
+exact Louis SEs are a third of the time (per-person covariances of the scores over the
+answered items, about 2 GFlop on the 20,000 x 300 case). (4) girth's Rasch routine
+estimates one difficulty per item with no SEs and a fixed 25 iterations, and its GRM routine
+is its fastest. Rasch-family data (Rasch, PCM, RSM, 1PL) are compressed to (answered items,
+sum score) groups, which is why the Rasch case meets the mirt target. Where a peer's RMSE is
+lower, the difference (below 0.004) is a small fraction of one standard error (0.02-0.06):
+every tool there is a maximum-likelihood fit of the same data and zapcat's is the maximum of
+the more accurately integrated likelihood. On GRM 5,000 x 20 zapcat's slopes equal those of
+a 161-point fit to 2e-9 (the maximum itself); mirt's 21-point slopes are 0.6% lower, and in
+this sample the maximum-likelihood slopes lie 0.85% above the true ones on average, so
+mirt's quadrature shrinkage happens to land nearer the truth."""
 
 
 def _targets(results: dict) -> list[str]:
