@@ -50,6 +50,8 @@ class EMProblem:
         self.group_cols = [
             design.col_offset[g.items][:, None] + np.arange(g.n_categories)[None, :] for g in groups
         ]
+        # the groups' log_prob at the last point an E- or M-step evaluated (beta, list)
+        self._lp_cache: tuple[FloatArray, list[FloatArray]] | None = None
 
     # ------------------------------------------------------------------- parameters
     def unpack(self, beta: FloatArray) -> list[FloatArray]:
@@ -123,9 +125,8 @@ class EMProblem:
         E-step evaluated the models, and the next E-step starts where the M-step's
         accepted trial points did.
         """
-        cache = getattr(self, "_lp_cache", None)
-        if cache is not None and np.array_equal(cache[0], beta):
-            return cache[1]
+        if self._lp_cache is not None and np.array_equal(self._lp_cache[0], beta):
+            return self._lp_cache[1]
         return None
 
     # ------------------------------------------------------------------------ E-step
@@ -227,7 +228,7 @@ class EMProblem:
             lp_g = lps[i] if lps is not None else None
             if g.n_beta == 0:
                 if new_lps is not None and lp_g is not None:
-                    new_lps.append(lp_g)
+                    new_lps.append(lp_g)  # nothing moves
                 continue
             r = counts[cols]  # (n_g, K, Q)
             if g.shared:
