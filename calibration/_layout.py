@@ -442,7 +442,7 @@ def _score_design(mat: IntArray, n_categories: IntArray, col_offset: IntArray) -
     inverse = inverse.ravel()
     rows = mat[first]
     z, complete = _indicators(rows, n_categories)
-    z_person, _ = _indicators(mat, n_categories)
+    z_person = _indicators(mat, n_categories)[0].astype(np.int8)  # 0/1, kept for moments
     members = sparse.csr_array(
         (np.ones(mat.shape[0]), (inverse, np.arange(mat.shape[0]))),
         shape=(first.size, mat.shape[0]),
@@ -456,7 +456,7 @@ def _score_design(mat: IntArray, n_categories: IntArray, col_offset: IntArray) -
     def moments(lo: int, hi: int) -> FloatArray:
         out = np.empty((hi - lo, z.shape[1], z.shape[1]))
         for g in range(lo, hi):
-            members = z_person[order[bounds[g] : bounds[g + 1]]]
+            members = z_person[order[bounds[g] : bounds[g + 1]]].astype(float)
             out[g - lo] = members.T @ members
         return out
 
