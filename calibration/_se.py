@@ -142,6 +142,11 @@ def _point_maps(
     return np.asarray(design.zmap @ dm), h
 
 
+def _complete_terms(fv: FloatArray, h: FloatArray, total: float) -> FloatArray:
+    """``F' v h' + h v' F + T h h'``: the category-0 part of ``sum w s s'`` (complete data)."""
+    return np.outer(fv, h) + np.outer(h, fv) + total * np.outer(h, h)
+
+
 def _covariance_groups(
     problem: EMProblem,
     post: FloatArray,
@@ -189,7 +194,7 @@ def _covariance_groups(
             f, h = f_all[q], h_all[q]
             fv = f.T @ v_all[q]
             g_q = gram[q].reshape(n_z, n_z)
-            out += f.T @ g_q @ f + np.outer(fv, h) + np.outer(h, fv) + t_all[q] * np.outer(h, h)
+            out += f.T @ g_q @ f + _complete_terms(fv, h, t_all[q])
     return out - xpd if method == "louis" else xpd
 
 
@@ -231,7 +236,7 @@ def _covariance_dense(
             second += f.T @ blas.dsymm(1.0, gram, f, side=0, lower=0)  # upper triangle only
             if d.complete:
                 fv = f.T @ (z[lo:hi].T @ cw)
-                second += np.outer(fv, h) + np.outer(h, fv) + cw.sum() * np.outer(h, h)
+                second += _complete_terms(fv, h, cw.sum())
     xpd = _cross_product(problem, post, dmat, n_items, p_max)
     return second - xpd if method == "louis" else xpd
 
