@@ -11,7 +11,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from calibration._em import EMProblem
 from calibration._layout import FloatArray
@@ -131,6 +130,8 @@ class CalibrationResult:
         """
         if not 0 < alpha < 1:
             raise CalibrationError(f"alpha must be in (0, 1), got {alpha!r}")
+        from scipy import stats  # scipy.stats costs 0.3 s to import: only when asked
+
         z = stats.norm.ppf(1 - alpha / 2)
         out = []
         table = self.params

@@ -26,12 +26,13 @@ import math
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import IO, Any
-
-import pandas as pd
+from typing import IO, TYPE_CHECKING, Any
 
 from item_banks.bank import LIST_SEPARATOR, Item, ItemBank, bank_problems
 from item_banks.errors import BankValidationError, Problem, ZapcatError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 FORMAT = "zapcat-bank/1"
 """Value of the ``format`` field of bank JSON files."""
@@ -322,6 +323,8 @@ def bank_to_frame(bank: ItemBank) -> pd.DataFrame:
         Columns ``item_id, model, n_categories``, parameters, SEs, then
         ``content_areas, enemy_groups, status, tags`` (lists joined with ``;``).
     """
+    import pandas as pd
+
     param_names = sorted({n for it in bank for n in it.params}, key=_param_sort_key)
     se_names = sorted({n for it in bank for n in it.se}, key=_param_sort_key)
     rows = []
@@ -348,6 +351,8 @@ def bank_to_frame(bank: ItemBank) -> pd.DataFrame:
 
 def bank_to_csv(bank: ItemBank) -> str:
     """The CSV table of :func:`bank_to_frame` as text (floats written exactly)."""
+    import pandas as pd
+
     buffer = io.StringIO()
     frame = bank_to_frame(bank)
     for col in frame.columns:
@@ -379,6 +384,8 @@ def bank_from_csv(
     BankValidationError
         Every problem at once, located by CSV row (the header is row 1).
     """
+    import pandas as pd
+
     label = str(source) if isinstance(source, str | Path) else getattr(source, "name", "<csv>")
     try:
         frame = pd.read_csv(source, dtype=str, keep_default_na=False)

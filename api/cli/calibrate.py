@@ -7,16 +7,14 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
-import pandas as pd
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from api.cli._common import console, err_console, fail
-from calibration import Calibrator, parse_prior, read_responses
-from calibration.report import calibration_report
 from item_banks.errors import CalibrationError, ZapcatError
-from item_banks.io import read_bank, write_bank
 from item_banks.models import model_names
+
+# calibration, pandas, rich.progress and the report (matplotlib) are imported by the
+# command when it runs: `zapcat --help` and the other commands never load them
 
 
 class Layout(StrEnum):
@@ -55,6 +53,8 @@ def _item_models(path: Path) -> dict[str, str]:
         if not isinstance(data, dict):
             raise CalibrationError(f"{path}: expected an object {{item_id: model}}")
         return {str(k): str(v) for k, v in data.items()}
+    import pandas as pd
+
     frame = pd.read_csv(path, dtype=str, keep_default_na=False)
     if not {"item_id", "model"} <= set(frame.columns):
         raise CalibrationError(
@@ -64,6 +64,8 @@ def _item_models(path: Path) -> dict[str, str]:
 
 
 def _priors(values: list[str], use_defaults: bool) -> object:
+    from calibration.priors import parse_prior
+
     if not values:
         return "default" if use_defaults else None
     out = {}
@@ -168,6 +170,11 @@ def calibrate(
     The bank carries each parameter's standard error and the calibration's provenance (data
     file hash, models, log-likelihood, quadrature, date, zapcat version).
     """
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from calibration import Calibrator, read_responses
+    from item_banks.io import read_bank, write_bank
+
     try:
         data = read_responses(
             responses,
@@ -204,6 +211,8 @@ def calibrate(
             fitted = Calibrator(model, callback=tick, **options).fit(data)
         result = fitted.result_
         if report is not None:  # first: it also explains a fit that cannot become a bank
+            from calibration.report import calibration_report
+
             calibration_report(result).write(report)
             console.print(f"wrote report to {report}")
         bank = result.to_item_bank(name=name, version=version)

@@ -5,18 +5,17 @@ from __future__ import annotations
 import json
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
-from rich.table import Table
 
 from api.cli._common import console, err_console, fail
-from engine.config import CATConfig
-from engine.exposure import fit_sympson_hetter
-from engine.simulation import report, simulate
 from item_banks.errors import InvalidConfigError, ZapcatError
-from item_banks.io import read_bank
+
+if TYPE_CHECKING:
+    from engine.config import CATConfig
+
+# the engine (scipy) and rich's progress bars are imported when the command runs
 
 
 class Selector(StrEnum):
@@ -46,6 +45,8 @@ class Classification(StrEnum):
 
 
 def _build_config(config_path: Path | None, overrides: dict[str, Any], bank) -> CATConfig:
+    from engine.config import CATConfig
+
     data: dict[str, Any] = {}
     if config_path is not None:
         try:
@@ -119,6 +120,18 @@ def simulate_command(
     Prints mean test length, bias and RMSE (overall and by band of true theta), item
     exposure, test overlap, blueprint compliance and classification accuracy.
     """
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        TaskProgressColumn,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    from engine.exposure import fit_sympson_hetter
+    from engine.simulation import report, simulate
+    from item_banks.io import read_bank
+
     try:
         bank = read_bank(bank_path)
     except ZapcatError as error:
@@ -160,6 +173,8 @@ def simulate_command(
 
 
 def _print_summary(rep: dict[str, Any]) -> None:
+    from rich.table import Table
+
     length = rep["test_length"]
     table = Table(title=f"{rep['n_simulees']} simulees on {rep['bank']['name']}", show_header=False)
     table.add_row(

@@ -13,9 +13,9 @@ from __future__ import annotations
 from typing import ClassVar
 
 import numpy as np
-from scipy.special import log_expit
 
 from item_banks.models._base import FloatArray, ItemModel, register_model
+from item_banks.models._special import log_expit
 
 
 def _log_or_neg_inf(x: FloatArray) -> FloatArray:

@@ -15,9 +15,9 @@ from __future__ import annotations
 from abc import abstractmethod
 
 import numpy as np
-from scipy.special import expit, log_expit, logsumexp
 
 from item_banks.models._base import FloatArray, ItemModel, register_model
+from item_banks.models._special import expit, log_expit, logsumexp
 
 
 @register_model
