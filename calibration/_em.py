@@ -13,6 +13,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from calibration._layout import LOGP_FLOOR, Design, FloatArray, Group
+from calibration._threads import blas_threads
 
 MAX_NEWTON = 1  # Fisher-scoring steps per M-step (a generalised EM step; SQUAREM does the rest)
 MAX_HALVINGS = 12
@@ -50,6 +51,9 @@ class EMProblem:
         self.group_cols = [
             design.col_offset[g.items][:, None] + np.arange(g.n_categories)[None, :] for g in groups
         ]
+        # operations of the E-step's two products (dense designs: BLAS; see _threads)
+        n_z = int(design.zmap.shape[0])
+        self._product_flops = 2.0 * design.n_rows * n_z * theta.size if design.dense else 0.0
         # the groups' log_prob at the last point an E- or M-step evaluated (beta, list)
         self._lp_cache: tuple[FloatArray, list[FloatArray]] | None = None
 
@@ -138,7 +142,8 @@ class EMProblem:
         """
         d = self.design
         zlogp = logp if self.zmap_is_identity else self.zmap @ logp
-        out = d.z @ zlogp
+        with blas_threads(self._product_flops):
+            out = d.z @ zlogp
         shift = self.log_weights
         if d.complete:
             shift = shift + logp[d.base_cols].sum(axis=0)
@@ -179,7 +184,8 @@ class EMProblem:
         post /= total
         row_ll = top[:, 0] + np.log(total[:, 0])
         loglik = float(d.counts @ row_ll) + extra
-        counts = np.asarray(d.zt_sum @ post)
+        with blas_threads(self._product_flops):
+            counts = np.asarray(d.zt_sum @ post)
         if not self.zmap_is_identity:
             counts = np.asarray(self.zmap_t @ counts)
         if d.complete:

@@ -22,6 +22,7 @@ from scipy.linalg import blas
 
 from calibration._em import EMProblem
 from calibration._layout import Design, FloatArray
+from calibration._threads import blas_threads
 
 WEIGHT_FLOOR = 1e-9
 """Posterior weights below this are left out of the Louis term (relative change of the
@@ -335,6 +336,31 @@ def information(
         counts, post = estep
     assert post is not None
     dmat = _score_derivatives(problem, values, p_max)
+    with blas_threads(_largest_product(problem, p_max)):
+        return _information(problem, beta, method, counts, post, values, dmat, n_items, p_max)
+
+
+def _largest_product(problem: EMProblem, p_max: int) -> float:
+    """Operations of the largest single BLAS call of the information (threads, see _threads)."""
+    d = problem.design
+    p_e = (d.col_offset.size - 1) * p_max
+    if d.dense:
+        n_z = int(np.asarray(d.z).shape[1]) if d.moments is None else int(d.zt_sum.shape[0])
+        return 2.0 * d.n_rows * n_z * max(n_z, p_e)
+    return 8.0e6 * problem.theta.size  # a batch of persons: about 4e6 doubles x points
+
+
+def _information(
+    problem: EMProblem,
+    beta: FloatArray,
+    method: str,
+    counts: FloatArray,
+    post: FloatArray,
+    values: list[FloatArray],
+    dmat: FloatArray,
+    n_items: int,
+    p_max: int,
+) -> FloatArray:
     if problem.design.moments is not None:
         covariance = _covariance_groups
     else:

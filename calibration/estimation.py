@@ -27,6 +27,7 @@ from calibration._layout import (
     common_slope,
     start_values,
 )
+from calibration._threads import blas_threads
 from calibration.data import ResponseData, read_responses
 from calibration.priors import DEFAULT_PRIORS, Prior, parse_prior
 from item_banks.bank import ItemBank
@@ -338,6 +339,11 @@ class Calibrator:
         ResponseDataError
             Invalid response data.
         """
+        with blas_threads():  # one BLAS thread unless one product is large (see _threads)
+            return self._fit(data)
+
+    def _fit(self, data: ResponseData | pd.DataFrame | str | Path) -> Calibrator:
+        """Body of :meth:`fit`."""
         from calibration.results import CalibrationResult
 
         started = time.perf_counter()
