@@ -307,13 +307,15 @@ def information(
     problem: EMProblem,
     beta: FloatArray,
     method: str = "louis",
-    estep: tuple[FloatArray, FloatArray] | None = None,
+    estep: tuple[FloatArray, FloatArray | None] | None = None,
 ) -> FloatArray:
     """Observed (``louis``) or cross-product (``crossprod``) information of ``beta``.
 
     Parameters
     ----------
     problem : EMProblem
+        Or a partitioned problem (:mod:`calibration.distributed`): one with a method
+        ``covariance_sum(beta, method)`` computes the sum over persons where they live.
     beta : ndarray, (n_beta,)
     method : {"louis", "crossprod"}
     estep : (counts, posterior), optional
@@ -327,17 +329,36 @@ def information(
         its outer-product approximation (``crossprod``), both including the prior's
         curvature.
     """
-    values = problem.unpack(beta)
-    n_items = int(problem.design.col_offset.size - 1)
-    p_max = max(g.n_params for g in problem.groups)
-    if estep is None:
+    partitioned = getattr(problem, "covariance_sum", None)
+    if partitioned is not None:
+        counts = problem.estep(beta)[1] if estep is None else estep[0]
+        return assemble(problem, beta, method, counts, partitioned(beta, method))
+    if estep is None or estep[1] is None:
         _, counts, post = problem.estep(beta, keep_posterior=True)
     else:
         counts, post = estep
     assert post is not None
-    dmat = _score_derivatives(problem, values, p_max)
+    return assemble(problem, beta, method, counts, covariance_sum(problem, beta, method, post))
+
+
+def covariance_sum(
+    problem: EMProblem, beta: FloatArray, method: str, post: FloatArray
+) -> FloatArray:
+    """The persons' part of the information over item entries, (n_items * p_max,) ** 2.
+
+    ``sum_i Cov_i(d l_c)`` (``louis``) or ``sum_i s_i s_i'`` (``crossprod``) of the rows of
+    ``problem`` with posterior ``post``: a sum over persons, so that partitions of the
+    persons can compute theirs where the data are and add them up.
+    """
+    p_max = max(g.n_params for g in problem.groups)
+    n_items = int(problem.design.col_offset.size - 1)
+    dmat = _score_derivatives(problem, problem.unpack(beta), p_max)
+    if problem.design.moments is not None:
+        covariance = _covariance_groups
+    else:
+        covariance = _covariance_dense if problem.design.dense else _covariance_sparse
     with blas_threads(_largest_product(problem, p_max)):
-        return _information(problem, beta, method, counts, post, values, dmat, n_items, p_max)
+        return covariance(problem, post, dmat, n_items, p_max, method)
 
 
 def _largest_product(problem: EMProblem, p_max: int) -> float:
@@ -350,26 +371,21 @@ def _largest_product(problem: EMProblem, p_max: int) -> float:
     return 8.0e6 * problem.theta.size  # a batch of persons: about 4e6 doubles x points
 
 
-def _information(
-    problem: EMProblem,
-    beta: FloatArray,
-    method: str,
-    counts: FloatArray,
-    post: FloatArray,
-    values: list[FloatArray],
-    dmat: FloatArray,
-    n_items: int,
-    p_max: int,
+def assemble(
+    problem: EMProblem, beta: FloatArray, method: str, counts: FloatArray, cov: FloatArray
 ) -> FloatArray:
-    if problem.design.moments is not None:
-        covariance = _covariance_groups
-    else:
-        covariance = _covariance_dense if problem.design.dense else _covariance_sparse
+    """The information of ``beta`` from the persons' sum ``cov`` and the expected counts.
+
+    Louis: ``E[-d2 l_c] - sum_i Cov_i(d l_c)``, the first term item-wise from ``counts``;
+    then mapped from item entries to ``beta`` and the prior's curvature added.
+    """
+    values = problem.unpack(beta)
+    n_items = int(problem.design.col_offset.size - 1)
+    p_max = max(g.n_params for g in problem.groups)
     if method == "crossprod":
-        info_e = covariance(problem, post, dmat, n_items, p_max, "crossprod")
+        info_e = cov.copy()
     else:
-        # Louis: E[-d2 l_c] - sum_i Cov_i(d l_c)
-        info_e = -covariance(problem, post, dmat, n_items, p_max, "louis")
+        info_e = -cov
         hess = _second_derivatives(problem, values, counts, n_items, p_max)
         idx = np.arange(n_items)[:, None, None] * p_max
         rr = (idx + np.arange(p_max)[None, :, None]).repeat(p_max, axis=2)

@@ -112,6 +112,8 @@ def _items_of(problem: EMProblem, positions: np.ndarray, item_ids: tuple[str, ..
 
 def _category_counts(data: ResponseData, k_max: int) -> FloatArray:
     """Number of responses in each category of each item, (n_items, k_max)."""
+    if hasattr(data, "category_counts"):  # partitioned over a cluster
+        return data.category_counts(k_max)
     key = data.item.astype(np.int64) * k_max + data.category
     flat = np.bincount(key, minlength=data.n_items * k_max)
     return flat.reshape(data.n_items, k_max).astype(float)
@@ -172,6 +174,11 @@ class Calibrator:
         Force a dense or sparse design; by default chosen from the data's density.
     callback : callable(n_steps, loglik, change), optional
         Called after each accepted EM point (for progress bars).
+    client : dask.distributed.Client, optional
+        Calibrate on this Dask cluster: the persons are split over its workers (a long
+        Parquet file is read there, by row groups), each computes its E-step and its part
+        of the information, and only item-sized sums come back (see
+        :mod:`calibration.distributed`). Same estimates and SEs as in memory.
 
     Examples
     --------
@@ -201,6 +208,7 @@ class Calibrator:
         accelerate: bool = True,
         dense: bool | None = None,
         callback: Callable[[int, float, float], None] | None = None,
+        client: Any = None,
     ) -> None:
         self.model = model
         self.item_models = item_models
@@ -215,6 +223,7 @@ class Calibrator:
         self.accelerate = accelerate
         self.dense = dense
         self.callback = callback
+        self.client = client
 
     # ----------------------------------------------------------------------- checks
     def _models_of(self, data: ResponseData) -> list[str]:
@@ -306,6 +315,10 @@ class Calibrator:
         if not keep.all():
             data = data.subset_items(keep)
         names = [n for n, k in zip(names, keep, strict=True) if k]
+        if hasattr(data, "drop_empty_persons"):  # partitioned over a cluster
+            data, empty = data.drop_empty_persons()
+            reason = "no responses to the calibrated items"
+            return data, names, excluded, dict.fromkeys(empty, reason)
         answered = np.bincount(data.person, minlength=data.n_persons) > 0
         excluded_persons = {
             p: "no responses to the calibrated items"
@@ -351,7 +364,13 @@ class Calibrator:
             raise CalibrationError(
                 f"se_method must be one of {', '.join(SE_METHODS)}, got {self.se_method!r}"
             )
-        if not isinstance(data, ResponseData):
+        if self.client is not None:
+            from calibration.distributed import PartitionedResponses, partition
+
+            if not isinstance(data, PartitionedResponses):
+                data = partition(self.client, data if isinstance(data, ResponseData | str | Path)
+                                 else read_responses(data))  # fmt: skip
+        elif not isinstance(data, ResponseData):
             data = read_responses(data)
         names = self._models_of(data)
         anchors_by_id = self._anchors(data, names)
@@ -363,9 +382,16 @@ class Calibrator:
             data.item_ids.index(i): v for i, v in anchors_by_id.items() if i in data.item_ids
         }
         groups = build_groups(models, k, anchors, priors)
-        design = build_design(data, k, dense=self.dense, score_groups=common_slope(groups))
         theta, logw = quadrature(self.n_quad, self.theta_range)
-        problem = EMProblem(groups, design, theta, logw)
+        if self.client is not None:
+            from calibration.distributed import PartitionedProblem
+
+            problem: EMProblem = PartitionedProblem(
+                data, groups, k, theta, logw, dense=self.dense, score_groups=common_slope(groups)
+            )
+        else:
+            design = build_design(data, k, dense=self.dense, score_groups=common_slope(groups))
+            problem = EMProblem(groups, design, theta, logw)
         if problem.n_beta == 0:
             raise CalibrationError("nothing to estimate: every item is anchored")
         counts = _category_counts(data, int(k.max()))
@@ -393,8 +419,7 @@ class Calibrator:
                 stacklevel=2,
             )
         em_seconds = time.perf_counter() - started
-        loglik, counts, post = problem.estep(beta, keep_posterior=True)
-        assert post is not None
+        loglik, counts, post = problem.estep(beta, keep_posterior=self.client is None)
         cov = None
         se_note = ""
         if self.se_method != "none":

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -61,6 +61,21 @@ def _item_models(path: Path) -> dict[str, str]:
             f"{path}: needs columns item_id and model, got {', '.join(frame.columns)}"
         )
     return dict(zip(frame["item_id"].str.strip(), frame["model"].str.strip(), strict=True))
+
+
+def _client(address: str) -> Any:
+    """A Dask client of the scheduler at ``address``, with a clear error when none answers."""
+    try:
+        from dask.distributed import Client
+    except ImportError:
+        raise CalibrationError("--scheduler needs Dask: pip install 'zapcat[dask]'") from None
+    try:
+        return Client(address, timeout=10)
+    except (OSError, TimeoutError) as exc:
+        raise CalibrationError(
+            f"no Dask scheduler answers at {address!r} ({exc}); start one with "
+            "'dask scheduler' and workers with 'dask worker ADDRESS'"
+        ) from None
 
 
 def _priors(values: list[str], use_defaults: bool) -> object:
@@ -162,6 +177,14 @@ def calibrate(
             "information, Wright map) to this file."
         ),
     ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            help="Dask scheduler address (tcp://host:8786): calibrate on that cluster, persons "
+            "split over its workers (a long Parquet file is read by them, row group by row "
+            "group; each worker must see the path). Needs zapcat[dask].",
+        ),
+    ] = None,
     name: Annotated[str, typer.Option(help="Name of the bank written.")] = "calibrated",
     version: Annotated[str, typer.Option(help="Version of the bank written.")] = "1",
 ) -> None:
@@ -175,14 +198,21 @@ def calibrate(
     from calibration import Calibrator, read_responses
     from item_banks.io import read_bank, write_bank
 
+    client = None
     try:
-        data = read_responses(
-            responses,
+        reading = dict(
             layout=layout.value,
             id_column=id_column,
             item_column=item_column,
             response_column=response_column,
         )
+        client = _client(scheduler) if scheduler else None
+        if client is not None:
+            from calibration.distributed import partition
+
+            data = partition(client, responses, **reading)
+        else:
+            data = read_responses(responses, **reading)
         fixed = read_bank(anchors) if anchors is not None else None
         options = dict(
             item_models=_item_models(item_models) if item_models else None,
@@ -193,6 +223,7 @@ def calibrate(
             tol=tol,
             se_method=se.value,
             min_responses=min_responses,
+            client=client,
         )
         with Progress(
             TextColumn("[bold]EM"),
@@ -230,3 +261,6 @@ def calibrate(
             console.print(f"wrote item fit to {fit}")
     except ZapcatError as error:
         raise fail(error) from None
+    finally:
+        if client is not None:
+            client.close()
