@@ -118,10 +118,14 @@ def is_numeric(values: pd.Series) -> bool:
 def factorize(values: pd.Series) -> tuple[NDArray[np.int64], list[str]]:
     """Positions of stripped text ids in order of first appearance; ``-1`` for empty ids.
 
+    Work grows with the rows only through hashing or a comparison of neighbours: ids are
+    encoded first and only the distinct ones are stripped and checked (an id column of
+    40 million rows and a million persons costs no Python object per row).
+
     Parameters
     ----------
     values : Series
-        Ids as text or numbers (numbers are written as text: ``7`` -> ``"7"``).
+        Ids as text, categories or numbers (numbers are written as text: ``7`` -> ``"7"``).
 
     Returns
     -------
@@ -131,20 +135,33 @@ def factorize(values: pd.Series) -> tuple[NDArray[np.int64], list[str]]:
     """
     if is_numeric(values) and not values.isna().any():
         num = values.to_numpy()
+        if num.size and num.dtype.kind in "iu" and bool(np.all(num[1:] >= num[:-1])):
+            start = np.concatenate([[True], num[1:] != num[:-1]])  # sorted: neighbours
+            codes = np.cumsum(start) - 1
+            return codes, [str(u) for u in num[start]]
         codes, uniques = pd.factorize(num, sort=False)
         return codes.astype(np.int64), [str(u) for u in uniques]
-    array = pa.array(values.astype("string"), from_pandas=True, type=pa.large_string())
-    array = pc.fill_null(pc.utf8_trim_whitespace(array), "")
-    encoded = pc.dictionary_encode(array)
-    if isinstance(encoded, pa.ChunkedArray):
-        encoded = encoded.combine_chunks()
-    codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-    uniques = encoded.dictionary.to_pylist()
-    if "" in uniques:  # empty ids: not a person or item; later ids move down one place
-        empty = uniques.index("")
-        codes = np.where(codes == empty, -1, codes - (codes > empty))
-        uniques.pop(empty)
-    return codes, uniques
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        raw = values.cat.codes.to_numpy()
+        labels = [str(c) for c in values.cat.categories]
+    else:
+        array = pa.array(values.astype("string"), from_pandas=True)
+        encoded = pc.dictionary_encode(array)
+        if isinstance(encoded, pa.ChunkedArray):
+            encoded = encoded.combine_chunks()
+        raw = encoded.indices.to_numpy(zero_copy_only=False)
+        labels = [str(c) for c in encoded.dictionary.to_pylist()]
+    # distinct labels in order of first appearance, stripped; equal after stripping -> one id
+    seen = pd.unique(raw)
+    position: dict[str, int] = {}
+    lookup = np.full(len(labels) + 1, -1, dtype=np.int64)  # the last entry: a null (-1)
+    for code in seen.tolist():
+        if code < 0:
+            continue
+        label = labels[code].strip()
+        if label:
+            lookup[code] = position.setdefault(label, len(position))
+    return lookup[raw], list(position)
 
 
 def recode(
@@ -162,27 +179,40 @@ def recode(
 
     Returns
     -------
-    category : ndarray of int64, (n,)
+    category : ndarray of int16 or int64, (n,)
     tables : list of tuple of float
         Per item, the code of each category.
     """
     if codes.size == 0:
-        return np.zeros(0, dtype=np.int64), [() for _ in range(n_items)]
+        return np.zeros(0, dtype=np.int16), [() for _ in range(n_items)]
     lo, hi = float(codes.min()), float(codes.max())
     width = int(hi - lo) + 1
     if width <= MAX_DIRECT_CODES and width * n_items <= 50_000_000:
-        offset = (codes - lo).astype(np.int64)
-        key = item * width + offset
-        present = np.bincount(key, minlength=n_items * width).reshape(n_items, width) > 0
-        rank = np.cumsum(present, axis=1) - 1
-        category = rank.ravel()[key]
+        if codes.dtype.kind in "iu":
+            offset = codes.astype(np.int16 if width < 32767 else np.int64) - int(lo)
+        else:
+            offset = (codes - lo).astype(np.int64)
+        if width <= 8:  # which codes each item uses: one counting pass per code
+            present = np.stack(
+                [
+                    np.bincount(item, weights=offset == k, minlength=n_items) > 0
+                    for k in range(width)
+                ],
+                axis=1,
+            )
+        else:
+            key = item.astype(np.int64) * width + offset
+            present = np.bincount(key, minlength=n_items * width).reshape(n_items, width) > 0
         values = lo + np.arange(width)
         tables = [tuple(float(v) for v in values[row]) for row in present]
-        return category.astype(np.int64), tables
+        if lo == 0 and present.all():  # every item uses every code 0..K-1: categories = codes
+            return offset.astype(np.int16, copy=False), tables
+        rank = (np.cumsum(present, axis=1) - 1).astype(np.int16)
+        return rank[item, offset], tables
     order = np.argsort(item, kind="stable")
     bounds = np.searchsorted(item[order], np.arange(n_items + 1))
     category = np.empty(codes.size, dtype=np.int64)
-    tables = []
+    tables: list[tuple[float, ...]] = []
     for j in range(n_items):
         sel = order[bounds[j] : bounds[j + 1]]
         table, inverse = np.unique(codes[sel], return_inverse=True)

@@ -236,7 +236,10 @@ def _read_table(
     if fmt in ("parquet", "pq"):
         import pyarrow.parquet as pq
 
-        return pq.read_table(path).to_pandas()  # strings stay Arrow strings (pandas 3)
+        # id columns as dictionaries: one string per distinct id, not one per row
+        schema = pq.read_schema(path)
+        ids = [c for c in text_columns if c in schema.names]
+        return pq.read_table(path, read_dictionary=ids).to_pandas()
     if fmt in ("csv", "txt", "tsv"):
         sep = "\t" if fmt == "tsv" else ","
         try:
@@ -536,7 +539,10 @@ def _from_long(
     for r in np.nonzero(i_all < 0)[0][:10]:
         problems.append(f"row {r + 1}, column {item_column!r}: empty item id")
     response = frame[response_column]
-    if _read.is_numeric(response):
+    if _read.is_numeric(response) and response.dtype.kind in "iu":  # integers, none missing
+        num = response.to_numpy()
+        missing, bad = np.zeros(num.size, dtype=bool), None
+    elif _read.is_numeric(response):
         num = response.to_numpy(dtype=np.float64, na_value=np.nan)
         missing, bad = np.isnan(num), None
     else:
@@ -551,29 +557,43 @@ def _from_long(
     keep = ~missing & (p_all >= 0) & (i_all >= 0)
     if bad is not None:
         keep &= ~bad
-    rows = np.nonzero(keep)[0]
+    if keep.all():  # the usual case: no copy of 40 million rows for nothing
+        rows = None
+        person, item, codes = p_all.astype(np.int32), i_all.astype(np.int32), num
+    else:
+        rows = np.nonzero(keep)[0]
+        person, item, codes = p_all[rows].astype(np.int32), i_all[rows].astype(np.int32), num[rows]
+    del p_all, i_all, num, keep
     # person-major order (the layout of the E-step); a log sorted by person costs no sort
-    key = p_all[rows] * max(n_items, 1) + i_all[rows]
+    key = person.astype(np.int64) * max(n_items, 1) + item
     if key.size > 1 and not bool(np.all(key[1:] > key[:-1])):
         order = np.argsort(key, kind="stable")
-        rows, key = rows[order], key[order]
+        key, person, item, codes = key[order], person[order], item[order], codes[order]
+        rows = order if rows is None else rows[order]
+    if rows is None:
+        rows = np.arange(key.size)
     repeat = np.nonzero(key[1:] == key[:-1])[0] + 1
     if repeat.size:
         _duplicate_problems(rows, key, repeat, person_ids, item_ids, problems)
+    del key
     declared = dict(categories or {})
     for item_id in declared:
         if item_id not in item_ids:
             problems.append(f"categories given for unknown item {item_id!r}")
-    person, item, codes = p_all[rows], i_all[rows], num[rows]
-    fractional = codes != np.round(codes)
     special = np.zeros(n_items, dtype=bool)
-    special[np.unique(item[fractional])] = True
+    if codes.dtype.kind == "f":
+        special[np.unique(item[codes != np.round(codes)])] = True
     special[[item_ids.index(i) for i in declared if i in item_ids]] = True
-    regular = ~special[item]
-    category = np.zeros(rows.size, dtype=np.int64)
     plain = np.nonzero(~special)[0]
-    local = np.cumsum(~special) - 1
-    category[regular], plain_tables = _read.recode(local[item[regular]], codes[regular], plain.size)
+    if special.any():
+        regular = ~special[item]
+        local = np.cumsum(~special) - 1
+        category = np.zeros(codes.size, dtype=np.int16)
+        category[regular], plain_tables = _read.recode(
+            local[item[regular]], codes[regular], plain.size
+        )
+    else:
+        category, plain_tables = _read.recode(item, codes, n_items)
     tables: list[tuple[float, ...]] = [()] * n_items
     for j, table in zip(plain, plain_tables, strict=True):
         tables[j] = table
@@ -584,7 +604,7 @@ def _from_long(
         category[sel], tables[j] = _recode(
             item_ids[j],
             rows[sel] + 1,
-            codes[sel],
+            codes[sel].astype(np.float64),
             declared.get(item_ids[j]),
             problems,
             f"column {response_column!r} (item {item_ids[j]!r})",
