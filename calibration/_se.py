@@ -24,6 +24,9 @@ from calibration._em import EMProblem
 from calibration._layout import Design, FloatArray
 from calibration._threads import blas_threads
 
+SPARSE_BATCH_DOUBLES = 4_000_000
+"""Doubles of the derivative arrays of one batch of persons in the sparse Louis term."""
+
 WEIGHT_FLOOR = 1e-9
 """Posterior weights below this are left out of the Louis term (relative change of the
 information about 1e-10 against keeping every point)."""
@@ -254,11 +257,11 @@ def _covariance_sparse(
     d = problem.design
     p_e = n_items * p_max
     size = p_e + 1
-    out = np.zeros(size * size)
+    out = np.zeros((size, size))
     n_obs = np.diff(d.indptr)
     eap = post @ problem.theta
     order = np.lexsort((eap, n_obs))  # similar persons together: short padding, few points
-    budget = 4_000_000  # doubles per batch
+    budget = SPARSE_BATCH_DOUBLES
     start = 0
     n_q = problem.theta.size
     # (sum K + 1, p_max, Q + 1): a row's derivatives are contiguous; the extra point holds
@@ -298,9 +301,19 @@ def _covariance_sparse(
         ent = np.where(
             items[:, :, None] < n_items, items[:, :, None] * p_max + np.arange(p_max), p_e
         ).reshape(b, -1)
-        flat = (ent[:, :, None] * size + ent[:, None, :]).ravel()
-        out += np.bincount(flat, block.ravel(), minlength=size * size)
-    return out.reshape(size, size)[:p_e, :p_e]
+        used, local = np.unique(ent, return_inverse=True)
+        if 4 * used.size < size:
+            # the batch's persons (similar abilities) answered a small part of a large bank
+            # (a CAT log): add their blocks up over those items' entries, then into the whole
+            local = local.reshape(ent.shape)
+            n_used = used.size
+            flat = (local[:, :, None] * n_used + local[:, None, :]).ravel()
+            summed = np.bincount(flat, block.ravel(), minlength=n_used * n_used)
+            out[np.ix_(used, used)] += summed.reshape(n_used, n_used)
+        else:
+            flat = (ent[:, :, None] * size + ent[:, None, :]).ravel()
+            out += np.bincount(flat, block.ravel(), minlength=size * size).reshape(size, size)
+    return out[:p_e, :p_e]
 
 
 def information(
