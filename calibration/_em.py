@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy import sparse
 
 from calibration._layout import LOGP_FLOOR, Design, FloatArray, Group
 from calibration._threads import blas_threads
@@ -21,6 +22,7 @@ M_TOL = 1e-8  # M-step Newton iterations stop when no parameter moves more
 MAX_STEP = 1.0  # largest change of one parameter in one Newton step
 PARAM_LIMIT = 1e3
 EXP_CUTOFF = 40.0  # exp(-40) * Q is far below the rounding of a posterior total >= 1
+CHUNK_ROWS = 16384  # persons per chunk of a sparse E-step: (rows, Q) doubles fit in cache
 
 
 class EMProblem:
@@ -171,18 +173,11 @@ class EMProblem:
         if lps is None:
             lps = self._group_log_probs(values)
             self._lp_cache = (beta.copy(), lps)
-        log_lik, extra = self._log_lik_rows(self.log_prob_matrix(values, lps))
-        top = log_lik.max(axis=1, keepdims=True)
-        np.subtract(log_lik, top, out=log_lik)
-        # points more than EXP_CUTOFF below a row's top get weight 0: their exp is below
-        # the rounding of the row's total (>= 1), and skipping them avoids the slow
-        # underflowing exp of the far tails (about 5x faster on long tests)
-        keep = log_lik > -EXP_CUTOFF
-        post = np.exp(log_lik, out=log_lik, where=keep)
-        np.multiply(post, keep, out=post)
-        total = post.sum(axis=1, keepdims=True)
-        post /= total
-        row_ll = top[:, 0] + np.log(total[:, 0])
+        logp = self.log_prob_matrix(values, lps)
+        if not d.dense and d.n_rows > CHUNK_ROWS:
+            return self._estep_chunks(logp, keep_posterior)
+        log_lik, extra = self._log_lik_rows(logp)
+        post, row_ll = _posterior(log_lik)
         loglik = float(d.counts @ row_ll) + extra
         with blas_threads(self._product_flops):
             counts = np.asarray(d.zt_sum @ post)
@@ -191,6 +186,36 @@ class EMProblem:
         if d.complete:
             counts[d.base_cols] += d.counts @ post
         return loglik, counts, (post if keep_posterior else None)
+
+    def _estep_chunks(
+        self, logp: FloatArray, keep_posterior: bool
+    ) -> tuple[float, FloatArray, FloatArray | None]:
+        """The E-step of a sparse design, persons in chunks of :data:`CHUNK_ROWS`.
+
+        Each chunk's (rows, Q) log-likelihoods and posterior stay in the processor's cache
+        through the seven passes over them (products, maximum, exp, sums) instead of going
+        through memory; a million persons x 61 points never exist as one array unless the
+        posterior is kept.
+        """
+        y = self.design.z
+        n_rows, n_cols = y.shape
+        counts = np.zeros((n_cols, self.theta.size))
+        post_all = np.empty((n_rows, self.theta.size)) if keep_posterior else None
+        loglik = 0.0
+        for lo in range(0, n_rows, CHUNK_ROWS):
+            hi = min(n_rows, lo + CHUNK_ROWS)
+            a, b = int(y.indptr[lo]), int(y.indptr[hi])
+            sub = sparse.csr_array(
+                (y.data[a:b], y.indices[a:b], y.indptr[lo : hi + 1] - a), shape=(hi - lo, n_cols)
+            )
+            log_lik = sub @ logp
+            log_lik += self.log_weights
+            post, row_ll = _posterior(log_lik)
+            loglik += float(row_ll.sum())
+            counts += sub.T @ post  # the CSC view: row by row into the small result
+            if post_all is not None:
+                post_all[lo:hi] = post
+        return loglik, counts, post_all
 
     def gradient(self, beta: FloatArray) -> FloatArray:
         """Analytic gradient of the marginal log-likelihood (+ log prior) at ``beta``.
@@ -256,6 +281,21 @@ class EMProblem:
         if new_lps is not None:
             self._lp_cache = (out.copy(), new_lps)
         return out
+
+
+def _posterior(log_lik: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Posterior weights of rows of log-likelihoods (in place) and the rows' log totals."""
+    top = log_lik.max(axis=1, keepdims=True)
+    np.subtract(log_lik, top, out=log_lik)
+    # points more than EXP_CUTOFF below a row's top get weight 0: their exp is below the
+    # rounding of the row's total (>= 1), and skipping them avoids the slow underflowing
+    # exp of the far tails (about 5x faster on long tests)
+    keep = log_lik > -EXP_CUTOFF
+    post = np.exp(log_lik, out=log_lik, where=keep)
+    np.multiply(post, keep, out=post)
+    total = post.sum(axis=1, keepdims=True)
+    post /= total
+    return post, top[:, 0] + np.log(total[:, 0])
 
 
 def _to_beta(g: Group, grad_e: FloatArray) -> FloatArray:
