@@ -11,8 +11,9 @@ Slopes are lognormal(0, 0.3) and difficulties N(0, 1), as in real banks.
     .venv/bin/python bench/catlog.py --persons 1000000 --items 2000 --answered 40 \\
         --out /tmp/catlog-40m.parquet
 
-writes 40 million rows (person int64, item string, response int8) in row groups of 100,000
-persons (about 150 MB), and the generating parameters beside it (``.truth.npz``).
+writes 40 million rows (person int64, item string, response int8) in row groups of
+``--row-group`` persons (100,000: the partitions of a Dask calibration), and the
+generating parameters beside it (``.truth.npz``).
 """
 
 from __future__ import annotations
@@ -41,7 +42,12 @@ def _answer(
 
 
 def write_catlog(
-    out: Path, n_persons: int, n_items: int, answered: int, seed: int = 20261201
+    out: Path,
+    n_persons: int,
+    n_items: int,
+    answered: int,
+    seed: int = 20261201,
+    chunk: int = 100_000,
 ) -> dict[str, np.ndarray]:
     """Simulate the log and write it; return the true ``a``, ``b``."""
     rng = np.random.default_rng(seed)
@@ -55,7 +61,6 @@ def write_catlog(
     first = max(1, answered // 4)
     window = min(rest.size, max(answered - first, int(WINDOW * n_items)))
     schema = pa.schema([("person", pa.int64()), ("item", pa.string()), ("response", pa.int8())])
-    chunk = 100_000
     with pq.ParquetWriter(out, schema) as writer:
         for start in range(0, n_persons, chunk):
             n = min(chunk, n_persons - start)
@@ -93,10 +98,13 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=2_000)
     parser.add_argument("--answered", type=int, default=40)
     parser.add_argument("--seed", type=int, default=20261201)
+    parser.add_argument(
+        "--row-group", type=int, default=100_000, help="persons per row group (a partition)"
+    )
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     start = time.perf_counter()
-    write_catlog(args.out, args.persons, args.items, args.answered, args.seed)
+    write_catlog(args.out, args.persons, args.items, args.answered, args.seed, args.row_group)
     rows = args.persons * args.answered
     print(f"wrote {rows:,} responses to {args.out} in {time.perf_counter() - start:.1f} s")
 
