@@ -233,6 +233,7 @@ def main() -> None:
     parser.add_argument("--tools", nargs="*", default=["zapcat", "mirt", "girth"])
     parser.add_argument("--envs", nargs="*", default=list(ENVIRONMENTS), choices=ENVIRONMENTS)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--formats", nargs="*", default=["csv", "parquet"])
     parser.add_argument("--timeout", type=float, default=600.0)
     parser.add_argument("--dense-limit", type=float, default=2e7, help="peers' largest x.size")
     parser.add_argument("--data", type=Path, default=Path(tempfile.gettempdir()) / "zapcat-cmd")
@@ -245,9 +246,13 @@ def main() -> None:
     else:
         args.data.mkdir(parents=True, exist_ok=True)
         cases = write_cases(args.data, args.cases)
+        for case in cases.values():
+            case["files"] = [f for f in case["files"] if f.rsplit(".", 1)[-1] in args.formats]
         rows = run(cases, args.tools, args.envs, args.repeats, args.timeout, args.dense_limit)
         if args.json:
-            args.json.write_text(json.dumps(rows, indent=1))
+            old = json.loads(args.json.read_text()) if args.json.exists() else []
+            args.json.write_text(json.dumps(old + rows, indent=1))
+            rows = old + rows
     section = render(rows, args)
     print(section)
     if args.write:
