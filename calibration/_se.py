@@ -24,7 +24,7 @@ from calibration._em import EMProblem
 from calibration._layout import Design, FloatArray
 from calibration._threads import blas_threads
 
-SPARSE_BATCH_DOUBLES = 4_000_000
+SPARSE_BATCH_DOUBLES = 8_000_000
 """Doubles of the derivative arrays of one batch of persons in the sparse Louis term."""
 
 WEIGHT_FLOOR = 1e-9
@@ -305,8 +305,8 @@ def _covariance_sparse(
         if 4 * used.size < size:
             # the batch's persons (similar abilities) answered a small part of a large bank
             # (a CAT log): add their blocks up over those items' entries, then into the whole
-            local = local.reshape(ent.shape)
             n_used = used.size
+            local = local.reshape(ent.shape).astype(np.int32 if n_used < 46_000 else np.int64)
             flat = (local[:, :, None] * n_used + local[:, None, :]).ravel()
             summed = np.bincount(flat, block.ravel(), minlength=n_used * n_used)
             out[np.ix_(used, used)] += summed.reshape(n_used, n_used)
