@@ -107,6 +107,10 @@ def _command(tool: str, path: str, case: dict, folder: Path) -> list[str]:
 
 
 def _run(cmd: list[str], env: dict[str, str], timeout: float) -> dict:
+    # the peak is measured by /usr/bin/time: a child's ru_maxrss starts at the RSS of the
+    # process that forked it (this script, holding the data it wrote)
+    peak_file = tempfile.NamedTemporaryFile(suffix=".rss", delete=False).name
+    cmd = ["/usr/bin/time", "-f", "%M", "-o", peak_file, *cmd]
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = start + timeout
@@ -123,7 +127,9 @@ def _run(cmd: list[str], env: dict[str, str], timeout: float) -> dict:
     err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
     if os.waitstatus_to_exitcode(status) != 0:
         return {"error": (err.strip().splitlines() or ["failed"])[-1][:120]}
-    return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "peak_mb": usage.ru_maxrss / 1024}
+    peak_kb = float(Path(peak_file).read_text().split()[-1])
+    Path(peak_file).unlink()
+    return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "peak_mb": peak_kb / 1024}
 
 
 def run(cases: dict, tools: list[str], envs: list[str], repeats: int, timeout: float,
