@@ -113,8 +113,9 @@ def test_cumulative_and_retried_results_apply_once(client, tenant):
 def test_tampered_forged_and_foreign_state_refused(client, tenant):
     assessment_id = make_assessment(client, tenant)
     section_id = _section(client, tenant.deliver, {"assessment_id": assessment_id})
-    one, two = CatClient(client, tenant.deliver, section_id), CatClient(
-        client, tenant.deliver, section_id
+    one, two = (
+        CatClient(client, tenant.deliver, section_id),
+        CatClient(client, tenant.deliver, section_id),
     )
     one.start()
     two.start()
@@ -185,7 +186,7 @@ def test_items_the_engine_did_not_select(client, tenant):
     presented = cat2.next_items[0]
     reply = cat2.answer(0)
     view = client.get(f"/v1/sessions/{cat2.session_id}", headers=tenant.admin).json()
-    assert [(r["item_id"], r["response"]) for r in view["responses"]][0] == (presented, 0)
+    assert [(r["item_id"], r["response"]) for r in view["responses"]] == [(presented, 0)]
     assert reply["nextItems"]["itemIdentifiers"]
 
 
@@ -263,8 +264,11 @@ def test_initial_estimated_ability_sets_the_start(client, tenant):
     assert first["itemIdentifiers"] == [v1["item"]["item_id"]]
     zero = CatClient(client, tenant.deliver, section_id).start()["nextItems"]
     assert zero["itemIdentifiers"] != first["itemIdentifiers"]
-    bad = client.post(f"{PREFIX}/sections/{section_id}/sessions", headers=tenant.deliver,
-                      json={"priorData": [{"key": "initialEstimatedAbility", "value": "high"}]})
+    bad = client.post(
+        f"{PREFIX}/sections/{section_id}/sessions",
+        headers=tenant.deliver,
+        json={"priorData": [{"key": "initialEstimatedAbility", "value": "high"}]},
+    )
     assert "initialEstimatedAbility" in _imsx(bad, 422, "invalid_request")["imsx_description"]
 
 
