@@ -3,8 +3,9 @@
 Platforms never say that a test was abandoned (the 1EdTech CAT client never calls DELETE),
 so the service closes, on a schedule, every unfinished session with no activity for
 ``ZAPCAT_SESSION_IDLE`` seconds: its status becomes ``finished`` with stop reason
-``"expired"``, the presented item is withdrawn from its stored engine state and no
-further response is accepted. The recorded responses are kept (the response log is
+``"expired"``, the presented item is withdrawn from its stored engine state (``seq``
+becomes that of the last answer, as for any finished session) and no further response
+is accepted. The recorded responses are kept (the response log is
 append-only and is what calibration reads), and so are the estimate and its history, so
 that the closed session still reports the ability reached.
 """
@@ -65,7 +66,9 @@ def close_idle_sessions(db: Database, *, idle_seconds: float, limit: int = 500) 
         with db.write() as session:  # one row at a time: never holds many locks
             conn = session.connection()
             row = conn.execute(
-                select(_SESSIONS.c.state, _SESSIONS.c.status, _SESSIONS.c.updated_at)
+                select(
+                    _SESSIONS.c.state, _SESSIONS.c.seq, _SESSIONS.c.status, _SESSIONS.c.updated_at
+                )
                 .where(_SESSIONS.c.id == bindparam("b_id"))
                 .with_for_update(),
                 {"b_id": session_id},
@@ -86,7 +89,9 @@ def close_idle_sessions(db: Database, *, idle_seconds: float, limit: int = 500) 
             conn.execute(
                 update(_SESSIONS)
                 .where(_SESSIONS.c.id == bindparam("b_id"))
-                .values(state=state, status=FINISHED, finished_at=now, updated_at=now),
+                .values(
+                    state=state, seq=row.seq - 1, status=FINISHED, finished_at=now, updated_at=now
+                ),
                 {"b_id": session_id},
             )
             closed += 1
