@@ -289,3 +289,21 @@ def test_hidden_results_and_levels(client, tenant):
     got = outcomes(body)
     expected = int(np.searchsorted([-0.5, 0.5], float(got["THETA"]), side="right"))
     assert int(got["LEVEL"]) == expected == 2  # all correct: above the top cut
+
+
+def test_readme_section_configurations_work(client, tenant):
+    """The two section configurations of the README's "1EdTech CAT API" section."""
+    import json
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## 1EdTech CAT API") :]
+    by_id, by_bank = (json.loads(b) for b in re.findall(r"```json\n(.*?)```", section, re.S)[:2])
+    by_id["assessment_id"] = make_assessment(client, tenant)
+    cat = CatClient(client, tenant.deliver, _section(client, tenant.deliver, by_id))
+    cat.start()
+    assert cat.answer(1)["nextItems"]["stageLength"] == 1
+    cat = CatClient(client, tenant.deliver, _section(client, tenant.admin, by_bank))  # v1 above
+    cat.start()
+    assert cat.answer(0)["nextItems"]["stageLength"] == 1
