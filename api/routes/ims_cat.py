@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
@@ -111,14 +112,52 @@ async def json_body(request: Request) -> Any:
 Caller = Annotated[Principal, Depends(ims_principal)]
 Body = Annotated[Any, Depends(json_body)]
 
+_VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$")
+
+
+def _json_body(example: dict[str, Any]) -> dict[str, Any]:
+    """OpenAPI description of a JSON body read by :func:`json_body` (for ``/docs``)."""
+    content = {"schema": {"type": "object"}, "example": example}
+    return {"requestBody": {"required": True, "content": {"application/json": content}}}
+
+
+_SECTION_EXAMPLE = {"qtiMetadata": "", "qtiUsagedata": "",
+                    "sectionConfiguration": "eyJhc3Nlc3NtZW50X2lkIjogIi4uLiJ9"}  # fmt: skip
+_SESSION_EXAMPLE = {"priorData": [{"key": "initialEstimatedAbility", "value": "0.0"}]}
+_RESULTS_EXAMPLE = {
+    "assessmentResult": {
+        "context": {"sourcedId": None, "sessionIdentifiers": []},
+        "itemResult": [
+            {
+                "identifier": "py-func-027",
+                "datestamp": "2026-12-01T10:00:00+0000",
+                "sessionStatus": "FINAL",
+                "outcomeVariables": [
+                    {
+                        "identifier": "SCORE",
+                        "cardinality": 0,
+                        "value": [{"baseType": "FLOAT", "value": 1}],
+                    }
+                ],
+            }
+        ],
+    },
+    "sessionState": "<the sessionState of the last reply>",
+}
+
 
 def build_router(settings: Settings) -> APIRouter:
     """The three CAT routes under ``/ims/cat/{settings.ims_cat_version}``."""
+    if not _VERSION.match(settings.ims_cat_version):
+        raise ValueError(
+            "ZAPCAT_IMS_CAT_VERSION must be one path segment of letters, digits, '.', '_' "
+            f"or '-' (for example v1p0), got {settings.ims_cat_version!r}"
+        )
     router = APIRouter(
         prefix=f"{BASE}/{settings.ims_cat_version}", tags=["1EdTech CAT"], route_class=ImsRoute
     )
 
-    @router.post("/sections", status_code=201)
+    @router.post("/sections", status_code=201, openapi_extra=_json_body(_SECTION_EXAMPLE))
     def create_section(body: Body, context: ContextDep, principal: Caller) -> Any:
         """Store a section: ``{"qtiMetadata", "qtiUsagedata", "sectionConfiguration"}``.
 
@@ -128,14 +167,21 @@ def build_router(settings: Settings) -> APIRouter:
         """
         return ims_cat.create_section(context.db, principal=principal, body=body)
 
-    @router.post("/sections/{section_id}/sessions", status_code=201)
+    @router.post(
+        "/sections/{section_id}/sessions",
+        status_code=201,
+        openapi_extra=_json_body(_SESSION_EXAMPLE),
+    )
     def start_session(section_id: str, body: Body, context: ContextDep, principal: Caller) -> Any:
         """Start a session (``priorData``: ``initialEstimatedAbility``, ``seed``)."""
         return ims_cat.start_session(
             context.db, principal=principal, section_id=section_id, body=body
         )
 
-    @router.post("/sections/{section_id}/sessions/{session_id}/results")
+    @router.post(
+        "/sections/{section_id}/sessions/{session_id}/results",
+        openapi_extra=_json_body(_RESULTS_EXAMPLE),
+    )
     def submit_results(
         section_id: str, session_id: str, body: Body, context: ContextDep, principal: Caller
     ) -> Any:

@@ -222,3 +222,15 @@ def test_cleanup_runs_on_a_schedule(tmp_path):
     app.state.context.db.dispose()
     assert view["status"] == "finished" and view["result"]["stop_reason"] == "expired"
     assert view["n_answered"] == 1
+
+
+def test_version_segment_is_configurable(tmp_path):
+    app = create_app(Settings(f"sqlite:///{tmp_path / 'v.db'}", ims_cat_version="v1p3"))
+    tenant = make_tenant(app)
+    with TestClient(app) as http:
+        assessment_id = make_assessment(http, tenant)
+        body = section_body({"assessment_id": assessment_id})
+        reply = http.post("/ims/cat/v1p3/sections", json=body, headers=tenant.deliver)
+        assert reply.status_code == 201 and reply.json()["sectionIdentifier"]
+        assert http.post(f"{PREFIX}/sections", json=body, headers=tenant.deliver).status_code == 404
+    app.state.context.db.dispose()
