@@ -14,7 +14,8 @@ score of the session's presented item when it is listed, then of the next one if
 listed too, and so on; scores of items already recorded are never applied again (a
 changed score of a recorded item is ignored: the first one counts). Items the engine did
 not present are refused (``unselected_items: "refuse"``, the default) or kept aside until
-the engine selects them (``"ignore"``).
+the engine selects them (``"ignore"``). Once a session has finished (stopping rule, or
+closed for inactivity) nothing more is applied and every call gets the final reply.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from api.db import Database
 from api.models import ImsCatSection, utcnow
 from api.services import sessions
 from api.services.assessments import create_assessment, load_assessment
-from api.services.banks import ImmutableCache
+from api.services.banks import ImmutableCache, find_bank_version, load_bank
 from api.services.ims_cat_format import (
     ItemScore,
     decode_b64,
@@ -111,6 +112,10 @@ def create_section(db: Database, *, principal: Principal, body: Any) -> dict[str
         return {"sectionIdentifier": existing}
     if "bank" in configuration:
         principal.require("admin")
+        version_row = find_bank_version(
+            db, tenant=tenant, name=configuration["bank"], version=configuration["bank_version"]
+        )
+        _check_items(load_bank(db, version_row), configuration["items"])  # before creating
         assessment_id = create_assessment(
             db,
             tenant=tenant,
@@ -122,9 +127,9 @@ def create_section(db: Database, *, principal: Principal, body: Any) -> dict[str
     else:
         principal.require("deliver")
         assessment_id = configuration["assessment_id"]
-    with db.read() as session:
-        bank, _ = load_assessment(db, session, tenant=tenant, assessment_id=assessment_id)
-    _check_items(bank, configuration["items"])
+        with db.read() as session:
+            bank, _ = load_assessment(db, session, tenant=tenant, assessment_id=assessment_id)
+        _check_items(bank, configuration["items"])
     section_id = str(uuid.uuid4())
     try:
         with db.write() as session:
@@ -312,7 +317,8 @@ def submit_results(
     recorded = {r["item_id"]: r["response"] for r in view["responses"]}
     pending = view["item"]["item_id"] if view["item"] else None
     unselected = [i for i in wanted if i not in recorded and i != pending]
-    if unselected and section.rules.get("unselected_items", "refuse") == "refuse":
+    over = view["status"] == sessions.FINISHED  # later scores are not applied, not refused
+    if unselected and not over and section.rules.get("unselected_items", "refuse") == "refuse":
         names = [section.qti(i)[0] for i in unselected]
         raise ItemMismatchError(
             f"results for items the engine did not present in this session: {names}; "

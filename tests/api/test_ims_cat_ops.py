@@ -20,7 +20,7 @@ from api.services.tokens import TOKEN_PREFIX, sign
 from api.settings import Settings
 from tests.api.conftest import make_tenant
 from tests.api.helpers import make_assessment
-from tests.api.ims_client import PREFIX, CatClient, section_body
+from tests.api.ims_client import PREFIX, CatClient, outcomes, section_body
 from tests.api.test_ims_cat import _imsx, _section
 
 TOKEN = "/ims/cat/oauth2/token"
@@ -188,9 +188,14 @@ def test_idle_sessions_closed_without_losing_responses(client, tenant):
         client.get(f"/v1/sessions/{active.session_id}", headers=tenant.admin).json()["status"]
         == "in_progress"
     )
-    # the platform's next call ends the section; /v1 refuses new answers
+    # the platform's next call (with the answer to the withdrawn item) ends the section,
+    # and the final outcomes come with it; /v1 refuses new answers
+    idle.answered.append((idle.next_items[0], 1, "FLOAT", "int"))
     reply = idle.post_results()
     assert reply.status_code == 200 and reply.json()["nextItems"]["itemIdentifiers"] == []
+    got = outcomes(reply.json())
+    assert got["STOP_REASON"] == "expired" and got["N_ITEMS"] == "2"
+    assert float(got["THETA"]) == view["result"]["theta"]
     late = client.post(
         f"/v1/sessions/{idle.session_id}/responses",
         json={"item_id": idle.next_items[0], "seq": 3, "response": 1},
