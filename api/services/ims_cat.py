@@ -87,9 +87,11 @@ def create_section(db: Database, *, principal: Principal, body: Any) -> dict[str
     """``POST sections``: store a section and return ``{"sectionIdentifier"}``.
 
     Posting an equal configuration again returns the same identifier (and creates no
-    second assessment). A configuration naming a bank creates an assessment, which needs
-    an admin key; one naming an ``assessment_id`` needs a delivery key. ``qtiMetadata``
-    and ``qtiUsagedata`` are checked to be base64 and otherwise not used.
+    second assessment). A configuration naming a bank version creates the section's own
+    assessment on it; the platform's delivery key may do that (a platform is configured
+    with one credential, and a section is its delivery configuration: no parameters are
+    revealed and no other assessment changes). ``qtiMetadata`` and ``qtiUsagedata`` are
+    checked to be base64 and otherwise not used.
 
     Raises
     ------
@@ -97,8 +99,6 @@ def create_section(db: Database, *, principal: Principal, body: Any) -> dict[str
         Malformed body or configuration (every problem named).
     NotFoundError
         Unknown bank version or assessment of the tenant.
-    PermissionDeniedError
-        A bank-naming configuration sent with a delivery key.
     """
     if not isinstance(body, dict):
         body = {"sectionConfiguration": None}
@@ -110,8 +110,8 @@ def create_section(db: Database, *, principal: Principal, body: Any) -> dict[str
     existing = _find_by_digest(db, tenant, digest)
     if existing is not None:
         return {"sectionIdentifier": existing}
+    principal.require("deliver")
     if "bank" in configuration:
-        principal.require("admin")
         version_row = find_bank_version(
             db, tenant=tenant, name=configuration["bank"], version=configuration["bank_version"]
         )
@@ -125,7 +125,6 @@ def create_section(db: Database, *, principal: Principal, body: Any) -> dict[str
             name=f"1EdTech CAT section {digest[:12]}",
         )["assessment_id"]
     else:
-        principal.require("deliver")
         assessment_id = configuration["assessment_id"]
         with db.read() as session:
             bank, _ = load_assessment(db, session, tenant=tenant, assessment_id=assessment_id)

@@ -43,7 +43,7 @@ def decode_b64(text: Any, location: str) -> bytes:
     if not isinstance(text, str):
         raise _invalid(location, "must be a base64 string", text)
     try:
-        return base64.b64decode(text.strip(), validate=True)
+        return base64.b64decode("".join(text.split()), validate=True)  # MIME line breaks ok
     except (binascii.Error, ValueError):
         raise _invalid(location, "is not valid base64", text[:80]) from None
 

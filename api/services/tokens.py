@@ -133,9 +133,10 @@ def issue_token(db: Database, keys: KeyVerifier, client_id: str, client_secret: 
     db : Database
     keys : KeyVerifier
     client_id : str
-        The key's id: 12 hex digits (``zc_<client_id>_<client_secret>`` is the key).
+        The key's id: 12 hex digits (``zc_<client_id>_<client_secret>`` is the key);
+        ``zc_<id>`` is accepted too.
     client_secret : str
-        The key's secret part.
+        The key's secret part (or the whole key).
 
     Returns
     -------
@@ -147,6 +148,8 @@ def issue_token(db: Database, keys: KeyVerifier, client_id: str, client_secret: 
     AuthenticationError
         Unknown or revoked key, or a wrong secret.
     """
+    client_id = client_id.strip().removeprefix("zc_")  # "zc_<id>" is accepted too
+    client_secret = client_secret.strip().removeprefix(f"zc_{client_id}_")  # so is the key
     principal = keys.verify(f"Bearer zc_{client_id}_{client_secret}")
     ttl = float(db.settings.token_ttl)
     payload = {

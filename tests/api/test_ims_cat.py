@@ -195,6 +195,11 @@ def test_sections_stored_idempotent_and_validated(app, client, tenant, other_ten
     configuration = {"assessment_id": assessment_id}
     first = _section(client, tenant.deliver, configuration)
     assert _section(client, tenant.deliver, configuration) == first
+    encoded = section_body(configuration)["sectionConfiguration"]
+    wrapped = "\n".join(encoded[k : k + 20] for k in range(0, len(encoded), 20))  # MIME style
+    reply = client.post(f"{PREFIX}/sections", headers=tenant.deliver,
+                        json={**section_body(configuration), "sectionConfiguration": wrapped})  # fmt: skip
+    assert reply.json() == {"sectionIdentifier": first}
     # a second service on the same database (a restart) knows the section
     from fastapi.testclient import TestClient
 
@@ -231,16 +236,16 @@ def test_sections_stored_idempotent_and_validated(app, client, tenant, other_ten
           "unauthorized")  # fmt: skip
 
 
-def test_bank_form_needs_admin_and_maps_qti_identifiers(client, tenant):
+def test_bank_form_section_maps_qti_identifiers(client, tenant):
     published = publish(client, tenant.admin)
     items = {f"QTI-{i}": i for i in DEMO_BANK.item_ids}
     configuration = {"bank": published["name"], "bank_version": published["version"],
                      "config": SHORT, "items": items}  # fmt: skip
-    reply = client.post(f"{PREFIX}/sections", json=section_body(configuration),
-                        headers=tenant.deliver)  # fmt: skip
-    _imsx(reply, 403, "forbidden")
-    section_id = _section(client, tenant.admin, configuration)
+    section_id = _section(client, tenant.deliver, configuration)  # the platform's key
     assert _section(client, tenant.admin, configuration) == section_id  # no second assessment
+    missing = {**configuration, "bank_version": published["version"] + 5}
+    reply = client.post(f"{PREFIX}/sections", json=section_body(missing), headers=tenant.deliver)
+    _imsx(reply, 404, "not_found")
     cat = CatClient(client, tenant.deliver, section_id)
     cat.start()
     while cat.next_items:

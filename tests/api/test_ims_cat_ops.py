@@ -65,13 +65,30 @@ def test_client_credentials_tokens(client, tenant, other_tenant):
         headers={"Authorization": f"Bearer {other}"},
     )
     _imsx(reply, 404, "not_found")
-    # and to the key's scope: a delivery token cannot create an assessment from a bank
-    reply = client.post(
-        f"{PREFIX}/sections",
-        json=section_body({"bank": "demo", "bank_version": 1}),
-        headers=bearer,
-    )
-    _imsx(reply, 403, "forbidden")
+    # and to the key's scope: a delivery token does not see hidden results, an admin one does
+    hidden = make_assessment(client, tenant, {"max_items": 2, "stop_se": None,
+                                              "show_results": False})  # fmt: skip
+    a_id, a_secret = _split(tenant.admin_key)
+    admin = client.post(
+        TOKEN,
+        data={"grant_type": "client_credentials", "client_id": a_id, "client_secret": a_secret},
+    ).json()
+    assert admin["scope"] == "admin"
+    seen = {}
+    for name, access in (("deliver", token["access_token"]), ("admin", admin["access_token"])):
+        auth = {"Authorization": f"Bearer {access}"}
+        cat = CatClient(client, auth, _section(client, auth, {"assessment_id": hidden}))
+        cat.start()
+        while cat.next_items:
+            body = cat.answer(1)
+        seen[name] = set(outcomes(body))
+    assert seen == {"deliver": {"N_ITEMS", "STOP_REASON"},
+                    "admin": {"THETA", "SE", "N_ITEMS", "STOP_REASON"}}  # fmt: skip
+    # lenient credentials: "zc_<id>" as client id, the whole key as secret
+    whole = client.post(TOKEN, data={"grant_type": "client_credentials",
+                                     "client_id": f"zc_{key_id}",
+                                     "client_secret": tenant.deliver_key})  # fmt: skip
+    assert whole.status_code == 200, whole.text
 
 
 def test_token_errors(client, tenant):
