@@ -197,8 +197,8 @@ def test_sections_stored_idempotent_and_validated(app, client, tenant, other_ten
     assert _section(client, tenant.deliver, configuration) == first
     encoded = section_body(configuration)["sectionConfiguration"]
     wrapped = "\n".join(encoded[k : k + 20] for k in range(0, len(encoded), 20))  # MIME style
-    reply = client.post(f"{PREFIX}/sections", headers=tenant.deliver,
-                        json={**section_body(configuration), "sectionConfiguration": wrapped})  # fmt: skip
+    body = {**section_body(configuration), "sectionConfiguration": wrapped}
+    reply = client.post(f"{PREFIX}/sections", headers=tenant.deliver, json=body)
     assert reply.json() == {"sectionIdentifier": first}
     # a second service on the same database (a restart) knows the section
     from fastapi.testclient import TestClient
