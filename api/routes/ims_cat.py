@@ -30,6 +30,7 @@ from api.services.keys import Principal
 from api.settings import Settings
 from item_banks.errors import AuthenticationError, MalformedJSONError
 
+# the caller is a route's first dependency: the key is checked before the body is read
 BASE = "/ims/cat"
 TOKEN_PATH = f"{BASE}/oauth2/token"
 
@@ -158,7 +159,7 @@ def build_router(settings: Settings) -> APIRouter:
     )
 
     @router.post("/sections", status_code=201, openapi_extra=_json_body(_SECTION_EXAMPLE))
-    def create_section(body: Body, context: ContextDep, principal: Caller) -> Any:
+    def create_section(principal: Caller, body: Body, context: ContextDep) -> Any:
         """Store a section: ``{"qtiMetadata", "qtiUsagedata", "sectionConfiguration"}``.
 
         ``sectionConfiguration`` is base64 of the JSON described in the README
@@ -172,7 +173,7 @@ def build_router(settings: Settings) -> APIRouter:
         status_code=201,
         openapi_extra=_json_body(_SESSION_EXAMPLE),
     )
-    def start_session(section_id: str, body: Body, context: ContextDep, principal: Caller) -> Any:
+    def start_session(section_id: str, principal: Caller, body: Body, context: ContextDep) -> Any:
         """Start a session (``priorData``: ``initialEstimatedAbility``, ``seed``)."""
         return ims_cat.start_session(
             context.db, principal=principal, section_id=section_id, body=body
@@ -183,7 +184,7 @@ def build_router(settings: Settings) -> APIRouter:
         openapi_extra=_json_body(_RESULTS_EXAMPLE),
     )
     def submit_results(
-        section_id: str, session_id: str, body: Body, context: ContextDep, principal: Caller
+        section_id: str, session_id: str, principal: Caller, body: Body, context: ContextDep
     ) -> Any:
         """Apply the cumulative ``itemResult`` scores; returns ``nextItems`` (empty: done)."""
         return ims_cat.submit_results(

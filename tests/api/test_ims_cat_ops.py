@@ -256,3 +256,28 @@ def test_version_segment_is_configurable(tmp_path):
         assert reply.status_code == 201 and reply.json()["sectionIdentifier"]
         assert http.post(f"{PREFIX}/sections", json=body, headers=tenant.deliver).status_code == 404
     app.state.context.db.dispose()
+
+
+def test_close_idle_command(tmp_path):
+    from typer.testing import CliRunner
+
+    from api.cli import app as cli
+
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    app = create_app(Settings(url, cleanup_every=0))
+    tenant = make_tenant(app)
+    with TestClient(app) as http:
+        assessment_id = make_assessment(http, tenant)
+        section_id = _section(http, tenant.deliver, {"assessment_id": assessment_id})
+        cat = CatClient(http, tenant.deliver, section_id)
+        cat.start()
+        cat.answer(1)
+        _age(app.state.context.db, cat.session_id, 7200)
+        result = CliRunner().invoke(
+            cli, ["sessions", "close-idle", "--idle", "3600", "--database-url", url]
+        )
+        assert result.exit_code == 0, result.output
+        assert "closed 1 session(s)" in result.stdout
+        view = http.get(f"/v1/sessions/{cat.session_id}", headers=tenant.admin).json()
+    app.state.context.db.dispose()
+    assert view["status"] == "finished" and view["n_answered"] == 1
