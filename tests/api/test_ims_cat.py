@@ -234,6 +234,8 @@ def test_sections_stored_idempotent_and_validated(app, client, tenant, other_ten
           400, "malformed_json")  # fmt: skip
     _imsx(client.post(f"{PREFIX}/sections", json=section_body(configuration)), 401,
           "unauthorized")  # fmt: skip
+    # the key is checked before the body is read: no key and a broken body is a 401
+    _imsx(client.post(f"{PREFIX}/sections", content=b"{oops"), 401, "unauthorized")
 
 
 def test_bank_form_section_maps_qti_identifiers(client, tenant):
