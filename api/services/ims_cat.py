@@ -51,6 +51,7 @@ from item_banks.errors import (
     ItemMismatchError,
     NotFoundError,
     StaleSeqError,
+    TestFinishedError,
     UnknownItemError,
 )
 
@@ -341,7 +342,8 @@ def submit_results(
                 response=wanted[pending],
                 scope=principal.scope,
             )
-        except StaleSeqError:  # a concurrent call answered it differently: re-read
+        except (StaleSeqError, TestFinishedError):  # a concurrent call or the clean-up won
+            # (it answered this item differently, or closed the session): read it again
             view = _view(db, principal, section, session_id)
             recorded = {r["item_id"]: r["response"] for r in view["responses"]}
             delivery = {"status": view["status"], "item": view["item"], "result": view["result"]}
