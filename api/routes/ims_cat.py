@@ -50,12 +50,16 @@ def _handler_for(app: Any, error: Exception) -> Callable[..., Coroutine[Any, Any
 async def imsx_error(request: Request, error: Exception) -> JSONResponse:
     """The app's error response for ``error``, reshaped as an ``imsx_StatusInfo``."""
     plain = await _handler_for(request.app, error)(request, error)
-    envelope = json.loads(plain.body)
     status = plain.status_code
+    try:
+        envelope = json.loads(plain.body)
+        description = str(envelope["error"]["message"])
+    except (ValueError, KeyError, TypeError):  # a handler with another body shape
+        envelope, description = {}, str(error) or type(error).__name__
     body = {
         "imsx_codeMajor": "failure",
         "imsx_severity": "error",
-        "imsx_description": envelope["error"]["message"],
+        "imsx_description": description,
         "imsx_codeMinor": {
             "imsx_codeMinorField": [
                 {
