@@ -205,8 +205,9 @@ def read_item_results(body: Any) -> tuple[str, list[ItemScore]]:
 
     ``sessionStatus`` other than ``FINAL`` (any case) skips that item (not scored yet);
     the SCORE outcome (identifier compared without case) must hold one number, of
-    ``baseType`` FLOAT or INTEGER, given as a JSON number or a string. An identifier
-    listed twice keeps its last score.
+    ``baseType`` FLOAT or INTEGER (given on the value or on the variable), as a JSON
+    number or a string, in a ``value`` list or bare. An identifier listed twice keeps its
+    last score.
 
     Raises
     ------
@@ -248,9 +249,14 @@ def _score(entry: dict[str, Any], where: str) -> ItemScore:
             continue
         at = f"{where}.outcomeVariables[{j}].value"
         values = var.get("value")
-        if not isinstance(values, list) or len(values) != 1 or not isinstance(values[0], dict):
+        if not isinstance(values, list):  # a bare value (1, "1") is read as [{"value": 1}]
+            values = [values] if values is not None else []
+        if len(values) != 1:
             raise _invalid(at, "SCORE must hold exactly one {baseType, value}", values)
-        base_type = str(values[0].get("baseType", "FLOAT")).upper()
+        if not isinstance(values[0], dict):
+            values = [{"value": values[0]}]
+        # the baseType of the value, else of the variable (1EdTech's binding allows both)
+        base_type = str(values[0].get("baseType") or var.get("baseType") or "FLOAT").upper()
         if base_type not in _SCORE_TYPES:
             raise _invalid(f"{at}[0].baseType", "SCORE must be FLOAT or INTEGER", base_type)
         number = _number(values[0].get("value"))

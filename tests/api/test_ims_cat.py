@@ -105,6 +105,20 @@ def test_cumulative_and_retried_results_apply_once(client, tenant):
     assert again.status_code == 200 and again.json()["nextItems"] == cat.replies[-1]["nextItems"]
     view = client.get(f"/v1/sessions/{cat.session_id}", headers=tenant.admin).json()
     assert [r["response"] for r in view["responses"]] == [1, 0, 1]
+    # the 1EdTech binding's other spellings: baseType on the variable, a bare value
+    presented = cat.next_items[0]
+    spelled = cat.payload()
+    entry = item_result(presented, 0)
+    entry["outcomeVariables"][0] = {"identifier": "score", "cardinality": "single",
+                                    "baseType": "integer", "value": ["0"]}  # fmt: skip
+    spelled["assessmentResult"]["itemResult"].append(entry)
+    reply = cat.post_results(spelled)
+    assert reply.status_code == 200, reply.text
+    cat.answered.append((presented, 0, "INTEGER", "int"))
+    cat.state = reply.json()["sessionState"]
+    cat.replies.append(reply.json())
+    view = client.get(f"/v1/sessions/{cat.session_id}", headers=tenant.admin).json()
+    assert [r["response"] for r in view["responses"]] == [1, 0, 1, 0]
     # an empty itemResult (nothing answered yet) re-sends the presented item
     empty = cat.post_results({"assessmentResult": {"itemResult": []}, "sessionState": cat.state})
     assert empty.status_code == 200 and empty.json()["nextItems"] == cat.replies[-1]["nextItems"]
