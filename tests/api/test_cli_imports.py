@@ -58,6 +58,8 @@ def heavy_in(modules: set[str], names: tuple[str, ...] = HEAVY) -> list[str]:
         ["keys", "--help"],
         ["serve", "--help"],
         ["report", "--help"],
+        ["sessions", "--help"],
+        ["sessions", "close-idle", "--help"],
         ["bank", "show", str(DEMO_BANK_PATH)],
         ["bank", "show", str(DEMO_BANK_PATH), "--format", "json"],
         ["bank", "validate", str(DEMO_BANK_PATH)],
