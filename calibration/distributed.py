@@ -7,11 +7,11 @@ to every partition, which computes its marginal log-likelihood and expected coun
 cross-product) information is the sum over partitions of the persons' part (item entries
 squared) plus the item-wise complete-data term from the total counts. No persons x points
 array is ever on the client; the estimates and SEs are those of the in-memory fit up to
-the order of the floating-point sums.
+the order of the floating-point sums::
 
->>> from dask.distributed import Client, LocalCluster        # doctest: +SKIP
->>> client = Client(LocalCluster(n_workers=2, processes=True)) # doctest: +SKIP
->>> fit = Calibrator("2pl", client=client).fit("log.parquet")  # doctest: +SKIP
+    from dask.distributed import Client, LocalCluster
+    client = Client(LocalCluster(n_workers=2, processes=True))
+    fit = Calibrator("2pl", client=client).fit("log.parquet")  # or a ResponseData
 """
 
 from __future__ import annotations
