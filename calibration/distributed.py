@@ -35,16 +35,19 @@ PERSONS_PER_PARTITION = 250_000
 """Persons of one partition when in-memory data are split (Parquet keeps its row groups)."""
 
 
+def _shared(client: Any, value: Any) -> Any:
+    """``value`` sent once to every worker, as a future to pass to tasks.
+
+    Large task arguments (a bank's category tables, its groups, ``beta`` of a large bank)
+    are otherwise embedded in every task of a ``map``, and dask's handling of such
+    keyword arguments fails for large ones.
+    """
+    return client.scatter([value], broadcast=True, hash=False)[0]
+
+
 # ------------------------------------------------------------------ on the workers
-def _partition_problem(
-    data: ResponseData,
-    groups: list[Group],
-    n_categories: NDArray[np.int64],
-    theta: FloatArray,
-    log_weights: FloatArray,
-    dense: bool | None,
-    score_groups: bool,
-) -> EMProblem:
+def _partition_problem(data: ResponseData, setup: tuple[Any, ...]) -> EMProblem:
+    groups, n_categories, theta, log_weights, dense, score_groups = setup
     design = build_design(data, n_categories, dense=dense, score_groups=score_groups)
     return EMProblem(groups, design, theta, log_weights)
 
@@ -83,9 +86,10 @@ def _summary(
 
 
 def _to_global(
-    data: ResponseData, item_ids: tuple[str, ...], tables: list[tuple[float, ...]]
+    data: ResponseData, items: tuple[tuple[str, ...], list[tuple[float, ...]]]
 ) -> ResponseData:
     """The partition with the calibration's item positions and category numbers."""
+    item_ids, tables = items
     where = {item_id: j for j, item_id in enumerate(item_ids)}
     item_map = np.array([where[i] for i in data.item_ids], dtype=np.int64)
     k_max = max((len(t) for t in data.category_codes), default=1)
@@ -165,7 +169,9 @@ class PartitionedResponses:
     def subset_items(self, keep: NDArray[np.bool_]) -> PartitionedResponses:
         """The responses to the items where ``keep`` is true (on the workers)."""
         keep = np.asarray(keep, dtype=bool)
-        parts = self.client.map(ResponseData.subset_items, self.parts, keep=keep, pure=False)
+        parts = self.client.map(
+            ResponseData.subset_items, self.parts, keep=_shared(self.client, keep), pure=False
+        )
         items = tuple(i for i, k in zip(self.item_ids, keep, strict=True) if k)
         codes = tuple(c for c, k in zip(self.category_codes, keep, strict=True) if k)
         observed = sum(self.client.gather(self.client.map(lambda d: d.n_observed, parts)))
@@ -246,7 +252,7 @@ def partition(
                 codes[item_id] = set()
             codes[item_id].update(table)
     tables = [tuple(sorted(codes[i])) for i in item_ids]
-    parts = client.map(_to_global, local, item_ids=tuple(item_ids), tables=tables)
+    parts = client.map(_to_global, local, items=_shared(client, (tuple(item_ids), tables)))
     digest = hashlib.sha256()
     with path.open("rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
@@ -296,16 +302,9 @@ class PartitionedProblem(EMProblem):
         )
         super().__init__(groups, build_design(empty, n_categories, dense=False), theta, log_weights)
         self.client = data.client
+        setup = (groups, n_categories, theta, log_weights, dense, score_groups)
         self.parts = data.client.map(
-            _partition_problem,
-            data.parts,
-            groups=groups,
-            n_categories=n_categories,
-            theta=theta,
-            log_weights=log_weights,
-            dense=dense,
-            score_groups=score_groups,
-            pure=False,
+            _partition_problem, data.parts, setup=_shared(data.client, setup), pure=False
         )
 
     def estep(
@@ -315,7 +314,8 @@ class PartitionedProblem(EMProblem):
 
         The posterior stays on the workers (``None`` is returned for it).
         """
-        futures = self.client.map(_partition_estep, self.parts, beta=beta, pure=False)
+        shared = _shared(self.client, beta) if beta.size > 2_000 else beta
+        futures = self.client.map(_partition_estep, self.parts, beta=shared, pure=False)
         results = self.client.gather(futures)
         loglik = float(sum(r[0] for r in results))
         counts = results[0][1].copy()
@@ -326,7 +326,11 @@ class PartitionedProblem(EMProblem):
     def covariance_sum(self, beta: FloatArray, method: str) -> FloatArray:
         """The persons' part of the information, summed over the partitions."""
         futures = self.client.map(
-            _partition_covariance, self.parts, beta=beta, method=method, pure=False
+            _partition_covariance,
+            self.parts,
+            beta=_shared(self.client, beta),
+            method=method,
+            pure=False,
         )
         results = self.client.gather(futures)
         out = results[0].copy()
