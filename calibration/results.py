@@ -368,7 +368,7 @@ class CalibrationResult:
         DataFrame
             By item id: ``sx2, sx2_df, sx2_p``, ``infit, infit_z, infit_p, outfit,
             outfit_z, outfit_p``, ``rmsd``; ``attrs["notes"]`` says why a statistic is
-            missing.
+            missing, ``attrs["item_notes"]`` why S-X2 is missing for each such item.
         """
         from calibration import fit
 
@@ -379,9 +379,11 @@ class CalibrationResult:
             )
         parts = []
         notes: list[str] = []
+        item_notes: dict[str, str] = {}
         if "sx2" in statistics:
             part = fit.sx2(self)
             notes += part.attrs.get("notes", [])
+            item_notes = dict(part.attrs.get("item_notes", {}))
             parts.append(part)
         if "infit" in statistics:
             if theta is None:
@@ -397,6 +399,7 @@ class CalibrationResult:
             )
         out = pd.concat(parts, axis=1)
         out.attrs["notes"] = notes
+        out.attrs["item_notes"] = item_notes  # why S-X2 is missing, by item
         return out
 
     # --------------------------------------------------------------------- summary

@@ -278,6 +278,8 @@ def _write_tables(
             console.print(f"  note: {note}", highlight=False, markup=False)
     if fit is not None:
         table = result.item_fit()
+        reasons = table.attrs.get("item_notes", {})
+        table.insert(3, "sx2_note", [reasons.get(str(i), "") for i in table.index])
         table.to_csv(fit)
         console.print(f"wrote item fit to {fit}")
         for note in table.attrs.get("notes", []):
