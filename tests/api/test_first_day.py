@@ -236,3 +236,12 @@ def test_docs_render_in_headless_chromium_without_outside_hosts(tmp_path):
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def test_jupyter_is_usable_from_the_virtualenv():
+    jupyter = Path(sys.executable).with_name("jupyter")
+    assert jupyter.exists(), "the README sends users to Jupyter in .venv"
+    for sub in ("nbconvert", "lab"):
+        done = subprocess.run([str(jupyter), sub, "--version"], capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        assert re.match(r"\d+\.\d+", done.stdout.strip())
