@@ -17,7 +17,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from engine.state import CATState
 from item_banks.errors import PlotInputError
-from item_banks.plots import THETA_LABEL, new_axes
+from item_banks.plots import THETA_LABEL, legend_below, new_axes
 
 
 def _vector(values: ArrayLike, name: str, *, allow_empty: bool = False) -> NDArray[np.float64]:
@@ -109,7 +109,7 @@ def _draw_conditional(ax: Axes, x: Sequence[float], bias, rmse, n: int) -> Axes:
     ax.set_ylabel("θ̂ − θ (logits)")
     ax.set_title(f"Conditional bias and RMSE ({n} simulees)")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize="small")
+    legend_below(ax)
     return ax
 
 
