@@ -52,3 +52,38 @@ def test_readme_curl_replies_are_marked_as_samples():
     replies = [line for line in walkthrough.splitlines() if line.startswith("# {")]
     assert replies == []  # every sample reply is labelled "# sample: ..."
     assert walkthrough.count("# sample:") == 3
+
+
+def _commands(block: str) -> list[str]:
+    """Shell commands of a README block: continuation lines joined, comments dropped."""
+    joined = block.replace("\\\n", " ")
+    out = []
+    for line in joined.splitlines():
+        line = line.split("  #")[0].strip()
+        if line and not line.startswith("#"):
+            out.append(line)
+    return out
+
+
+@pytest.mark.slow
+def test_readme_calibration_commands_run_on_a_fresh_clone(tmp_path, monkeypatch):
+    import shlex
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from api.cli import app
+
+    section = README[README.index("## Calibration") :]
+    block = re.search(r"```bash\n(.*?)```", section, re.S).group(1)
+    commands = _commands(block)
+    assert len(commands) == 5 and all(c.startswith("zapcat calibrate ") for c in commands)
+    shutil.copytree(ROOT / "tests" / "data", tmp_path / "tests" / "data")
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    for command in commands:
+        done = runner.invoke(app, shlex.split(command)[1:], env={"COLUMNS": "200"})
+        assert done.exit_code == 0, (command, done.output)
+    for written in ("lsat7.json", "scores.csv", "fit.csv", "attitude.json", "four.json",
+                    "seven.json", "bfi.json", "bfi_fit.csv"):  # fmt: skip
+        assert (tmp_path / written).exists(), written
