@@ -87,3 +87,15 @@ def test_readme_calibration_commands_run_on_a_fresh_clone(tmp_path, monkeypatch)
     for written in ("lsat7.json", "scores.csv", "fit.csv", "attitude.json", "four.json",
                     "seven.json", "bfi.json", "bfi_fit.csv"):  # fmt: skip
         assert (tmp_path / written).exists(), written
+
+
+def test_engine_report_stays_the_function_after_the_html_report_is_imported():
+    import importlib
+
+    import engine
+    from engine.simulation import report as function
+
+    importlib.import_module("engine.simulation_report")  # what `zapcat report` imports
+    from engine import report
+
+    assert report is function and engine.report is function

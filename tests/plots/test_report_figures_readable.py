@@ -17,7 +17,7 @@ from calibration import calibrate, read_responses
 from calibration import plots as cp
 from calibration.report import calibration_report
 from engine import CATConfig, report, simulate
-from engine.report import simulation_report
+from engine.simulation_report import simulation_report
 from item_banks import plots
 from item_banks.bank import Item, ItemBank
 from item_banks.report import bank_report, new_figure
