@@ -18,7 +18,13 @@ from api.cli._common import console, err_console, fail
 from calibration import CalibrationResult, Calibrator, parse_prior, read_responses
 from calibration.recode import drop_items, reverse_items, split_ids
 from calibration.report import calibration_report
-from item_banks.errors import CalibrationError, ConvergenceWarning, ZapcatError
+from item_banks.errors import (
+    MAX_LISTED,
+    CalibrationError,
+    ConvergenceWarning,
+    ResponseDataError,
+    ZapcatError,
+)
 from item_banks.io import read_bank, write_bank
 from item_banks.models import model_names
 
@@ -185,6 +191,12 @@ def calibrate(
             "items): ITEM[,ITEM] (repeatable)."
         ),
     ] = None,
+    all_problems: Annotated[
+        bool,
+        typer.Option(
+            "--all-problems", help="List every problem of the data (by default the first 20)."
+        ),
+    ] = False,
     accept_flagged: Annotated[
         bool,
         typer.Option(
@@ -260,8 +272,24 @@ def calibrate(
         write_bank(bank, out)
         console.print(f"wrote {len(bank)} items to {out}")
         _write_tables(result, scores, score_method, fit)
+    except ResponseDataError as error:
+        if all_problems:
+            head = error.message.splitlines()[0]
+            raise fail(_Listed(head, error.problems)) from None
+        if len(error.problems) > MAX_LISTED:
+            raise fail(_Listed(f"{error.message} (--all-problems lists every one)", ())) from None
+        raise fail(error) from None
     except ZapcatError as error:
         raise fail(error) from None
+
+
+class _Listed(ZapcatError):
+    """A response-data error printed with every problem."""
+
+    code = ResponseDataError.code
+
+    def __init__(self, head: str, problems: tuple[str, ...] | list[str]) -> None:
+        super().__init__("\n".join([head, *(f"  - {p}" for p in problems)]))
 
 
 def _write_tables(

@@ -123,6 +123,15 @@ def simulate_command(
         bank = read_bank(bank_path)
     except ZapcatError as error:
         raise fail(error) from None
+    held = [it.item_id for it in bank if not it.usable]
+    if held:
+        shown = ", ".join(held[:10]) + (" ..." if len(held) > 10 else "")
+        err_console.print(
+            f"note: {len(held)} flagged item(s) are not administered ({shown}): their "
+            "calibration ran off; zapcat bank accept BANK --item ID lets the engine give them",
+            highlight=False,
+            soft_wrap=True,
+        )
     overrides = {
         "selector": selector.value if selector else None,
         "estimator": estimator.value if estimator else None,

@@ -241,3 +241,32 @@ def test_bank_csv_with_fixed_default_columns_is_accepted(tmp_path):
         "row 2, item 'q1', field 'n_categories': model '2pl' takes parameters a, b; "
         "got a = 1.2, b = 0.5, c = 0.2"
     ) in res.stderr
+
+
+def test_capped_data_errors_and_the_option_listing_every_one(tmp_path):
+    frame = pd.read_csv(DATA / "science_attitude.csv")
+    path = tmp_path / "long.csv"
+    frame.melt(id_vars="person", var_name="item", value_name="response").to_csv(path, index=False)
+    capped = _run("calibrate", path, "--out", tmp_path / "x.json")
+    assert "  ... and 2344 more (--all-problems lists every one)" in capped.stderr
+    every = _run("calibrate", path, "--out", tmp_path / "x.json", "--all-problems")
+    assert every.exit_code == 1
+    assert len([x for x in every.stderr.splitlines() if x.startswith("  - ")]) == 20 + 2344
+
+
+def test_simulate_says_which_flagged_items_it_leaves_out(tmp_path):
+    result = calibrate(read_responses(DATA / "kct.csv"), "2pl")
+    path = tmp_path / "kct.json"
+    from item_banks.io import write_bank
+
+    write_bank(result.to_item_bank("kct"), path)
+    held = result.diverged_items()
+    flagged = list(dict.fromkeys(f.item_id for f in result.flags))
+    res = _run("simulate", path, "--n", "50", "--out", tmp_path / "sim.json")
+    assert res.exit_code == 0
+    assert (
+        f"note: {len(flagged)} flagged item(s) are not administered ({', '.join(flagged)})"
+    ) in res.stderr
+    assert set(held) <= set(flagged)
+    rep = json.loads((tmp_path / "sim.json").read_text())
+    assert not set(rep["exposure"]["rates"]) & set(flagged)
