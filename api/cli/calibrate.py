@@ -259,6 +259,8 @@ def calibrate(
             calibration_report(result).write(report)
             console.print(f"wrote report to {report}")
         console.print(str(result.summary()), highlight=False, soft_wrap=True, markup=False)
+        if result.flags:
+            _print_ways_forward(ctx, result, prior or [], drop or [])
         try:
             bank = result.to_item_bank(name=name, version=version, accept_flagged=accept_flagged)
         except CalibrationError as error:  # refused: still leave the user a way forward
@@ -314,6 +316,26 @@ def _write_tables(
             console.print(f"  note: {note}", highlight=False, markup=False)
 
 
+def _print_ways_forward(
+    ctx: typer.Context, result: CalibrationResult, priors: list[str], dropped: list[str]
+) -> None:
+    """The command lines that take the flagged parameters: priors, or dropping the items."""
+    from calibration.diagnostics import PRIOR_FOR
+
+    named = {p.partition("=")[0].strip() for p in priors}
+    wanted = [PRIOR_FOR[k] for k in ("a", "b") if k not in named]
+    has = {c for c in result.params.columns if not c.endswith("_se")}
+    wanted = [w for w in wanted if w[0] == "b" or "a" in has]
+    lines = []
+    if wanted:
+        command = _command_line(ctx, {"prior": [*priors, *wanted]})
+        lines.append(f"to refit with priors that take the flagged parameters:\n  {command}")
+    flagged = list(dict.fromkeys(f.item_id for f in result.flags))
+    command = _command_line(ctx, {"drop": [*split_ids(dropped), *flagged]})
+    lines.append(f"or leave the flagged items out:\n  {command}")
+    console.print("\n".join(lines), highlight=False, soft_wrap=True, markup=False)
+
+
 def _with_way_out(message: str, model: str) -> str:
     """A refusal of items by their model, with the options that get past it."""
     if "do not fit their models" not in message:
@@ -343,8 +365,12 @@ def _command_line(ctx: typer.Context, replace: dict[str, list[str]]) -> str:
         if param.param_type_name != "option":
             continue
         if name in replace:
-            if value:
-                parts += [param.opts[0], ",".join(dict.fromkeys(value))]
+            values = list(dict.fromkeys(value or []))
+            if values and name in ("drop", "reverse"):  # ITEM[,ITEM]
+                parts += [param.opts[0], ",".join(values)]
+            else:
+                for v in values:
+                    parts += [param.opts[0], v]
             continue
         if value is None or value == param.default or value in ([], ()):
             continue

@@ -270,3 +270,21 @@ def test_simulate_says_which_flagged_items_it_leaves_out(tmp_path):
     assert set(held) <= set(flagged)
     rep = json.loads((tmp_path / "sim.json").read_text())
     assert not set(rep["exposure"]["rates"]) & set(flagged)
+
+
+def test_flagged_fit_prints_the_command_whose_priors_take_the_flags(tmp_path):
+    out = tmp_path / "kct.json"
+    res = _run("calibrate", DATA / "kct.csv", "--model", "2pl", "--out", out)
+    assert res.exit_code == 0
+    assert "(converged)" not in res.stdout
+    command = (
+        f"zapcat calibrate {DATA / 'kct.csv'} --out {out} --prior 'a=lognormal(0,0.5)' "
+        "--prior 'b=normal(0,2)'"
+    )
+    assert f"to refit with priors that take the flagged parameters:\n  {command}\n" in res.stdout
+    assert "or leave the flagged items out:\n" in res.stdout
+    again = _run(*shlex.split(command)[1:])
+    assert again.exit_code == 0
+    assert "EM steps          " in again.stdout and " (converged)" in again.stdout
+    assert "flagged items" not in again.stdout
+    assert not any(it.flags for it in read_bank(out))
