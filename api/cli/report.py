@@ -32,7 +32,7 @@ def _bank(data: dict[str, Any], source: str) -> HtmlReport:
 
 
 def _simulation(data: dict[str, Any], source: str) -> HtmlReport:
-    from engine.report import simulation_report
+    from engine.simulation_report import simulation_report
 
     return simulation_report(data, source=source)
 
