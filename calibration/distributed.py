@@ -138,6 +138,7 @@ class PartitionedResponses:
     source: str = "DataFrame"
     sha256: str = ""
     person_ids: tuple[str, ...] = field(default=())
+    notes: tuple[str, ...] = field(default=())
 
     def to_matrix(self) -> NDArray[np.int64]:
         """Not on the client: the responses stay on the workers."""
@@ -275,7 +276,7 @@ def _scatter(client: Any, data: ResponseData, per: int) -> PartitionedResponses:
     parts = client.scatter(pieces)
     return PartitionedResponses(
         client, parts, data.item_ids, data.category_codes, n, data.n_observed, data.source,
-        data.sha256, data.person_ids,
+        data.sha256, data.person_ids, data.notes,
     )  # fmt: skip
 
 

@@ -78,18 +78,15 @@ def _covariance(info: FloatArray) -> tuple[FloatArray, np.ndarray]:
     eigenvalues below ``1e-9`` of the largest are left out (pseudo-inverse) and the
     parameters loading on them get NaN variances; the other SEs stay exact.
     """
-    from scipy.linalg import lapack
-
     n = info.shape[0]
-    # Cholesky and the inverse from it (LAPACK potrf + potri: n^3 flops, a fifth of an
-    # inverse of the factor and a product), on the configured threads when n is large
+    # the inverse of a large information on the configured BLAS threads (one large call)
     with blas_threads(float(n) ** 3):
-        factor, code = lapack.dpotrf(info, lower=False, clean=False)
-        if code == 0:
-            inverse, code = lapack.dpotri(factor, lower=False)
-            cov = np.triu(inverse) + np.triu(inverse, 1).T
-            if code == 0 and np.all(np.isfinite(cov)):
-                return cov, np.zeros(n, dtype=bool)
+        try:
+            cov = np.linalg.inv(np.linalg.cholesky(info))
+            cov = cov.T @ cov
+            return cov, np.zeros(n, dtype=bool)
+        except np.linalg.LinAlgError:
+            pass
         values, vectors = np.linalg.eigh(info)
     small = values <= 1e-9 * max(values.max(), 1e-300)
     keep = ~small
