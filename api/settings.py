@@ -9,6 +9,8 @@ variable                   meaning
 ``ZAPCAT_DB_POOL_SIZE``    connections per worker process (PostgreSQL), default 10.
 ``ZAPCAT_SQLITE_TIMEOUT``  seconds a SQLite writer waits for the lock, default 30.
 ``ZAPCAT_THREADS``         threads per worker running requests, default 4.
+``ZAPCAT_EXPORT_SECRET``   key of the examinee pseudonyms in response exports (stable
+                           across exports when set; a random key per export otherwise).
 =========================  ==========================================================
 """
 
@@ -35,12 +37,15 @@ class Settings:
         Seconds a SQLite writer waits for the database lock, > 0.
     threads : int
         Threads per worker process that run requests (database and engine work), >= 1.
+    export_secret : str, optional
+        Key of the examinee pseudonyms of response exports.
     """
 
     database_url: str = DEFAULT_DATABASE_URL
     pool_size: int = 10
     sqlite_timeout: float = 30.0
     threads: int = 4
+    export_secret: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -51,6 +56,7 @@ class Settings:
             pool_size=int(env.get("ZAPCAT_DB_POOL_SIZE", "10")),
             sqlite_timeout=float(env.get("ZAPCAT_SQLITE_TIMEOUT", "30")),
             threads=int(env.get("ZAPCAT_THREADS", "4")),
+            export_secret=env.get("ZAPCAT_EXPORT_SECRET") or None,
         )
 
     @property

@@ -83,9 +83,7 @@ def read_export(source: str | Path | pd.DataFrame, bank: ItemBank) -> ResponseDa
             frame = pd.read_csv(path, dtype={"person": str, "session_id": str, "item": str})
     person = "session_id" if "session_id" in frame.columns else "person"
     items = set(frame["item"].astype(str)) if "item" in frame.columns else set()
-    categories = {
-        it.item_id: list(range(it.n_categories)) for it in bank if it.item_id in items
-    }
+    categories = {it.item_id: list(range(it.n_categories)) for it in bank if it.item_id in items}
     columns = [c for c in (person, "item", "response") if c in frame.columns]
     return read_responses(
         source if not isinstance(source, pd.DataFrame) else frame[columns],
@@ -240,8 +238,7 @@ class OnlineCalibrator:
             )
         if not pretest:
             raise CalibrationError(
-                f"no pretest item in the data: every item is operational in bank "
-                f"{self.bank.name!r}"
+                f"no pretest item in the data: every item is operational in bank {self.bank.name!r}"
             )
         return operational, pretest
 
@@ -360,9 +357,7 @@ class OnlineCalibrator:
         loglik = person_loglik(data.subset_items(is_op), anchors, theta)  # (n_persons, Q)
         mean, sd, n_latent = estimate_latent(loglik, theta, tol=self.tol)
         post = _posterior(loglik, normal_log_weights(theta, mean, sd))
-        helper = Calibrator(
-            self.model, item_models=self._models(pretest), priors=self.priors
-        )
+        helper = Calibrator(self.model, item_models=self._models(pretest), priors=self.priors)
         pre = data.subset_items(~is_op)
         names = helper._models_of(pre)
         pre, names, excluded, _ = helper._screen(pre, names)

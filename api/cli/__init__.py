@@ -13,6 +13,7 @@ from api.cli import bank as _bank
 from api.cli import calibrate as _calibrate
 from api.cli import keys as _keys
 from api.cli import report as _report
+from api.cli import responses as _responses
 from api.cli import serve as _serve
 from api.cli import simulate as _simulate
 from api.cli._common import run_app
@@ -29,6 +30,7 @@ app.command(name="calibrate")(_calibrate.calibrate)
 app.add_typer(_keys.app, name="keys")
 app.command("serve")(_serve.serve)
 app.command(name="report")(_report.report)
+app.add_typer(_responses.app, name="responses")
 app.command(name="simulate")(_simulate.simulate_command)
 
 
