@@ -470,7 +470,6 @@ class Calibrator:
         )
         return self
 
-
     def _em(
         self, problem: EMProblem, beta: FloatArray
     ) -> tuple[FloatArray, list[float], int, bool, tuple[float, float]]:
