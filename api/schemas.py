@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
 Id = Annotated[StrictStr, Field(min_length=1, max_length=200)]
 
@@ -41,6 +41,10 @@ class SessionCreate(_Request):
         ge=0,
         lt=2**53,
         description="Seed of the engine's random choices (default: a random one).",
+    )
+    practice: StrictBool = Field(
+        default=False,
+        description="A practice test: delivered as any other, never exported for calibration.",
     )
 
 

@@ -22,6 +22,7 @@ def start_session(body: SessionCreate, context: ContextDep, principal: DeliverKe
         assessment_id=body.assessment_id,
         examinee_ref=body.examinee_ref,
         seed=body.seed,
+        practice=body.practice,
         scope=principal.scope,
     )
 

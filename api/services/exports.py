@@ -19,8 +19,9 @@ column              meaning
 ``finished``        whether the session is finished
 ==================  ==========================================================
 
-Rows are read from the database in partitions (a server-side cursor on PostgreSQL) and
-written out partition by partition as CSV or Parquet row groups, so memory stays constant
+Practice sessions (started with ``practice: true``) are left out. Rows are read from the
+database in partitions (a server-side cursor on PostgreSQL) and written out partition by
+partition as CSV or Parquet row groups, so memory stays constant
 however many responses there are. Pseudonyms are stable across exports when the service
 has ``ZAPCAT_EXPORT_SECRET`` set; otherwise each export draws its own key.
 """
@@ -143,7 +144,7 @@ def response_batches(
             S.c.status,
         )
         .select_from(R.join(S, S.c.id == R.c.session_id).join(A, A.c.id == S.c.assessment_id))
-        .where(S.c.tenant == tenant, A.c.bank_version_id == row.id)
+        .where(S.c.tenant == tenant, A.c.bank_version_id == row.id, S.c.practice.is_(False))
         .order_by(R.c.session_id, R.c.seq)
     )
     if assessment_id is not None:
