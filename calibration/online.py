@@ -24,6 +24,7 @@ the number of responses, RMSD fit and flags (``few_responses``, ``misfit``, ``no
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import time
 from collections.abc import Mapping
@@ -37,7 +38,7 @@ from scipy import sparse
 
 from calibration._em import EMProblem, _score_info
 from calibration._layout import FloatArray, build_design, build_groups, start_values
-from calibration.data import ResponseData, read_responses
+from calibration.data import ResponseData, _file_hash, read_responses
 from calibration.estimation import (
     Calibrator,
     _as_priors,
@@ -48,7 +49,7 @@ from calibration.estimation import (
 from calibration.fit import rmsd_from_counts
 from calibration.results import _zapcat_version
 from item_banks.bank import ItemBank
-from item_banks.errors import CalibrationError
+from item_banks.errors import CalibrationError, ResponseDataError
 from item_banks.models import get_model
 
 METHODS = ("mem", "oem")
@@ -74,23 +75,23 @@ def read_export(source: str | Path | pd.DataFrame, bank: ItemBank) -> ResponseDa
     ResponseData
         One person per test session (``session_id``) when that column is present.
     """
-    frame = source if isinstance(source, pd.DataFrame) else None
-    if frame is None:
-        path = Path(source)
-        if path.suffix.lower() == ".parquet":
-            frame = pd.read_parquet(path, columns=None)
-        else:
-            frame = pd.read_csv(path, dtype={"person": str, "session_id": str, "item": str})
+    path = None if isinstance(source, pd.DataFrame) else Path(source)
+    if path is None:
+        frame = source
+    elif not path.exists():
+        raise ResponseDataError([f"file not found: {str(path)!r}"], source=str(path))
+    elif path.suffix.lower() in (".parquet", ".pq"):
+        frame = pd.read_parquet(path)
+    else:
+        frame = pd.read_csv(path, dtype={"person": str, "session_id": str, "item": str})
     person = "session_id" if "session_id" in frame.columns else "person"
     items = set(frame["item"].astype(str)) if "item" in frame.columns else set()
     categories = {it.item_id: list(range(it.n_categories)) for it in bank if it.item_id in items}
     columns = [c for c in (person, "item", "response") if c in frame.columns]
-    return read_responses(
-        source if not isinstance(source, pd.DataFrame) else frame[columns],
-        layout="long",
-        id_column=person,
-        categories=categories,
-    )
+    data = read_responses(frame[columns], layout="long", id_column=person, categories=categories)
+    if path is not None:  # the file, not the in-memory table, is what provenance names
+        data = dataclasses.replace(data, source=str(path), sha256=_file_hash(path))
+    return data
 
 
 @dataclass(eq=False)

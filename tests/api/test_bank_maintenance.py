@@ -3,9 +3,11 @@ online calibration, promotion; and the export endpoint's contract."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 
+import httpx
 import numpy as np
 import pandas as pd
 import pytest
@@ -70,6 +72,41 @@ def service(tmp_path_factory):
     db.dispose()
 
 
+async def examinees(app, headers, assessment, truth, thetas, concurrent: int = 8) -> None:
+    """Examinees answering from the true parameters, ``concurrent`` at a time, over the
+    app's HTTP interface (httpx on the ASGI app: the TestClient's protocol without its
+    thread hop per request)."""
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://zapcat") as client:
+
+        async def one(person: int) -> None:
+            rng = np.random.default_rng(person)
+            reply = await client.post(
+                "/v1/sessions",
+                headers=headers,
+                json={"assessment_id": assessment, "examinee_ref": f"ex-{person}"},
+            )
+            body = reply.json()
+            while body["status"] == "in_progress":
+                item_id = body["item"]["item_id"]
+                p = truth.prob([thetas[person]], [truth.index_of(item_id)])[0, 0, 1]
+                reply = await client.post(
+                    f"/v1/sessions/{body['session_id']}/responses",
+                    headers=headers,
+                    json={
+                        "item_id": item_id,
+                        "seq": body["seq"],
+                        "response": int(rng.random() < p),
+                    },
+                )
+                assert reply.status_code == 200, reply.text
+                body = reply.json()
+
+        for start in range(0, len(thetas), concurrent):
+            stop = min(start + concurrent, len(thetas))
+            await asyncio.gather(*(one(person) for person in range(start, stop)))
+
+
 @pytest.fixture(scope="module")
 def live(service):
     """2,000 examinees over HTTP on a bank with 6 pretest items, one seeded per test."""
@@ -82,21 +119,8 @@ def live(service):
     )
     assert reply.status_code == 201, reply.text
     assessment = reply.json()["assessment_id"]
-    rng = np.random.default_rng(7)
-    for person, theta in enumerate(rng.normal(0.4, 0.9, N_EXAMINEES)):
-        body = client.post(
-            "/v1/sessions",
-            headers=deliver,
-            json={"assessment_id": assessment, "examinee_ref": f"ex-{person}"},
-        ).json()
-        while body["status"] == "in_progress":
-            item_id = body["item"]["item_id"]
-            p = truth.prob([theta], [truth.index_of(item_id)])[0, 0, 1]
-            body = client.post(
-                f"/v1/sessions/{body['session_id']}/responses",
-                headers=deliver,
-                json={"item_id": item_id, "seq": body["seq"], "response": int(rng.random() < p)},
-            ).json()
+    thetas = np.random.default_rng(7).normal(0.4, 0.9, N_EXAMINEES)
+    asyncio.run(examinees(client.app, deliver, assessment, truth, thetas))
     # a practice test: delivered as any other, never exported
     body = client.post(
         "/v1/sessions",
