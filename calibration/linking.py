@@ -37,6 +37,7 @@ from item_banks.errors import CalibrationError
 from item_banks.models import get_model
 
 METHODS = ("mean-mean", "mean-sigma", "haebara", "stocking-lord")
+ALIASES = {"mm": "mean-mean", "ms": "mean-sigma", "ha": "haebara", "sl": "stocking-lord"}
 LINK_FORMAT = "zapcat-link/1"
 
 
@@ -316,6 +317,7 @@ def link(
     from_bank, to_bank : ItemBank
         Two calibrations sharing items (same ids, models and categories).
     method : {"mean-mean", "mean-sigma", "haebara", "stocking-lord"}
+        Also written ``mean/mean``, ``stocking_lord``, ``sl`` ...
     items : sequence of str, optional
         The common items to use (default every item in both banks).
 
@@ -328,7 +330,8 @@ def link(
     CalibrationError
         Unknown method, fewer than 2 common items, items that differ in model.
     """
-    method = method.lower().replace("_", "-").replace("/", "-")
+    method = str(method).strip().lower().replace("_", "-").replace("/", "-").replace(" ", "-")
+    method = ALIASES.get(method, method)
     if method not in METHODS:
         raise CalibrationError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
     c = _common(from_bank, to_bank, items)

@@ -22,15 +22,6 @@ from item_banks.errors import CalibrationError, ZapcatError
 from item_banks.io import read_bank, write_bank
 
 
-class LinkMethod(StrEnum):
-    """Linking methods."""
-
-    mean_mean = "mean-mean"
-    mean_sigma = "mean-sigma"
-    haebara = "haebara"
-    stocking_lord = "stocking-lord"
-
-
 class DifMethod(StrEnum):
     """DIF methods."""
 
@@ -54,9 +45,13 @@ def _ids(values: list[str] | None) -> list[str]:
 def link_command(
     from_bank: Annotated[Path, typer.Argument(help="Bank whose scale is transformed.")],
     to_bank: Annotated[Path, typer.Argument(help="Bank whose scale is the target.")],
-    method: Annotated[LinkMethod, typer.Option(help="Linking method.")] = (
-        LinkMethod.stocking_lord
-    ),
+    method: Annotated[
+        str,
+        typer.Option(
+            help="Linking method: stocking-lord, haebara, mean-mean or mean-sigma "
+            "(also mean/mean, sl, ...)."
+        ),
+    ] = "stocking-lord",
     items: Annotated[
         list[str] | None,
         typer.Option(help="Common items to use (comma separated or repeated; default all)."),
@@ -65,9 +60,7 @@ def link_command(
 ) -> None:
     """Link FROM's scale to TO's (theta_TO = A theta_FROM + B) through the common items."""
     try:
-        result = link(
-            read_bank(from_bank), read_bank(to_bank), method.value, items=_ids(items) or None
-        )
+        result = link(read_bank(from_bank), read_bank(to_bank), method, items=_ids(items) or None)
     except ZapcatError as error:
         raise fail(error) from None
     out.write_text(json.dumps(result.to_dict(), indent=1))

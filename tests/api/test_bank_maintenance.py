@@ -296,3 +296,48 @@ def test_practice_migration_keeps_existing_sessions(tmp_path):
     with db.engine.connect() as conn:
         assert "practice" not in conn.exec_driver_sql("select * from sessions").keys()
     db.dispose()
+
+
+def test_export_on_each_database(client, tenant):
+    """SQLite and PostgreSQL: every response once, pretest flags, practice left out."""
+    from helpers import run_test
+
+    published, truth = banks(seed=4)
+    reply = client.post("/v1/banks", json=json.loads(bank_to_json(published)), headers=tenant.admin)
+    version = reply.json()["version"]
+    reply = client.post(
+        "/v1/assessments",
+        headers=tenant.admin,
+        json={"bank": "live", "bank_version": version, "config": CONFIG},
+    )
+    assessment = reply.json()["assessment_id"]
+    sessions = [
+        run_test(client, tenant.deliver, assessment, truth, theta=t, seed=k)[0]
+        for k, t in enumerate(np.linspace(-1, 1, 6))
+    ]
+    practice = client.post(
+        "/v1/sessions",
+        headers=tenant.deliver,
+        json={"assessment_id": assessment, "examinee_ref": "p", "practice": True},
+    )
+    assert practice.status_code == 201
+    body = practice.json()
+    client.post(
+        f"/v1/sessions/{body['session_id']}/responses",
+        headers=tenant.deliver,
+        json={"item_id": body["item"]["item_id"], "seq": 1, "response": 0},
+    )
+    reply = client.get(
+        f"/v1/banks/live/versions/{version}/responses?format=parquet", headers=tenant.admin
+    )
+    assert reply.status_code == 200, reply.text
+    frame = pd.read_parquet(io.BytesIO(reply.content))
+    assert sorted(frame["session_id"].unique()) == sorted(sessions)
+    assert len(frame) == 6 * (CONFIG["max_items"] + CONFIG["pretest_count"])
+    assert (frame["scored"] == ~frame["item"].str.startswith("pt")).all()
+    assert frame["finished"].all() and str(frame["time"].dtype).startswith("datetime64")
+    for session_id in sessions:
+        stored = client.get(f"/v1/sessions/{session_id}", headers=tenant.admin).json()
+        mine = frame[frame["session_id"] == session_id]
+        assert mine["item"].tolist() == [r["item_id"] for r in stored["responses"]]
+        assert mine["response"].tolist() == [r["response"] for r in stored["responses"]]

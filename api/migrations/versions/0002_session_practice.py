@@ -1,6 +1,6 @@
 """Practice sessions: ``sessions.practice`` (their responses are never exported).
 
-Revision ID: 0002
+Revision ID: 0002_practice
 Revises: 0001
 Create Date: 2026-12-01 11:45:00
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002"
+revision = "0002_practice"
 down_revision = "0001"
 branch_labels = None
 depends_on = None
