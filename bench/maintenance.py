@@ -95,6 +95,8 @@ def child(cmd: list[str], env: dict[str, str]) -> tuple[float, float, str]:
 def build_database(path: Path, n_responses: int, seed: int = 1) -> dict[str, str]:
     """A service database with ``n_responses`` responses of simulated CAT sessions."""
     url = f"sqlite:///{path}"
+    if path.exists():  # built by an earlier run with --work
+        return {"url": url}
     db = Database(Settings(url))
     db.migrate()
     published, truth = make_banks(400, 40, seed)
@@ -152,7 +154,8 @@ def build_database(path: Path, n_responses: int, seed: int = 1) -> dict[str, str
 
 
 def bench_export(args: argparse.Namespace) -> None:
-    work = Path(tempfile.mkdtemp(prefix="zapcat-export-"))
+    work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="zapcat-export-"))
+    work.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "ZAPCAT_EXPORT_SECRET": "bench"}
     lines = []
     for n in (args.responses // 5, args.responses):
@@ -321,6 +324,7 @@ def main() -> None:
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("export")
     p.add_argument("--responses", type=int, default=5_000_000)
+    p.add_argument("--work", help="folder of the databases (kept and reused)")
     p = sub.add_parser("calibrate")
     p.add_argument("--examinees", type=int, default=50_000)
     p.add_argument("--pretest", type=int, default=60)

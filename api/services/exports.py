@@ -37,9 +37,10 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
-from sqlalchemy import select
+from sqlalchemy import Connection, Select, select
 
 from api.db import Database
 from api.models import Assessment, Response, TestSession
@@ -159,36 +160,69 @@ def response_batches(
                 f"assessment {assessment_id!r} does not use bank {bank!r} version {version}"
             )
         query = query.where(A.c.id == assessment_id)
-    names: dict[str, str] = {}
+    pretest = pa.array([i for i, counts in scored.items() if not counts], pa.string())
     with db.engine.connect() as conn:
-        result = conn.execution_options(stream_results=True, yield_per=partition).execute(query)
-        for rows in result.partitions(partition):
-            columns = list(zip(*rows, strict=True))
-            sessions, refs, items, responses, seqs, times, status = columns
+        for rows in _raw_partitions(conn, query, partition):
+            sessions, refs, items, responses, seqs, times, status = (
+                list(c) for c in zip(*rows, strict=True)
+            )
+            item_arr = pa.array(items, pa.string())
+            ref_arr = pa.array(refs, pa.string())
             if examinee_refs:
-                people: list[str] = list(refs)
-            else:
-                if len(names) > 4 * partition:  # bounded memory: a cache, not a register
-                    names.clear()
-                people = []
-                for ref in refs:
-                    name = names.get(ref)
-                    if name is None:
-                        name = names[ref] = pseudonym(key, tenant, ref)
-                    people.append(name)
+                people = ref_arr
+            else:  # one HMAC per distinct examinee of the partition
+                codes = pc.dictionary_encode(ref_arr)
+                names = [pseudonym(key, tenant, ref) for ref in codes.dictionary.to_pylist()]
+                people = pc.take(pa.array(names, pa.string()), codes.indices)
             yield pa.RecordBatch.from_arrays(
                 [
-                    pa.array(people, pa.string()),
+                    people,
                     pa.array(sessions, pa.string()),
-                    pa.array(items, pa.string()),
+                    item_arr,
                     pa.array(responses, pa.int32()),
                     pa.array(seqs, pa.int32()),
-                    pa.array(times, pa.timestamp("us")).cast(pa.timestamp("us", tz="UTC")),
-                    pa.array([scored.get(i, True) for i in items], pa.bool_()),
-                    pa.array([s == "finished" for s in status], pa.bool_()),
+                    _timestamps(times),
+                    pc.invert(pc.is_in(item_arr, value_set=pretest)),
+                    pc.equal(pa.array(status, pa.string()), "finished"),
                 ],
                 schema=SCHEMA,
             )
+
+
+def _raw_partitions(conn: Connection, query: Select[Any], size: int) -> Iterator[list[Any]]:
+    """The query's rows as the driver returns them, ``size`` at a time.
+
+    The DBAPI cursor is used directly (a named, server-side cursor on PostgreSQL): per-row
+    type processing would cost more than everything else of an export.
+    """
+    compiled = query.compile(dialect=conn.dialect)
+    params: Any = (
+        tuple(compiled.params[k] for k in compiled.positiontup or ())
+        if compiled.positional
+        else compiled.params
+    )
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    named = conn.dialect.name == "postgresql"
+    cursor = driver.cursor(name="zapcat_export") if named else driver.cursor()
+    try:
+        cursor.execute(str(compiled), params)
+        while True:
+            rows = cursor.fetchmany(size)
+            if not rows:
+                break
+            yield rows
+    finally:
+        cursor.close()
+
+
+def _timestamps(values: list[Any]) -> pa.Array:
+    """UTC timestamps from the driver's values (SQLite: ISO text in UTC; else datetimes)."""
+    if values and isinstance(values[0], str):
+        return (
+            pa.array(values, pa.string()).cast(pa.timestamp("us")).cast(SCHEMA.field("time").type)
+        )
+    return pa.array(values, SCHEMA.field("time").type)
 
 
 class _Sink(io.RawIOBase):
