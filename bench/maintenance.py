@@ -14,7 +14,8 @@ N / 5 (constant memory: the peak does not grow with N).
 OEM in fresh processes on the export of a CAT simulation, with the accuracy of the
 pretest estimates against the true values (coverage of the 95% intervals, RMSE).
 
-``loop``: the whole loop through the service in-process (ASGI TestClient, SQLite):
+``loop``: the whole loop through the service in-process (httpx on the ASGI app, 8
+examinees at a time, SQLite):
 publish, N examinees over HTTP with pretest seeding, export, MEM and OEM, coverage and
 RMSE against the truth, and each stage's time.
 """
@@ -22,6 +23,7 @@ RMSE against the truth, and each stage's time.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import io
 import json
 import os
@@ -256,6 +258,47 @@ def bench_calibrate(args: argparse.Namespace) -> None:
         )
 
 
+async def examinees(app, headers, assessment, truth, thetas, concurrent: int = 8) -> int:
+    """Examinees over the app's HTTP interface (httpx on ASGI), ``concurrent`` at a time."""
+    import httpx
+
+    n_requests = 0
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://zapcat") as client:
+
+        async def one(person: int) -> None:
+            nonlocal n_requests
+            rng = np.random.default_rng(person)
+            body = (
+                await client.post(
+                    "/v1/sessions",
+                    headers=headers,
+                    json={"assessment_id": assessment, "examinee_ref": f"ex-{person}"},
+                )
+            ).json()
+            n_requests += 1
+            while body["status"] == "in_progress":
+                item = body["item"]["item_id"]
+                p = truth.prob([thetas[person]], [truth.index_of(item)])[0, 0, 1]
+                body = (
+                    await client.post(
+                        f"/v1/sessions/{body['session_id']}/responses",
+                        headers=headers,
+                        json={
+                            "item_id": item,
+                            "seq": body["seq"],
+                            "response": int(rng.random() < p),
+                        },
+                    )
+                ).json()
+                n_requests += 1
+
+        for start in range(0, len(thetas), concurrent):
+            stop = min(start + concurrent, len(thetas))
+            await asyncio.gather(*(one(person) for person in range(start, stop)))
+    return n_requests
+
+
 def bench_loop(args: argparse.Namespace) -> None:
     from fastapi.testclient import TestClient
 
@@ -277,25 +320,9 @@ def bench_loop(args: argparse.Namespace) -> None:
             headers=headers,
             json={"bank": "live", "bank_version": 1, "config": config},
         ).json()["assessment_id"]
-        rng = np.random.default_rng(9)
         started = time.perf_counter()
-        n_requests = 0
-        for person, theta in enumerate(rng.normal(0.4, 0.9, args.examinees)):
-            body = client.post(
-                "/v1/sessions",
-                headers=headers,
-                json={"assessment_id": assessment, "examinee_ref": f"ex-{person}"},
-            ).json()
-            n_requests += 1
-            while body["status"] == "in_progress":
-                item = body["item"]["item_id"]
-                p = truth.prob([theta], [truth.index_of(item)])[0, 0, 1]
-                body = client.post(
-                    f"/v1/sessions/{body['session_id']}/responses",
-                    headers=headers,
-                    json={"item_id": item, "seq": body["seq"], "response": int(rng.random() < p)},
-                ).json()
-                n_requests += 1
+        thetas = np.random.default_rng(9).normal(0.4, 0.9, args.examinees)
+        n_requests = asyncio.run(examinees(app, headers, assessment, truth, thetas))
         times["examinees over HTTP"] = time.perf_counter() - started
         started = time.perf_counter()
         content = client.get(

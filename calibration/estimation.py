@@ -78,7 +78,7 @@ def normal_log_weights(theta: FloatArray, mean: float, sd: float) -> FloatArray:
     Examples
     --------
     >>> w = np.exp(normal_log_weights(np.linspace(-6, 6, 61), 0.5, 1.2))
-    >>> round(float(w @ np.linspace(-6, 6, 61)), 6)
+    >>> round(float(w @ np.linspace(-6, 6, 61)), 3)
     0.5
     """
     logw = stats.norm.logpdf(theta, mean, sd)
