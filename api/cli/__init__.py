@@ -16,6 +16,7 @@ from api.cli import maintain as _maintain
 from api.cli import report as _report
 from api.cli import responses as _responses
 from api.cli import serve as _serve
+from api.cli import sessions as _sessions
 from api.cli import simulate as _simulate
 from api.cli._common import run_app
 
@@ -35,6 +36,7 @@ app.command("dif")(_maintain.dif)
 app.command(name="calibrate")(_calibrate.calibrate)
 app.add_typer(_keys.app, name="keys")
 app.command("serve")(_serve.serve)
+app.add_typer(_sessions.app, name="sessions")
 app.command(name="report")(_report.report)
 app.add_typer(_responses.app, name="responses")
 app.command(name="simulate")(_simulate.simulate_command)
