@@ -129,3 +129,73 @@ def test_errors_name_the_problem():
     no_pretest = data[data["item"].str.startswith("op")]
     with pytest.raises(CalibrationError, match="no pretest item"):
         OnlineCalibrator(bank).fit(no_pretest)
+
+
+def test_cli_promote_from_candidates(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from api.cli import app
+    from item_banks.io import read_bank, write_bank
+
+    bank, truth = cat_bank(3, n_op=80, n_pre=10)
+    data = cat_export(truth, 800, 4, mean=0.0, sd=1.0)
+    doc = OnlineCalibrator(bank, min_responses=300).fit(data).result_.to_dict()
+    write_bank(bank, tmp_path / "bank.json")
+    (tmp_path / "cand.json").write_text(json.dumps(doc))
+    runner = CliRunner()
+    out = runner.invoke(
+        app,
+        [
+            "bank",
+            "promote",
+            str(tmp_path / "bank.json"),
+            "--candidates",
+            str(tmp_path / "cand.json"),
+            "--retire",
+            "op000,op001",
+            "--out",
+            str(tmp_path / "v2.json"),
+        ],
+    )
+    assert out.exit_code == 0, out.output
+    new = read_bank(tmp_path / "v2.json")
+    accepted = [r["item_id"] for r in doc["items"] if r["accepted"]]
+    assert accepted and new.version == "2"
+    assert {i for i in new.item_ids if new[i].status == "operational" and i.startswith("pt")} == (
+        set(accepted)
+    )
+    assert new["op000"].status == new["op001"].status == "retired"
+    assert new.provenance["accepted"] == accepted
+    assert new.provenance["candidates"]["method"] == "mem"
+    out = runner.invoke(
+        app,
+        [
+            "bank",
+            "promote",
+            str(tmp_path / "bank.json"),
+            "--candidates",
+            str(tmp_path / "cand.json"),
+            "--accept",
+            "op005",
+            "--out",
+            str(tmp_path / "v3.json"),
+        ],
+    )
+    assert out.exit_code == 1 and "not candidates" in out.output
+    doc["bank"]["name"] = "other"
+    (tmp_path / "other.json").write_text(json.dumps(doc))
+    out = runner.invoke(
+        app,
+        [
+            "bank",
+            "promote",
+            str(tmp_path / "bank.json"),
+            "--candidates",
+            str(tmp_path / "other.json"),
+            "--out",
+            str(tmp_path / "v4.json"),
+        ],
+    )
+    assert out.exit_code == 1 and "estimated against bank 'other'" in out.output
