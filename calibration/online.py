@@ -18,7 +18,8 @@ Mislevy, 1990; Ban, Hanson, Wang, Yi & Harris, 2001; mirt's ``fixedCalib``):
   uncertainty).
 
 Results: a :class:`PretestCalibration` with, per pretest item, the parameters and SEs,
-the number of responses, RMSD fit and flags (``few_responses``, ``misfit``, ``no_se``);
+the number of responses, RMSD fit and flags (``few_responses``, ``misfit``, ``no_se``,
+``negative_slope``);
 ``to_dict()`` is the ``zapcat-candidates/1`` document that ``zapcat bank promote`` reads.
 """
 
@@ -287,6 +288,8 @@ class OnlineCalibrator:
             names = get_model(row["model"]).param_names(int(row["n_categories"]))
             if not all(np.isfinite(row[f"{n}_se"]) for n in names):
                 f.append("no_se")
+            if "a" in names and not row["a"] > 0:
+                f.append("negative_slope")  # a bank item needs a > 0 (reverse-keyed?)
             flags.append(";".join(f))
         table["flags"] = flags
         table["accepted"] = table["flags"] == ""

@@ -86,7 +86,12 @@ def test_mem_covers_the_truth_and_beats_oem():
 def test_candidates_document_and_flags():
     bank, truth = cat_bank(3, n_op=80, n_pre=10)
     data = cat_export(truth, 800, 4, mean=0.0, sd=1.0)
+    reversed_ = data["item"] == "pt09"  # a reverse-keyed pretest item
+    data.loc[reversed_, "response"] = 1 - data.loc[reversed_, "response"]
     result = OnlineCalibrator(bank, min_responses=400).fit(data).result_
+    assert result.items.loc["pt09", "a"] < 0
+    assert "negative_slope" in result.items.loc["pt09", "flags"]
+    assert not result.items.loc["pt09", "accepted"]
     doc = result.to_dict()
     assert doc["format"] == "zapcat-candidates/1" and doc["method"] == "mem"
     assert {r["item_id"] for r in doc["items"]} == {f"pt{j:02d}" for j in range(10)}
