@@ -9,6 +9,8 @@ variable                   meaning
 ``ZAPCAT_DB_POOL_SIZE``    connections per worker process (PostgreSQL), default 10.
 ``ZAPCAT_SQLITE_TIMEOUT``  seconds a SQLite writer waits for the lock, default 30.
 ``ZAPCAT_THREADS``         threads per worker running requests, default 4.
+``ZAPCAT_MAX_BODY_BYTES``  largest request body accepted, default 67108864 (64 MiB, a
+                           bank of about 300,000 items); larger ones are 413.
 =========================  ==========================================================
 """
 
@@ -35,12 +37,15 @@ class Settings:
         Seconds a SQLite writer waits for the database lock, > 0.
     threads : int
         Threads per worker process that run requests (database and engine work), >= 1.
+    max_body_bytes : int
+        Largest request body accepted (bytes); a larger one is ``413 payload_too_large``.
     """
 
     database_url: str = DEFAULT_DATABASE_URL
     pool_size: int = 10
     sqlite_timeout: float = 30.0
     threads: int = 4
+    max_body_bytes: int = 64 * 2**20
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -51,6 +56,7 @@ class Settings:
             pool_size=int(env.get("ZAPCAT_DB_POOL_SIZE", "10")),
             sqlite_timeout=float(env.get("ZAPCAT_SQLITE_TIMEOUT", "30")),
             threads=int(env.get("ZAPCAT_THREADS", "4")),
+            max_body_bytes=int(env.get("ZAPCAT_MAX_BODY_BYTES", str(64 * 2**20))),
         )
 
     @property

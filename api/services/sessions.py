@@ -15,11 +15,14 @@ import uuid
 from typing import Any
 
 from sqlalchemy import Connection, Row, bindparam, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from api.db import Database
 from api.models import Assessment, ExposureCount, Response, TestSession, iso, utcnow
-from api.services.assessments import load_assessment
+from api.services.assessments import is_loaded, load_assessment
+from api.services.idempotency import IdempotencyKey, create_once, replay
 from engine import session as cat
 from engine.config import CATConfig
 from engine.state import CATState
@@ -50,18 +53,25 @@ def _exposure(session: Session, assessment_id: str, config: CATConfig) -> dict[s
 
 
 _EXPOSURE = ExposureCount.__table__
-_EXPOSE = (
-    update(_EXPOSURE)
-    .where(
-        _EXPOSURE.c.assessment_id == bindparam("b_assessment"),
-        _EXPOSURE.c.item_id == bindparam("b_item"),
+
+
+def _upsert(dialect: str) -> Any:
+    insert_ = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    stmt = insert_(_EXPOSURE).values(
+        assessment_id=bindparam("b_assessment"), item_id=bindparam("b_item"), count=1
     )
-    .values(count=_EXPOSURE.c.count + 1)
-)
+    return stmt.on_conflict_do_update(
+        index_elements=[_EXPOSURE.c.assessment_id, _EXPOSURE.c.item_id],
+        set_={"count": _EXPOSURE.c.count + 1},
+    )
+
+
+_EXPOSE = {dialect: _upsert(dialect) for dialect in ("sqlite", "postgresql")}
+"""Count one exposure: the item's row is created by its first exposure (one statement)."""
 
 
 def _expose(conn: Connection, assessment_id: str, item_id: str) -> None:
-    conn.execute(_EXPOSE, {"b_assessment": assessment_id, "b_item": item_id})
+    conn.execute(_EXPOSE[conn.dialect.name], {"b_assessment": assessment_id, "b_item": item_id})
 
 
 def _present(bank: ItemBank, item_id: str | None) -> dict[str, Any] | None:
@@ -119,6 +129,7 @@ def start_session(
     examinee_ref: str,
     seed: int | None = None,
     scope: str = "deliver",
+    idempotency: IdempotencyKey | None = None,
 ) -> dict[str, Any]:
     """Start a test: the engine picks the first item, which counts as exposed.
 
@@ -134,6 +145,8 @@ def start_session(
         Seed of the engine's random choices, ``0 <= seed < 2**53``; default random.
     scope : str
         Scope of the caller (decides what a result shows when nothing can be given).
+    idempotency : IdempotencyKey, optional
+        A retry with the same key and body gets the first reply and starts nothing.
 
     Returns
     -------
@@ -141,8 +154,13 @@ def start_session(
         ``{session_id, status, seq, item: {item_id, n_categories} | None, result}``.
     """
     seed = secrets.randbits(53) if seed is None else int(seed)
-    with db.write() as session:
+    stored_reply = replay(db, tenant, idempotency)
+    if stored_reply is not None:
+        return stored_reply
+    with db.read() as session:  # parsing a bank never holds the write lock
         bank, config = load_assessment(db, session, tenant=tenant, assessment_id=assessment_id)
+
+    def create(session: Session) -> dict[str, Any]:
         exposure = _exposure(session, assessment_id, config)
         state = cat.start(bank, config, seed=seed, exposure=exposure)
         conn = session.connection()
@@ -173,6 +191,8 @@ def start_session(
             )
         )
         return _delivery(session_id, seq, bank, config, state, scope)
+
+    return create_once(db, tenant, idempotency, create)
 
 
 _SESSIONS = TestSession.__table__
@@ -230,13 +250,40 @@ def respond(
     dict
         ``{session_id, status, seq, item, result}`` as :func:`start_session`.
     """
+    for _attempt in range(3):
+        try:
+            return _respond(db, tenant, session_id, item_id, seq, response, scope)
+        except _ColdAssessment as cold:  # parse the bank outside the write lock, then retry
+            with db.read() as session:
+                load_assessment(db, session, tenant=tenant, assessment_id=cold.assessment_id)
+    return _respond(db, tenant, session_id, item_id, seq, response, scope)  # pragma: no cover
+
+
+class _ColdAssessment(Exception):
+    def __init__(self, assessment_id: str) -> None:
+        self.assessment_id = assessment_id
+
+
+def _respond(
+    db: Database, tenant: str, session_id: str, item_id: str, seq: int, response: int, scope: str
+) -> dict[str, Any]:
     with db.write() as session:
         conn = session.connection()
         row = _locked_session(conn, tenant, session_id)
+        if not is_loaded(db, tenant, row.assessment_id):
+            raise _ColdAssessment(row.assessment_id)
         answered = row.seq if row.status == FINISHED else row.seq - 1
         if seq <= answered:
             stored = conn.execute(_STORED_RESPONSE, {"b_id": row.id, "b_seq": seq}).one()
             if stored.item_id == item_id and stored.response == response:
+                if scope == "admin" and stored.reply.get("status") == FINISHED:
+                    # the stored reply is the delivery view: an admin gets the admin view
+                    # of the same final state, as the first call did
+                    bank, config = load_assessment(
+                        db, session, tenant=tenant, assessment_id=row.assessment_id
+                    )
+                    state = CATState.from_dict(row.state)
+                    return _delivery(row.id, stored.reply["seq"], bank, config, state, scope)
                 return stored.reply
             raise StaleSeqError(
                 f"seq {seq} of session {row.id!r} was already answered (item "

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from api.migrations import head_revision
 from api.services.keys import KeyVerifier, create_key
 from item_banks.examples import DEMO_BANK_PATH
 from item_banks.io import bank_from_dict, read_bank
@@ -142,9 +143,9 @@ def test_revoked_key_is_refused(app):
 def test_health_and_metrics(client, tenant):
     health = client.get("/health")
     assert health.status_code == 200
-    assert health.json()["status"] == "ok" and health.json()["schema_revision"] == "0001"
+    assert health.json()["status"] == "ok" and health.json()["schema_revision"] == head_revision()
     client.get("/v1/banks", headers=tenant.admin)
-    text = client.get("/metrics").text
+    text = client.get("/metrics", headers=tenant.admin).text
     assert 'zapcat_http_requests_total{method="GET",route="/v1/banks",status="200"}' in text
     assert "zapcat_http_request_duration_seconds_bucket" in text
     assert 'zapcat_sessions{status="in_progress"}' in text
