@@ -17,7 +17,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match
 
 from item_banks.errors import ZapcatError
 
@@ -127,13 +126,21 @@ def _jsonable(value: Any, depth: int = 0) -> Any:
     return text if len(text) <= 200 else text[:200] + "..."
 
 
+def _leaf_routes(routes: Any) -> Any:
+    for route in routes:
+        inner = getattr(route, "original_router", None) or getattr(route, "app", None)
+        if hasattr(route, "path_regex"):
+            yield route
+        elif inner is not None and hasattr(inner, "routes"):
+            yield from _leaf_routes(inner.routes)
+
+
 def allowed_methods(request: Request) -> list[str]:
     """Every method some route answers at the request's path (for a 405's ``Allow``)."""
     methods: set[str] = set()
-    for route in request.app.router.routes:
-        match, _ = route.matches({**request.scope, "method": "GET"})
+    for route in _leaf_routes(request.app.router.routes):
         route_methods = getattr(route, "methods", None)
-        if match != Match.NONE and route_methods:
+        if route_methods and route.path_regex.match(request.url.path):
             methods |= set(route_methods)
     return sorted(methods)
 
