@@ -11,29 +11,22 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from api.deps import AdminKey, AnyKey, ContextDep
-from api.errors import MalformedJSONError
 from api.limits import INT_MAX
 from api.openapi import BANK_BODY, NEXT_PAGE_HEADERS, integer_text
 from api.routes._body import IdempotencyHeader
 from api.schemas import BankSummary, BankVersionView
 from api.services import banks
-from api.services.idempotency import request_key
+from api.services.bank_documents import prepare_document
+from api.services.idempotency import IdempotencyKey
 from item_banks.errors import InvalidRequestError
 
 router = APIRouter(prefix="/v1/banks", tags=["banks"])
 
 
-def _parse(raw: bytes) -> Any:
-    try:
-        return json.loads(raw)
-    except (ValueError, RecursionError) as error:
-        raise MalformedJSONError(error) from None
-
-
 def _publish(context: Any, tenant: str, raw: bytes, key: str | None) -> dict[str, Any]:
-    document = _parse(raw)
-    idempotency = request_key(key, "POST", "/v1/banks", document)
-    return banks.publish_bank(context.db, tenant=tenant, document=document, idempotency=idempotency)
+    prepared = prepare_document(raw, "/v1/banks")
+    idempotency = None if key is None else IdempotencyKey(key, prepared.fingerprint)
+    return banks.publish(context.db, tenant=tenant, prepared=prepared, idempotency=idempotency)
 
 
 @router.post(
@@ -52,7 +45,8 @@ async def publish_bank(
 
     The body is a `zapcat-bank/1` document; every problem of it is listed at once
     (`422 invalid_item_bank`). Parsing, validation and storage run on the service's
-    administrative thread, so examinees' requests keep their threads meanwhile.
+    administrative thread (a large body in a child process), so examinees' requests keep
+    their threads, and the interpreter, meanwhile.
     """
     raw = await request.body()
     return await context.run_admin(_publish, context, principal.tenant, raw, idempotency_key)

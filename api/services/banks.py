@@ -8,7 +8,6 @@ immutable, so the cache needs no invalidation).
 
 from __future__ import annotations
 
-import json
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
@@ -26,10 +25,11 @@ from api.limits import (
     text_problem,
 )
 from api.models import BankVersion, iso, utcnow
-from api.services.idempotency import IdempotencyKey, create_once, replay
+from api.services.bank_documents import Prepared, parse_stored, prepare_parsed
+from api.services.idempotency import IdempotencyKey, create_once
 from item_banks.bank import ItemBank
 from item_banks.errors import BankValidationError, NotFoundError, Problem
-from item_banks.io import bank_from_dict, bank_from_json
+from item_banks.io import bank_from_dict
 
 T = TypeVar("T")
 
@@ -128,19 +128,27 @@ def validate_document(document: Any) -> ItemBank:
     return bank
 
 
-def _document_text(bank: ItemBank) -> tuple[dict[str, Any], str]:
-    """The document's head (every field but ``items``) and its items as JSON text."""
-    head = bank.to_dict()
-    items = json.dumps(head.pop("items"), ensure_ascii=True, allow_nan=False)
-    return head, items
-
-
 def publish_bank(
     db: Database, *, tenant: str, document: Any, idempotency: IdempotencyKey | None = None
 ) -> dict[str, Any]:
-    """Validate a ``zapcat-bank/1`` document and publish it as the next version of its name.
+    """Validate a parsed ``zapcat-bank/1`` document and publish it (see :func:`publish`).
 
-    The document is validated and serialised before the write transaction, which only
+    Raises
+    ------
+    BankValidationError
+        Listing every problem of the document.
+    """
+    prepared = prepare_parsed(document, "/v1/banks", validate_document)
+    return publish(db, tenant=tenant, prepared=prepared, idempotency=idempotency)
+
+
+def publish(
+    db: Database, *, tenant: str, prepared: Prepared, idempotency: IdempotencyKey | None = None
+) -> dict[str, Any]:
+    """Publish a validated document as the next version of its name.
+
+    The document was validated and serialised beforehand
+    (:func:`api.services.bank_documents.prepare_document`); the write transaction only
     numbers the version and stores the row (on SQLite it holds the database write lock,
     so it must stay short however large the bank).
 
@@ -148,9 +156,8 @@ def publish_bank(
     ----------
     db : Database
     tenant : str
-    document : object
-        The parsed JSON document (its ``version`` field is replaced by the version number
-        the service assigns).
+    prepared : Prepared
+        The document's text pieces and summary (its ``version`` is the one assigned here).
     idempotency : IdempotencyKey, optional
         A retry with the same key and document gets the first reply.
 
@@ -158,56 +165,29 @@ def publish_bank(
     -------
     dict
         ``{name, version, n_items, description, published_at}``.
-
-    Raises
-    ------
-    BankValidationError
-        Listing every problem of the document.
     """
-    stored_reply = replay(db, tenant, idempotency)
-    if stored_reply is not None:
-        return stored_reply
-    bank = validate_document(document)
-    head, items_text = _document_text(bank)
-    published: list[tuple[int, ItemBank]] = []
 
     def create(session: Session) -> dict[str, Any]:
         latest = session.scalar(
             select(func.max(BankVersion.version)).where(
-                BankVersion.tenant == tenant, BankVersion.name == bank.name
+                BankVersion.tenant == tenant, BankVersion.name == prepared.name
             )
         )
         version = (latest or 0) + 1
-        text = json.dumps({**head, "version": str(version)}, ensure_ascii=True)
         row = BankVersion(
             tenant=tenant,
-            name=bank.name,
+            name=prepared.name,
             version=version,
-            n_items=len(bank),
-            description=bank.description,
-            document=text[:-1] + ', "items": ' + items_text + "}",
+            n_items=prepared.n_items,
+            description=prepared.description,
+            document=prepared.text(version),
             created_at=utcnow(),
         )
         session.add(row)
         session.flush()  # a concurrent publish that took this version: IntegrityError
-        published[:] = [(row.id, bank)]
         return _summary(row)
 
-    reply = create_once(db, tenant, idempotency, create)
-    if published:  # the parsed bank of the new row, ready for its first assessment
-        row_id, parsed = published[0]
-        _BANKS.put((db.uid, row_id), _with_version(parsed, reply["version"]))
-    return reply
-
-
-def _with_version(bank: ItemBank, version: int) -> ItemBank:
-    return ItemBank(
-        bank.items,
-        name=bank.name,
-        version=str(version),
-        description=bank.description,
-        provenance=bank.provenance,
-    )
+    return create_once(db, tenant, idempotency, create)
 
 
 def list_banks(db: Database, *, tenant: str) -> list[dict[str, Any]]:
@@ -312,6 +292,6 @@ def load_bank(db: Database, row: BankVersion) -> ItemBank:
     def build() -> ItemBank:
         with db.read() as session:
             text = session.scalar(select(BankVersion.document).where(BankVersion.id == row.id))
-        return bank_from_json(text, source=row.name)
+        return parse_stored(text, source=row.name)
 
     return _BANKS.get((db.uid, row.id), build)

@@ -58,9 +58,13 @@ def request_key(key: str | None, method: str, path: str, body: Any) -> Idempoten
     """
     if key is None:
         return None
+    return IdempotencyKey(key, fingerprint(method, path, body))
+
+
+def fingerprint(method: str, path: str, body: Any) -> str:
+    """SHA-256 of a request: method, path and the canonical JSON of its body."""
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-    digest = hashlib.sha256(f"{method} {path}\n{canonical}".encode()).hexdigest()
-    return IdempotencyKey(key, digest)
+    return hashlib.sha256(f"{method} {path}\n{canonical}".encode()).hexdigest()
 
 
 def _stored(session: Session, tenant: str, idem: IdempotencyKey) -> dict[str, Any] | None:

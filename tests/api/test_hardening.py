@@ -403,8 +403,9 @@ def test_no_bank_is_parsed_or_serialised_while_the_write_lock_is_held(app, clien
 
     monkeypatch.setattr(type(db), "write", watched_write)
     monkeypatch.setattr(ItemBank, "to_dict", guard("to_dict", ItemBank.to_dict))
-    monkeypatch.setattr(banks_service, "bank_from_json",
-                        guard("bank_from_json", banks_service.bank_from_json))  # fmt: skip
+    for name in ("bank_from_json", "parse_stored"):  # the parser, before and after
+        if hasattr(banks_service, name):
+            monkeypatch.setattr(banks_service, name, guard(name, getattr(banks_service, name)))
     event.listen(db.engine, "before_cursor_execute", count_rows)
     try:
         bank = mini_bank("wide", n=3000)
@@ -423,6 +424,38 @@ def test_no_bank_is_parsed_or_serialised_while_the_write_lock_is_held(app, clien
         assert offences == []
     finally:
         event.remove(db.engine, "before_cursor_execute", count_rows)
+
+
+def test_large_bodies_are_prepared_in_a_child_process(client, tenant, monkeypatch):
+    from api.services import bank_documents
+
+    monkeypatch.setattr(bank_documents, "CHILD_PROCESS_BYTES", 0)  # every body goes there
+    bank = mini_bank("child", n=30)
+    published = publish(client, tenant.admin, bank)
+    stored = client.get(f"/v1/banks/child/versions/{published['version']}",
+                        headers=tenant.admin).json()["document"]  # fmt: skip
+    assert [it["params"] for it in stored["items"]] == [it.params for it in bank]
+    bad = _bank_doc(name="x/y")
+    bad["items"][0]["params"]["a"] = -1.0
+    err = _code(client.post("/v1/banks", json=bad, headers=tenant.admin), 422,
+                "invalid_item_bank")  # fmt: skip
+    assert {"name", "a"} <= {p["field"] for p in err["details"]["problems"]}
+    broken = client.post("/v1/banks", content=b'{"format": ',
+                         headers={**tenant.admin, "content-type": "application/json"})  # fmt: skip
+    _code(broken, 400, "malformed_json")
+    key = {**tenant.admin, "Idempotency-Key": "child-1"}
+    one = client.post("/v1/banks", json=_bank_doc(name="child2"), headers=key)
+    two = client.post("/v1/banks", json=_bank_doc(name="child2"), headers=key)
+    assert one.status_code == 201 and one.json() == two.json()
+
+
+def test_stored_documents_parse_item_by_item_to_the_same_bank():
+    from api.services.bank_documents import parse_stored
+    from item_banks.io import bank_from_json, bank_to_json
+
+    for doc in (bank_to_json(DEMO_BANK), bank_to_json(DEMO_BANK, indent=None),
+                 json.dumps(json.loads(bank_to_json(DEMO_BANK)), indent=4)):  # fmt: skip
+        assert parse_stored(doc, source="t") == bank_from_json(doc)
 
 
 # 8 ------------------------------------------------------------------------------------
