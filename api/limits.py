@@ -37,6 +37,16 @@ ID_RULE = (
 """The rule, as said in error messages and the API document."""
 
 _ID = re.compile(ID_PATTERN)
+_SERVER_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+def is_server_id(value: str) -> bool:
+    """Whether ``value`` has the form of the ids the service makes (UUIDs, lower case).
+
+    Any other session or assessment id names nothing: it is not found without asking the
+    database (which would refuse some values, such as NUL, on PostgreSQL only).
+    """
+    return _SERVER_ID.match(value) is not None
 
 
 def identifier_problem(value: Any, what: str) -> str | None:

@@ -9,7 +9,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, defer
 
 from api.db import Database
+from api.limits import is_server_id
 from api.models import Assessment, BankVersion, iso, utcnow
+from api.services.bank_documents import building_large_objects
 from api.services.banks import ImmutableCache, find_bank_version, load_bank
 from api.services.config_limits import checked_config
 from api.services.idempotency import IdempotencyKey, create_once, replay
@@ -99,12 +101,15 @@ def warm(bank: ItemBank, config: CATConfig) -> None:
     a session start holds.
     """
     try:
-        cat.start(bank, config, seed=0)
+        with building_large_objects():
+            cat.start(bank, config, seed=0)
     except ZapcatError:  # the real start will report it
         pass
 
 
 def _find(session: Session, tenant: str, assessment_id: str) -> tuple[Assessment, BankVersion]:
+    if not is_server_id(assessment_id):
+        raise NotFoundError("assessment", assessment_id)
     found = session.execute(
         select(Assessment, BankVersion)
         .join(BankVersion, Assessment.bank_version_id == BankVersion.id)
@@ -151,6 +156,8 @@ def load_assessment(
     NotFoundError
         Unknown assessment, or one of another tenant.
     """
+    if not is_server_id(assessment_id):
+        raise NotFoundError("assessment", assessment_id)
     key = (db.uid, assessment_id)
     hit = _LOADED.peek(key)
     if hit is not None and hit[0] == tenant:

@@ -25,7 +25,12 @@ from api.limits import (
     text_problem,
 )
 from api.models import BankVersion, iso, utcnow
-from api.services.bank_documents import Prepared, parse_stored, prepare_parsed
+from api.services.bank_documents import (
+    Prepared,
+    building_large_objects,
+    parse_stored,
+    prepare_parsed,
+)
 from api.services.idempotency import IdempotencyKey, create_once
 from item_banks.bank import ItemBank
 from item_banks.errors import BankValidationError, NotFoundError, Problem
@@ -292,6 +297,7 @@ def load_bank(db: Database, row: BankVersion) -> ItemBank:
     def build() -> ItemBank:
         with db.read() as session:
             text = session.scalar(select(BankVersion.document).where(BankVersion.id == row.id))
-        return parse_stored(text, source=row.name)
+        with building_large_objects():
+            return parse_stored(text, source=row.name)
 
     return _BANKS.get((db.uid, row.id), build)

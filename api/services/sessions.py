@@ -20,6 +20,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from api.db import Database
+from api.limits import is_server_id
 from api.models import Assessment, ExposureCount, Response, TestSession, iso, utcnow
 from api.services.assessments import is_loaded, load_assessment
 from api.services.idempotency import IdempotencyKey, create_once, replay
@@ -218,6 +219,8 @@ _INSERT_RESPONSE = insert(_RESPONSES)
 
 def _locked_session(conn: Connection, tenant: str, session_id: str) -> Row[Any]:
     """The session's row, locked until the transaction ends (FOR UPDATE on PostgreSQL)."""
+    if not is_server_id(session_id):
+        raise NotFoundError("session", session_id)
     row = conn.execute(_LOCK_SESSION, {"b_id": session_id, "b_tenant": tenant}).first()
     if row is None:
         raise NotFoundError("session", session_id)
@@ -333,6 +336,8 @@ def _respond(
 
 def get_session(db: Database, *, tenant: str, session_id: str, scope: str) -> dict[str, Any]:
     """Status, responses so far, the presented item, and the result once finished."""
+    if not is_server_id(session_id):
+        raise NotFoundError("session", session_id)
     with db.read() as session:
         row = session.scalars(
             select(TestSession).where(TestSession.id == session_id, TestSession.tenant == tenant)
