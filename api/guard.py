@@ -2,7 +2,8 @@
 
 :class:`RequestGuard` is pure ASGI middleware in front of the routes. For a request that
 carries a body (``POST``, ``PUT``, ``PATCH``, ``DELETE``) to a path outside
-:data:`PUBLIC_PATHS` it
+:data:`PUBLIC_PATHS` it refuses a declared ``Content-Length`` above the limit at once
+(``413``), and for the API-key routes under ``/v1/`` it
 
 1. verifies the ``Authorization`` header first (``401 unauthorized`` without a valid key,
    and the body is never read), keeping the principal for the route's dependencies;
@@ -30,6 +31,10 @@ PUBLIC_PATHS = frozenset({"/health", "/metrics", "/openapi.json", "/docs", "/red
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
+KEYED_PREFIX = "/v1/"
+"""Paths whose requests carry a Zapcat API key (other routes check their own credentials;
+the guard only refuses a declared ``Content-Length`` above the limit for them)."""
+
 PRINCIPAL = "principal"
 """Key of the verified principal in the ASGI scope's ``state``."""
 
@@ -55,6 +60,14 @@ class RequestGuard:
             return
         context = scope["app"].state.context
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        limit = context.settings.max_body_bytes
+        declared = headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            await _too_large(scope, receive, send, limit, int(declared))
+            return
+        if not scope["path"].startswith(KEYED_PREFIX):  # routes with their own credentials
+            await self.app(scope, receive, send)
+            return
         authorization = headers.get("authorization")
         try:
             principal = context.keys.cached(authorization)
@@ -73,11 +86,6 @@ class RequestGuard:
             await reply(scope, receive, send)
             return
         scope.setdefault("state", {})[PRINCIPAL] = principal
-        limit = context.settings.max_body_bytes
-        declared = headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > limit:
-            await _too_large(scope, receive, send, limit, int(declared))
-            return
         chunks: list[bytes] = []
         size = 0
         more = True

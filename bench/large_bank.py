@@ -123,7 +123,11 @@ def run_one(backend: str, args: argparse.Namespace, small: ItemBank, big_doc: by
             with httpx.Client(
                 base_url=server.url, headers={"Authorization": f"Bearer {admin}"}, timeout=600
             ) as client:
-                published = client.post("/v1/banks", content=bank_to_json(small)).json()
+                published = client.post(
+                    "/v1/banks",
+                    content=bank_to_json(small),
+                    headers={"content-type": "application/json"},
+                ).json()
                 assessment_id = client.post(
                     "/v1/assessments",
                     json={
