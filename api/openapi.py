@@ -122,22 +122,38 @@ _ERRORS: dict[int, str] = {
     503: "The database is unavailable; retry later (`database_unavailable`).",
 }
 
+_OAUTH_ERROR: dict[str, Any] = {
+    "description": "OAuth 2 error (RFC 6749 section 5.2): `invalid_request`, "
+    "`invalid_client`, `unsupported_grant_type`, ...",
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "required": ["error"],
+                "properties": {
+                    "error": {"type": "string"},
+                    "error_description": {"type": "string"},
+                },
+            }
+        }
+    },
+}
+
 _SECURITY = {"ApiKey": {"type": "http", "scheme": "bearer", "description": "An API key."}}
 
 
 def _statuses(path: str, method: str, operation: dict[str, Any]) -> list[int]:
     """The error statuses an operation can answer."""
     out = [503] if path != "/openapi.json" else []
-    keyed = path.startswith("/v1/") or path == "/metrics"
-    if keyed:
+    if path != "/health":
         out += [401, 403]
     if method in ("post", "put", "patch"):
         out += [400, 413, 422]
     if operation.get("parameters"):
         out.append(422)
-    if path.startswith("/v1/") and (method == "post" or "{" in path):
+    if path != "/metrics" and (method == "post" or "{" in path):
         out.append(404)
-    if method == "post" and path.startswith("/v1/"):
+    if method == "post":
         out.append(409)
     return sorted(set(out))
 
@@ -160,9 +176,14 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
     components["securitySchemes"] = _SECURITY
     error_ref = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
     for path, operations in schema["paths"].items():
+        if path.endswith("/oauth2/token"):  # OAuth 2 errors have their own body (RFC 6749)
+            for operation in operations.values():
+                for status in (400, 401):
+                    operation["responses"].setdefault(str(status), _OAUTH_ERROR)
+            continue
         for method, operation in operations.items():
             responses = operation.setdefault("responses", {})
-            responses.pop("422", None)
+            responses.pop("422", None)  # FastAPI's own 422 body is never sent here
             for status in _statuses(path, method, operation):
                 responses[str(status)] = {"description": _ERRORS[status], "content": error_ref}
             if path.startswith("/v1/") or path == "/metrics":

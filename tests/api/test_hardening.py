@@ -463,6 +463,8 @@ def test_openapi_documents_every_error_and_the_bank_body(client):
     schema = client.get("/openapi.json").json()
     assert schema["components"]["securitySchemes"]["ApiKey"]["scheme"] == "bearer"
     for path, operations in schema["paths"].items():
+        if not path.startswith("/v1/") and path not in ("/health", "/metrics"):
+            continue  # the 1EdTech CAT router documents its own (imsx) errors
         for method, operation in operations.items():
             responses = operation["responses"]
             if path.startswith("/v1/"):

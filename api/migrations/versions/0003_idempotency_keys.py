@@ -1,7 +1,7 @@
 """Idempotency keys: the first reply of each create sent with an ``Idempotency-Key``.
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 0003_idempotency
+Revises: 0002_ims_cat
 Create Date: 2026-12-01 11:50:00
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002"
-down_revision = "0001"
+revision = "0003_idempotency"
+down_revision = "0002_ims_cat"
 branch_labels = None
 depends_on = None
 
