@@ -14,6 +14,7 @@ from fastapi import FastAPI
 
 from api.db import Database
 from api.deps import ServiceContext
+from api.docs import install_docs
 from api.errors import install_error_handlers
 from api.guard import RequestGuard
 from api.metrics import MetricsMiddleware
@@ -62,8 +63,14 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         yield
 
     app = FastAPI(
-        title="Zapcat delivery API", version="1", description=DESCRIPTION, lifespan=lifespan
+        title="Zapcat delivery API",
+        version="1",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,  # served by install_docs from local assets (works offline)
+        redoc_url=None,
     )
+    install_docs(app)
     context = ServiceContext(settings=settings, db=db, keys=KeyVerifier(db))
     app.state.context = context
     install_error_handlers(app)
