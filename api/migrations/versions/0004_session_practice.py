@@ -1,7 +1,7 @@
 """Practice sessions: ``sessions.practice`` (their responses are never exported).
 
-Revision ID: 0003_practice
-Revises: 0002_ims_cat
+Revision ID: 0004_practice
+Revises: 0003_idempotency
 Create Date: 2026-12-01 11:45:00
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003_practice"
-down_revision = "0002_ims_cat"
+revision = "0004_practice"
+down_revision = "0003_idempotency"
 branch_labels = None
 depends_on = None
 
