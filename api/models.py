@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
     ForeignKey,
     Integer,
@@ -19,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -122,6 +124,8 @@ class TestSession(Base):
     tenant: Mapped[str] = mapped_column(String(100), index=True)
     assessment_id: Mapped[str] = mapped_column(ForeignKey("assessments.id"), index=True)
     examinee_ref: Mapped[str] = mapped_column(String(200))
+    # practice tests are delivered as any other but never exported for calibration
+    practice: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     seed: Mapped[int] = mapped_column(BigInteger)
     seq: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(20))
@@ -146,6 +150,25 @@ class Response(Base):
     response: Mapped[int] = mapped_column(Integer)
     received_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
     reply: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class IdempotentRequest(Base):
+    """The reply of a create sent with an ``Idempotency-Key`` (one per tenant and key).
+
+    ``fingerprint`` is the SHA-256 of the method, path and canonical JSON body; a retry
+    with the same key and fingerprint gets ``reply`` (with ``status``) again.
+    """
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (UniqueConstraint("tenant", "key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(100))
+    key: Mapped[str] = mapped_column(String(200))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    status: Mapped[int] = mapped_column(Integer)
+    reply: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
 
 
 class ImsCatSection(Base):
