@@ -1,0 +1,45 @@
+"""The constraint base class and registry."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+from numpy.typing import NDArray
+
+from engine._registry import Registry, Role
+
+CONSTRAINTS: Registry[Constraint] = Registry("constraint")
+"""Registered constraint strategies (each decides from the configuration whether it applies)."""
+
+
+class Constraint(Role):
+    """A constraint on the items of one test.
+
+    :meth:`build` returns an instance when the configuration asks for the constraint and
+    ``None`` otherwise. :meth:`mask` narrows the eligible items of each row (content
+    counts and proportions), :meth:`may_stop` holds a test that may not stop yet; the
+    :class:`~engine._registry.Role` hooks keep per-row counts.
+    """
+
+    name: ClassVar[str]
+    masks: ClassVar[bool] = False
+
+    def __init__(self, plan: Any) -> None:
+        self.plan = plan
+
+    @classmethod
+    def build(cls, plan: Any) -> Constraint | None:
+        """An instance for ``plan`` when its configuration uses this constraint."""
+        raise NotImplementedError
+
+    def mask(self, rows: Any, sub: NDArray[np.intp], elig: NDArray[np.bool_]) -> NDArray:
+        """Eligible items of each row of ``sub`` under this constraint, shape ``(R, n)``."""
+        return elig
+
+    holds_stop: ClassVar[bool] = False
+    """Whether :meth:`may_stop` can hold a test back (content minimums)."""
+
+    def may_stop(self, rows: Any, idx: NDArray[np.intp]) -> NDArray[np.bool_]:
+        """Whether each row may stop as far as this constraint goes."""
+        return np.ones(idx.size, dtype=bool)
