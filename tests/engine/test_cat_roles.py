@@ -204,7 +204,8 @@ def test_config_reports_every_problem_at_once_and_refuses_non_finite_numbers():
     with pytest.raises(InvalidConfigError) as info:
         CATConfig.from_dict({"stopping": {"rules": [{"name": "se_plateau", "window": 0,
                                                      "tolerance": -1}, {"name": "nope"}]},
-                             "selection": {"method": "mpwi", "params": {"n_strata": 3}}})  # fmt: skip
+                             "selection": {"method": "mpwi",
+                                           "params": {"n_strata": 3}}})  # fmt: skip
     text = " | ".join(info.value.problems)
     assert "window" in text and "tolerance" in text and "'nope'" in text and "n_strata" in text
 
