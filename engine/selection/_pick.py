@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
 
 from engine._random import RANDOMESQUE, uniforms
 
+if TYPE_CHECKING:
+    from engine._core import Plan, Rows
+
 IntArray = NDArray[np.intp]
 
 
-def pick(plan: Any, rows: Any, sub: IntArray, crit: NDArray) -> IntArray:
+def pick(plan: Plan, rows: Rows, sub: IntArray, crit: NDArray) -> IntArray:
     """Best (or randomesque) item per row, with exposure-control refusals.
 
     ``crit`` (R, n) is the caller's fresh array, ``-inf`` where not eligible; ``-1`` where
