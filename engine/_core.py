@@ -188,7 +188,7 @@ class Rows:
         if self.prior is None:
             self.theta = np.full(n_rows, plan.theta0)
             self.se = np.full(n_rows, plan.se0)
-            self.start_theta = np.full(n_rows, cfg.start_theta)
+            self.start_theta = np.full(n_rows, cfg.start.theta)
         else:
             empty = np.zeros((n_rows, 0), dtype=np.intp)
             self.theta, self.se = plan.estimator._estimate_rows(

@@ -117,6 +117,12 @@ class CATConfig:
         problems += _problems(self)
         if problems:
             raise InvalidConfigError(problems)
+        parts = tuple(getattr(self, k) for k in ROLES)
+        object.__setattr__(self, "_hash", hash((*parts, self.show_results)))
+
+    def __hash__(self) -> int:
+        # computed once: the engine looks its cached plan up by configuration at every step
+        return self._hash
 
     # ------------------------------------------------------------------------ checking
     def problems(self, bank: ItemBank | None = None) -> list[str]:

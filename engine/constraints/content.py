@@ -61,7 +61,7 @@ class ContentCounts(Constraint):
         full = (counts >= self.max).astype(float)
         elig = elig & ~((full @ self.member.T) > 0)
         deficit = np.maximum(self.min - counts, 0.0)
-        remaining = self.plan.config.max_items - rows.n_scored[sub]
+        remaining = self.plan.config.stopping.max_items - rows.n_scored[sub]
         tight = deficit.sum(axis=1) >= remaining
         if tight.any():
             need = ((deficit > 0).astype(float) @ self.member.T) > 0

@@ -28,7 +28,8 @@ class PretestSeeding(Constraint):
         super().__init__(plan)
         c = plan.config.constraints
         self.count = c.pretest_count
-        self.window = np.arange(c.pretest_first, (c.pretest_last or plan.config.max_items) + 1)
+        last = c.pretest_last or plan.config.stopping.max_items
+        self.window = np.arange(c.pretest_first, last + 1)
 
     @classmethod
     def build(cls, plan: Plan) -> PretestSeeding | None:
