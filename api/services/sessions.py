@@ -10,6 +10,7 @@ session's ``seq`` is that of the presented item; once finished, that of the last
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import uuid
 from typing import Any
@@ -71,6 +72,32 @@ def _present(bank: ItemBank, item_id: str | None) -> dict[str, Any] | None:
     return {"item_id": item_id, "n_categories": bank[item_id].n_categories}
 
 
+SESSION_OVERRIDES = ("start_theta", "prior_mean")
+"""Configuration fields a single session may change (1EdTech CAT ``priorData``)."""
+
+_OVERRIDDEN: dict[tuple[CATConfig, tuple[tuple[str, Any], ...]], CATConfig] = {}
+
+
+def session_config(config: CATConfig, overrides: dict[str, Any] | None) -> CATConfig:
+    """The assessment's configuration with a session's ``overrides`` applied (cached).
+
+    Only the fields of :data:`SESSION_OVERRIDES` may change; ``None`` or ``{}`` keeps
+    ``config`` itself (so that such a session runs exactly like a ``/v1`` one).
+    """
+    if not overrides:
+        return config
+    key = (config, tuple(sorted(overrides.items())))
+    hit = _OVERRIDDEN.get(key)
+    if hit is None:
+        unknown = sorted(set(overrides) - set(SESSION_OVERRIDES))
+        if unknown:
+            raise ValueError(f"a session cannot override {unknown}")  # a bug, not input
+        if len(_OVERRIDDEN) > 1024:
+            _OVERRIDDEN.clear()
+        hit = _OVERRIDDEN[key] = dataclasses.replace(config, **overrides)
+    return hit
+
+
 RESULT_WHEN_HIDDEN = ("n_items", "n_administered", "finished", "stop_reason")
 """Result fields a delivery key sees when the assessment sets ``show_results: false``."""
 
@@ -120,6 +147,7 @@ def start_session(
     examinee_ref: str,
     seed: int | None = None,
     scope: str = "deliver",
+    overrides: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Start a test: the engine picks the first item, which counts as exposed.
 
@@ -135,6 +163,9 @@ def start_session(
         Seed of the engine's random choices, ``0 <= seed < 2**53``; default random.
     scope : str
         Scope of the caller (decides what a result shows when nothing can be given).
+    overrides : dict, optional
+        Changes of this session's configuration (see :func:`session_config`), stored
+        with the session and applied to every later step.
 
     Returns
     -------
@@ -144,6 +175,7 @@ def start_session(
     seed = secrets.randbits(53) if seed is None else int(seed)
     with db.write() as session:
         bank, config = load_assessment(db, session, tenant=tenant, assessment_id=assessment_id)
+        config = session_config(config, overrides)
         exposure = _exposure(session, assessment_id, config)
         state = cat.start(bank, config, seed=seed, exposure=exposure)
         conn = session.connection()
@@ -168,6 +200,7 @@ def start_session(
                 seq=seq,
                 status=FINISHED if state.finished else IN_PROGRESS,
                 state=state.to_dict(),
+                config_overrides=overrides or None,
                 created_at=now,
                 updated_at=now,
                 finished_at=now if state.finished else None,
@@ -186,6 +219,7 @@ _LOCK_SESSION = (
         _SESSIONS.c.seq,
         _SESSIONS.c.status,
         _SESSIONS.c.state,
+        _SESSIONS.c.config_overrides,
     )
     .where(_SESSIONS.c.id == bindparam("b_id"), _SESSIONS.c.tenant == bindparam("b_tenant"))
     .with_for_update()
@@ -256,6 +290,7 @@ def respond(
                 details={"seq": seq, "current_seq": row.seq},
             )
         bank, config = load_assessment(db, session, tenant=tenant, assessment_id=row.assessment_id)
+        config = session_config(config, row.config_overrides)
         state = CATState.from_dict(row.state)
         exposure = _exposure(session, row.assessment_id, config)
         new_state = cat.respond(bank, config, state, item_id, response, exposure=exposure)
@@ -297,6 +332,7 @@ def get_session(db: Database, *, tenant: str, session_id: str, scope: str) -> di
             select(Response).where(Response.session_id == row.id).order_by(Response.seq)
         ).all()
         bank, config = load_assessment(db, session, tenant=tenant, assessment_id=row.assessment_id)
+    config = session_config(config, row.config_overrides)
     state = CATState.from_dict(row.state)
     delivery = _delivery(row.id, row.seq, bank, config, state, scope)
     return {
