@@ -95,7 +95,9 @@ class Plan:
         self.index = {item_id: i for i, item_id in enumerate(self.item_ids)}
         self.operational, self.pretest = item_eligibility(tables, config)
         self.all_operational = bool(self.operational.all())
-        self.max_len = config.max_items + config.constraints.pretest_count
+        # a test never gives more items than the bank holds (bounds the per-row history
+        # arrays whatever max_items says)
+        self.max_len = min(config.max_items + config.constraints.pretest_count, self.n_items)
         # roles
         method = config.exposure_control.method
         self.exposure = None if method == "none" else EXPOSURE_METHODS.get(method)(self)
