@@ -107,10 +107,6 @@ class Plan:
         self.pretest_rule = next(
             (c for c in self.constraints if isinstance(c, PretestSeeding)), None
         )
-        self.content = next((c for c in self.constraints if c.name == "content"), None)
-        self.proportions = next(
-            (c for c in self.constraints if c.name == "content_proportions"), None
-        )
         self.stop_rules = [STOP_RULES.get(name)(self, **dict(params))
                            for name, params in config.stopping.rules]  # fmt: skip
         selection = config.selection
@@ -123,13 +119,6 @@ class Plan:
         # items blocked during a test: enemies and exposure-control refusals
         self.may_block = bool(tables.meta("has_enemies") or self.exposure is not None)
         self.has_enemies = any(c.name == "enemies" for c in self.constraints)
-        # arrays of the shadow test's model
-        empty = np.zeros((self.n_items, 0))
-        self.c_member = self.content.member if self.content else empty
-        self.c_min = self.content.min if self.content else np.zeros(0)
-        self.c_max = self.content.max if self.content else np.zeros(0)
-        self.p_member = self.proportions.member if self.proportions else empty
-        self.p_target = self.proportions.target if self.proportions else np.zeros(0)
         # empty-pattern estimate under the configuration's prior
         zero = np.zeros((1, 0), dtype=np.intp)
         t0, s0 = self.estimator._estimate_rows(bank, np.zeros(0, dtype=np.intp), zero)
