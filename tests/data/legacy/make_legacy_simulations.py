@@ -2,7 +2,8 @@
 
 Run with the engine of commit 4d98325::
 
-    PYTHONPATH=/path/to/tree/at/4d98325 .venv/bin/python tests/data/legacy/make_legacy_simulations.py
+    PYTHONPATH=/path/to/tree/at/4d98325 \
+        .venv/bin/python tests/data/legacy/make_legacy_simulations.py
 
 For each flat configuration below (every selector, estimator, exposure control, constraint
 and stopping rule of that version), 24 simulees on the mixed test bank of
