@@ -25,8 +25,9 @@ class AssessmentCreate(_Request):
     bank_version: StrictInt = Field(ge=1, description="Version of that bank (1, 2, ...).")
     config: dict[str, Any] = Field(
         default_factory=dict,
-        description="Engine configuration (engine.config.CATConfig.from_dict); "
-        "omitted keys take the engine's defaults.",
+        description="Engine configuration (engine.config.CATConfig.from_dict): the nested "
+        "form (ability, start, selection, exposure_control, constraints, stopping) or the "
+        "flat keys (selector, stop_se, max_items ...); omitted keys take the engine's defaults.",
     )
     name: Annotated[StrictStr, Field(max_length=200)] = ""
 

@@ -112,6 +112,8 @@ class Plan:
         selection = config.selection
         self.selector = SELECTORS.get(selection.method)(self, **dict(selection.params))
         roles = [*self.constraints, *self.stop_rules, self.selector]
+        if self.exposure is not None:
+            roles.append(self.exposure)
         self.init_hooks = [r for r in roles if overrides(r, "init_rows")]
         self.scored_hooks = [r for r in roles if overrides(r, "add_scored")]
         self.rebuild_hooks = [r for r in roles if overrides(r, "sum_scored")]
