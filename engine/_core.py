@@ -14,24 +14,18 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from engine._random import (  # noqa: F401  (re-exported for the simulation)
-    RESPONSE,
-    START,
-    derive_seeds,
-    draw_response,
-    uniforms,
-)
+from engine._random import START, uniforms
 from engine._registry import overrides
 from engine._tables import BankTables, bank_tables, pair_eval
 from engine.ability import eap_from_loglik, get_estimator, normal_log_weight
 from engine.ability._base import prior_log_weight
 from engine.config import CATConfig
 from engine.constraints import CONSTRAINTS, PretestSeeding, constrain
-from engine.exposure import EXPOSURE_METHODS, capped_items  # noqa: F401
+from engine.exposure import EXPOSURE_METHODS
 from engine.selection import SELECTORS
 from engine.selection._pick import pick
 from engine.selection.shadow import _shadow_solve  # noqa: F401  (tested directly)
-from engine.stopping import STOP_REASONS, STOP_RULES, stop_codes  # noqa: F401
+from engine.stopping import STOP_RULES
 from item_banks.bank import ItemBank
 from item_banks.errors import InvalidConfigError
 
