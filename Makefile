@@ -13,9 +13,10 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 ## run: set up and serve the delivery API on SQLite (./zapcat.db) with the demo bank
-## published, a demo assessment and a printed admin and delivery key (Ctrl+C stops it)
+## published, a demo assessment and a printed admin and delivery key (Ctrl+C stops it).
+## Port: PORT=8080 make run (or $$ZAPCAT_PORT); by default 8000, or a free one when taken.
 run: $(STAMP)
-	$(BIN)/zapcat serve --demo --host 127.0.0.1 --port 8000
+	$(BIN)/zapcat serve --demo --host 127.0.0.1 $(if $(PORT),--port $(PORT))
 
 ## test-postgres: the API tests on the local PostgreSQL server (.ci/postgres finds or starts one)
 test-postgres: $(STAMP)

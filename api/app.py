@@ -14,6 +14,7 @@ from fastapi import FastAPI
 
 from api.db import Database
 from api.deps import ServiceContext
+from api.docs import install_docs
 from api.errors import install_error_handlers
 from api.metrics import MetricsMiddleware
 from api.routes import assessments, banks, ims_cat, sessions, system
@@ -56,8 +57,14 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         yield
 
     app = FastAPI(
-        title="Zapcat delivery API", version="1", description=DESCRIPTION, lifespan=lifespan
+        title="Zapcat delivery API",
+        version="1",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,  # served by install_docs from local assets (works offline)
+        redoc_url=None,
     )
+    install_docs(app)
     app.state.context = ServiceContext(settings=settings, db=db, keys=KeyVerifier(db))
     install_error_handlers(app)
     for module in (system, banks, assessments, sessions):

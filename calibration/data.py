@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from calibration.sniff import layout_hints, looks_like_id, mask_missing, parse_missing, sniff_text
 from item_banks.errors import ResponseDataError
 
 LAYOUTS = ("wide", "long")
@@ -226,13 +227,21 @@ def _read_table(path: Path, fmt: str | None) -> pd.DataFrame:
     if fmt in ("parquet", "pq"):
         return pd.read_parquet(path)
     if fmt in ("csv", "txt", "tsv"):
-        sep = "\t" if fmt == "tsv" else ","
+        text = sniff_text(path, "\t" if fmt == "tsv" else ",")
         try:
-            return pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False)
+            frame = pd.read_csv(
+                path, sep=text.delimiter, encoding=text.encoding, dtype=str, keep_default_na=False
+            )
         except pd.errors.EmptyDataError:
             raise ResponseDataError(
                 ["the file is empty (no header, no rows)"], source=str(path)
             ) from None
+        except (pd.errors.ParserError, UnicodeError) as exc:
+            raise ResponseDataError(
+                [f"cannot read the file as a {text.encoding} table: {exc}"], source=str(path)
+            ) from None
+        frame.attrs["notes"] = list(text.notes)
+        return frame
     raise ResponseDataError(
         [f"unknown file format {fmt!r} (use .csv, .tsv or .parquet)"], source=str(path)
     )
@@ -266,6 +275,7 @@ def read_responses(
     response_column: str = "response",
     categories: Mapping[str, Sequence[float]] | None = None,
     format: str | None = None,
+    missing: str | Sequence[str] | None = None,
 ) -> ResponseData:
     """Read item responses from CSV, Parquet or a DataFrame, wide or long.
 
@@ -287,6 +297,9 @@ def read_responses(
         Items not listed take their observed codes.
     format : str, optional
         File format when the suffix does not tell (``"csv"``, ``"parquet"``).
+    missing : str or sequence of str, optional
+        Missing-value codes besides empty cells, ``NA`` and ``.`` (for example
+        ``"-1,9,NA"``); without them such codes become categories.
 
     Returns
     -------
@@ -316,10 +329,27 @@ def read_responses(
         frame, name, sha = _read_table(path, format), str(path), _file_hash(path)
     if frame.shape[0] == 0 or frame.shape[1] == 0:
         raise ResponseDataError(["no responses: the data have no rows"], source=name)
+    notes = list(frame.attrs.get("notes", []))
     frame = frame.copy()
     frame.columns = [str(c).strip() for c in frame.columns]
+    codes = parse_missing(missing)
+    if codes:
+        frame = mask_missing(frame, codes, keep={id_column, item_column, "person", "id"})
+        notes.append(f"missing-value codes: {', '.join(codes)}")
     if layout == "wide":
-        data = _from_wide(frame, id_column, categories, name)
+        cols = list(frame.columns)
+        auto_id = bool(cols) and cols[0].lower() in ("person", "id", "person_id")
+        if id_column is None and not auto_id and looks_like_id(frame, cols[0]):
+            raise ResponseDataError(layout_hints(frame, None, "wide"), source=name)
+        try:
+            data = _from_wide(frame, id_column, categories, name)
+        except ResponseDataError as exc:
+            hints = layout_hints(frame, id_column, "wide")
+            if not hints:
+                raise
+            raise ResponseDataError(
+                [f"likely cause: {h}" for h in hints] + list(exc.problems), source=name
+            ) from None
     else:
         data = _from_long(
             frame, id_column or "person", item_column, response_column, categories, name
@@ -339,6 +369,7 @@ def read_responses(
         data.category_codes,
         name,
         sha,
+        tuple(notes),
     )
 
 

@@ -395,12 +395,15 @@ class Calibrator:
         assert post is not None
         cov = None
         se_note = ""
+        singular: list[str] = []
         if self.se_method != "none":
             try:
-                info = _se.information(problem, beta, self.se_method, estep=(counts, post))
-                cov, weak = _covariance(info)
+                with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+                    info = _se.information(problem, beta, self.se_method, estep=(counts, post))
+                    cov, weak = _covariance(info)
                 if weak.any():
                     ids = _items_of(problem, np.nonzero(weak)[0], data.item_ids)
+                    singular = ids
                     se_note = (
                         "information matrix singular (parameters not identified by the data): "
                         f"no standard errors for item(s) {', '.join(ids)}"
@@ -431,7 +434,18 @@ class Calibrator:
             notes=(se_note,) if se_note else (),
             anchored=tuple(anchors_by_id),
             seconds={"em": em_seconds, "total": time.perf_counter() - started},
+            singular=tuple(singular),
         )
+        self.converged_ = self.result_.converged
+        diverged = self.result_.diverged_items()
+        if converged and diverged:
+            warnings.warn(
+                f"EM stopped after {steps} steps, but parameters diverged in "
+                f"{', '.join(diverged[:10])}{' ...' if len(diverged) > 10 else ''}: see "
+                "result.flags for each reason and remedy",
+                ConvergenceWarning,
+                stacklevel=2,
+            )
         return self
 
 

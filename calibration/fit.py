@@ -155,8 +155,17 @@ def sx2(result: CalibrationResult, min_expected: float = 1.0) -> pd.DataFrame:
     data = result.data
     index = pd.Index(data.item_ids, name="item_id")
     frame = pd.DataFrame(np.nan, index=index, columns=["sx2", "sx2_df", "sx2_p"])
+    reasons: dict[str, str] = {}
+    frame.attrs["item_notes"] = reasons
     if data.n_observed != data.n_persons * data.n_items:
-        frame.attrs["notes"] = ["S-X2 needs complete data (every person answered every item)"]
+        n_missing = data.n_persons * data.n_items - data.n_observed
+        why = (
+            f"S-X2 needs complete data: {n_missing} of {data.n_persons * data.n_items} "
+            "responses are missing (summed scores are not comparable across persons); "
+            "RMSD and infit/outfit are given for incomplete data"
+        )
+        frame.attrs["notes"] = [why]
+        reasons.update(dict.fromkeys(data.item_ids, "incomplete data"))
         return frame
     problem = result.problem
     k = data.n_categories
@@ -187,10 +196,12 @@ def sx2(result: CalibrationResult, min_expected: float = 1.0) -> pd.DataFrame:
         # groups: scores that can hold every category of item j
         lo, hi = kj - 1, int((k - 1).sum()) - (kj - 1)
         if hi < lo:
+            reasons[data.item_ids[j]] = "no summed score can hold every category of the item"
             continue
         groups = [[s] for s in range(lo, hi + 1) if n_s[s] > 0]
         stat_groups = _pool(groups, n_s, expected, min_expected)
         if not stat_groups:
+            reasons[data.item_ids[j]] = "no score group with persons"
             continue
         x2 = 0.0
         for grp in stat_groups:
@@ -200,7 +211,20 @@ def sx2(result: CalibrationResult, min_expected: float = 1.0) -> pd.DataFrame:
             x2 += float(np.sum((o_g - e_g) ** 2 / np.maximum(e_g, 1e-12)))
             del n_g
         df = len(stat_groups) * (kj - 1) - n_free[j]
-        frame.iloc[j] = [x2, df, stats.chi2.sf(x2, df) if df > 0 else np.nan]
+        if df <= 0:  # a degree of freedom is never negative: too few persons for S-X2
+            reasons[data.item_ids[j]] = (
+                f"too few persons: pooled to expected counts >= {min_expected:g}, "
+                f"{len(stat_groups)} score group(s) leave no degree of freedom for the "
+                f"item's {n_free[j]:g} parameters"
+            )
+            continue
+        frame.iloc[j] = [x2, df, stats.chi2.sf(x2, df)]
+    if reasons:
+        frame.attrs["notes"] = [
+            f"S-X2 not computed for {len(reasons)} item(s): "
+            + "; ".join(f"{i} ({r})" for i, r in list(reasons.items())[:5])
+            + (" ..." if len(reasons) > 5 else "")
+        ]
     return frame
 
 

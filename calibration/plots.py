@@ -13,7 +13,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from item_banks.bank import Item, ItemBank
 from item_banks.errors import PlotInputError
-from item_banks.plots import THETA_LABEL, item_positions, model_label, new_axes
+from item_banks.plots import THETA_LABEL, item_positions, legend_below, model_label, new_axes
 
 
 def item_locations(item: Item) -> NDArray[np.float64]:
@@ -113,7 +113,7 @@ def wright_map(
     all_loc = np.clip(np.concatenate(locations), low_limit, high_limit)
     lo = max(min(theta.min(), all_loc.min()) - 0.25, low_limit - 0.25)
     hi = min(max(theta.max(), all_loc.max()) + 0.25, high_limit + 0.25)
-    ax = new_axes(ax, figsize=(7.0, 5.5))
+    ax = new_axes(ax, figsize=(8.0, 6.0))
     counts, edges = np.histogram(theta, bins=bins)
     share = counts / theta.size
     width = share.max() if share.max() > 0 else 1.0
@@ -156,30 +156,94 @@ def wright_map(
                 label = "_nolegend_"
     if label_items is None:
         label_items = len(items) <= 60
-    if label_items:
-        for column, idx in enumerate(order, start=1):
-            x = 0.1 + 0.9 * column / len(items)
-            ax.annotate(
-                items[idx].item_id,
-                (x, min(max(locations[idx].max(), low_limit), high_limit)),
-                xytext=(0, 4),
-                textcoords="offset points",
-                rotation=90,
-                fontsize="xx-small",
-                ha="center",
-                va="bottom",
-            )
-    ax.axvline(0.0, color="k", linewidth=0.8)
     ax.set_xlim(-1.05, 1.05)
     ax.set_ylim(lo, hi)
+    if label_items:
+        _label_items(ax, items, locations, order, (low_limit, high_limit))
+    ax.axvline(0.0, color="k", linewidth=0.8)
     ax.set_xticks([-0.5, 0.5], ["persons", "items"])
     ax.set_ylabel(THETA_LABEL)
     title = f"Wright map: {theta.size} persons, {len(items)} items"
     if off_x:
         title += f" ({len(off_x)} locations off scale)"
     ax.set_title(title)
-    ax.legend(fontsize="small", loc="lower left")
+    legend_below(ax)
     return ax
+
+
+LABEL_POINTS = 8.0
+"""Font size of the item labels of a Wright map (points): readable at a normal window size."""
+
+
+def _label_items(
+    ax: Axes,
+    items: list,
+    locations: list,
+    order: np.ndarray,
+    limits: tuple[float, float],
+) -> None:
+    """Write each item id horizontally beside its highest point, without overlaps.
+
+    Labels sit left of their marker (items rise from left to right, so the left side is
+    free), or right of it when there is no room; a label that would overlap a label or a
+    marker already there moves to the nearest free line above or below, with a thin leader
+    line to its marker.
+    Labels stay inside the axes (clipped there, never into the title).
+    """
+    fig = ax.figure
+    width_pt = ax.get_position().width * fig.get_figwidth() * 72.0
+    height_pt = ax.get_position().height * fig.get_figheight() * 72.0
+    x_lo, x_hi = ax.get_xlim()
+    y_lo, y_hi = ax.get_ylim()
+    x_per_pt = (x_hi - x_lo) / max(width_pt, 1.0)
+    y_per_pt = (y_hi - y_lo) / max(height_pt, 1.0)
+    line = 1.25 * LABEL_POINTS * y_per_pt
+    pad = 5.0 * x_per_pt
+    n = len(items)
+    anchors = []
+    for column, idx in enumerate(order, start=1):
+        x = 0.1 + 0.9 * column / n
+        y = float(min(max(locations[idx].max(), limits[0]), limits[1]))
+        anchors.append((y, x, idx))
+    # markers are obstacles too: (x0, x1, y)
+    taken: list[tuple[float, float, float]] = []
+    for column, idx in enumerate(order, start=1):
+        x = 0.1 + 0.9 * column / n
+        for value in np.clip(locations[idx], limits[0], limits[1]):
+            taken.append((x - pad, x + pad, float(value)))
+    texts: dict[int, tuple[float, float, float, float, str]] = {}
+    for y, x, idx in sorted(anchors, key=lambda t: t[0]):
+        width = 0.62 * LABEL_POINTS * len(items[idx].item_id) * x_per_pt
+        side = "right"  # the text's right end at the marker: text on the left
+        x0, x1 = x - pad - width, x - pad
+        if x0 < 0.03:
+            side, x0, x1 = "left", x + pad, x + pad + width
+        ty = y  # the nearest free line, up or down, inside the axes
+        for k in range(4 * n + 4):
+            step = (k + 1) // 2 * (1 if k % 2 else -1)
+            trial = y + step * line
+            if not y_lo + 0.6 * line <= trial <= y_hi - 0.6 * line:
+                continue
+            if not any(px0 < x1 and x0 < px1 and abs(trial - py) < line for px0, px1, py in taken):
+                ty = trial
+                break
+        taken.append((x0, x1, ty))
+        texts[idx] = (x, y, x1 if side == "right" else x0, ty, side)
+    for idx in order:  # in column order (ax.texts follows the columns)
+        x, y, tx, ty, side = texts[idx]
+        shifted = abs(ty - y) > 0.5 * line
+        ax.annotate(
+            items[idx].item_id,
+            (x, y),
+            xytext=(tx, ty),
+            textcoords="data",
+            fontsize=LABEL_POINTS,
+            ha=side,
+            va="center",
+            annotation_clip=True,
+            clip_on=True,
+            arrowprops={"arrowstyle": "-", "color": "0.6", "lw": 0.5} if shifted else None,
+        )
 
 
 def item_fit_overview(
@@ -286,7 +350,7 @@ def item_fit_overview(
     ax.set_ylim(len(fit) - 0.5, -0.5)
     ax.set_xlabel("mean square")
     ax.set_title(f"Item fit: {int(flagged.sum())} of {len(fit)} items with p < {alpha:g}")
-    ax.legend(fontsize="small", loc="lower right")
+    legend_below(ax)
     return ax
 
 

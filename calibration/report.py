@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pandas as pd
+
 from calibration import plots as calibration_plots
 from calibration.results import CalibrationResult
 from item_banks import plots
@@ -59,10 +61,10 @@ def calibration_report(
         "models": ", ".join(f"{m}: {n}" for m, n in prov["models"].items()),
         "method": prov["method"],
         "priors": ", ".join(f"{k} ~ {v}" for k, v in prov["priors"].items()) or "none",
-        "log-likelihood": f"{result.loglik:.3f}",
+        "log-likelihood": result.summary()._loglik_line(),
         "AIC / BIC": f"{result.aic:.2f} / {result.bic:.2f}",
         "parameters": result.n_params,
-        "EM steps": f"{result.n_iter} ({'converged' if result.converged else 'NOT converged'})",
+        "EM steps": result.summary()._em_line(),
         "quadrature": f"{prov['quadrature']['n_points']} points on "
         f"{prov['quadrature']['range']}, {prov['quadrature']['latent']}",
         "standard errors": prov["standard_errors"],
@@ -71,9 +73,30 @@ def calibration_report(
         "excluded persons": len(result.excluded_persons),
         "software": prov["software"],
     }
+    categories = result.summary().category_lines()
+    if categories:
+        summary["categories (data code -> category)"] = "; ".join(categories)
     report.summary(summary)
-    for note in result.notes:
+    for note in (*result.data.notes, *result.notes):
         report.paragraph(f"Note: {note}")
+    report.heading("Diagnostics")
+    if result.flags:
+        n_items = len({f.item_id for f in result.flags})
+        report.paragraph(
+            f"{n_items} item(s) have parameters that ran off or mean little. The bank records "
+            "each flag on its item and the engine does not administer a flagged item until "
+            "its owner accepts it (zapcat bank accept BANK --item ID, or calibrate with "
+            "--accept-flagged)."
+        )
+        report.table(
+            pd.DataFrame([f.to_dict() for f in result.flags]),
+            caption="Flagged parameters: reason and remedy",
+        )
+    else:
+        report.paragraph(
+            "No parameter ran off: every location is on the quadrature range, every slope "
+            "is finite and distinguishable from zero, every SE is meaningful."
+        )
     if negative:
         slopes = ", ".join(f"{i} (a = {result.params.loc[i, 'a']:.3f})" for i in negative)
         report.paragraph(
@@ -114,7 +137,7 @@ def calibration_report(
     for note in scores.attrs.get("notes", []):
         report.paragraph(f"Note: {note}")
     if bank is not None:
-        fig, ax = new_figure((7.0, 5.5))
+        fig, ax = new_figure((8.0, 6.0))
         calibration_plots.wright_map(bank, theta, ax=ax)
         report.figure(fig, caption="Wright map")
     return report

@@ -16,6 +16,7 @@ from scipy import stats
 from calibration._em import EMProblem
 from calibration._layout import FloatArray
 from calibration.data import ResponseData
+from calibration.diagnostics import ItemFlag, diverged_items, flags_by_item, item_diagnostics
 from calibration.priors import Prior
 from item_banks.bank import Item, ItemBank
 from item_banks.errors import CalibrationError
@@ -68,6 +69,31 @@ class CalibrationResult:
     notes: tuple[str, ...] = ()
     anchored: tuple[str, ...] = ()
     seconds: dict[str, float] = field(default_factory=dict)
+    singular: tuple[str, ...] = ()
+    em_converged: bool | None = None
+
+    def __post_init__(self) -> None:
+        # "converged" means the estimates converged: EM's steps became small AND no
+        # parameter diverged (a slope running to infinity also makes EM's steps small)
+        if self.em_converged is None:
+            self.em_converged = self.converged
+        self.converged = bool(self.em_converged) and not self.diverged_items()
+
+    # ---------------------------------------------------------------- diagnostics
+    @cached_property
+    def flags(self) -> list[ItemFlag]:
+        """Diagnostics of every parameter that ran off (see :mod:`calibration.diagnostics`)."""
+        theta = self.problem.theta
+        return item_diagnostics(self.params, (float(theta[0]), float(theta[-1])), self.singular)
+
+    def diverged_items(self) -> list[str]:
+        """Ids of items with a diverged parameter (off-scale, diverging slope, singular)."""
+        return diverged_items(self.flags)
+
+    @property
+    def penalised_loglik(self) -> float:
+        """Log-likelihood plus the log prior densities (what EM maximised with priors)."""
+        return self.loglik + self.problem.log_prior(self.beta)
 
     # --------------------------------------------------------------- parameters
     @property
@@ -181,9 +207,12 @@ class CalibrationResult:
             "priors": {k: str(v) for k, v in self.priors.items()},
             "anchored_items": list(self.anchored),
             "loglik": self.loglik,
+            **({"penalised_loglik": self.penalised_loglik} if self.priors else {}),
             "aic": self.aic,
             "bic": self.bic,
             "converged": self.converged,
+            "diverged_items": self.diverged_items(),
+            "flagged_items": list(flags_by_item(self.flags)),
             "n_iter": self.n_iter,
             "quadrature": {
                 "n_points": int(theta.size),
@@ -214,29 +243,50 @@ class CalibrationResult:
         order = {item_id: n for n, item_id in enumerate(self.item_ids)}
         return sorted(out, key=lambda entry: order[entry[0]])
 
-    def _items(self, skip: set[str] | frozenset[str] = frozenset()) -> list[Item]:
-        """Calibrated items from the numeric estimates (not the display frame)."""
+    def _items(
+        self, skip: set[str] | frozenset[str] = frozenset(), accept_flagged: bool = False
+    ) -> list[Item]:
+        """Calibrated items from the numeric estimates (not the display frame).
+
+        With their category codes and calibration flags (accepted when ``accept_flagged``).
+        """
+        flags = flags_by_item(self.flags)
+        codes = dict(zip(self.item_ids, self.data.category_codes, strict=True))
         values, ses = self._entries
         items: dict[int, Item] = {}
         for g, v, se in zip(self.problem.groups, values, ses, strict=True):
             for r, j in enumerate(g.items):
-                item_id = self.item_ids[j]
+                item_id = str(self.item_ids[j])
                 if item_id in skip:
                     continue
                 params = {n: float(v[r, c]) for c, n in enumerate(g.names)}
                 errors = {n: float(se[r, c]) for c, n in enumerate(g.names)
                           if np.isfinite(se[r, c])}  # fmt: skip
-                items[int(j)] = Item(item_id, g.model.name, params, g.n_categories, se=errors)
+                own = [f"{f.param}: {f.reason}" for f in flags.get(item_id, [])]
+                items[int(j)] = Item(item_id, g.model.name, params, g.n_categories, se=errors,
+                                     codes=codes[item_id], flags=own,
+                                     flags_accepted=accept_flagged and bool(own))  # fmt: skip
         return [items[j] for j in sorted(items)]
 
     def to_item_bank(
-        self, name: str = "calibrated", version: str = "1", description: str = ""
+        self,
+        name: str = "calibrated",
+        version: str = "1",
+        description: str = "",
+        *,
+        accept_flagged: bool = False,
     ) -> ItemBank:
         """The calibrated items as an :class:`~item_banks.ItemBank` (SEs and provenance).
+
+        Each item keeps its category codes (``Item.codes``) and the diagnostics of its
+        parameters (``Item.flags``, see :attr:`flags`); the engine does not administer a
+        flagged item unless its flags are accepted.
 
         Parameters
         ----------
         name, version, description : str
+        accept_flagged : bool, default False
+            Mark the flagged items as accepted by their owner (the engine then gives them).
 
         Returns
         -------
@@ -256,7 +306,7 @@ class CalibrationResult:
                 f"allow: {shown}; reverse their scoring or leave them out and calibrate again"
             )
         return ItemBank(
-            self._items(),
+            self._items(accept_flagged=accept_flagged),
             name=name,
             version=version,
             description=description,
@@ -323,7 +373,7 @@ class CalibrationResult:
         DataFrame
             By item id: ``sx2, sx2_df, sx2_p``, ``infit, infit_z, infit_p, outfit,
             outfit_z, outfit_p``, ``rmsd``; ``attrs["notes"]`` says why a statistic is
-            missing.
+            missing, ``attrs["item_notes"]`` why S-X2 is missing for each such item.
         """
         from calibration import fit
 
@@ -334,9 +384,11 @@ class CalibrationResult:
             )
         parts = []
         notes: list[str] = []
+        item_notes: dict[str, str] = {}
         if "sx2" in statistics:
             part = fit.sx2(self)
             notes += part.attrs.get("notes", [])
+            item_notes = dict(part.attrs.get("item_notes", {}))
             parts.append(part)
         if "infit" in statistics:
             if theta is None:
@@ -352,6 +404,7 @@ class CalibrationResult:
             )
         out = pd.concat(parts, axis=1)
         out.attrs["notes"] = notes
+        out.attrs["item_notes"] = item_notes  # why S-X2 is missing, by item
         return out
 
     # --------------------------------------------------------------------- summary
@@ -366,12 +419,61 @@ class Summary:
     def __init__(self, result: CalibrationResult) -> None:
         self.result = result
 
+    def _em_line(self) -> str:
+        r = self.result
+        diverged = r.diverged_items()
+        if r.converged:
+            return f"{r.n_iter} (converged)"
+        if diverged:
+            shown = ", ".join(diverged[:10]) + (
+                f" and {len(diverged) - 10} more" if len(diverged) > 10 else ""
+            )
+            why = (
+                "EM's steps became small because those parameters ran off"
+                if r.em_converged
+                else "max_iter reached"
+            )
+            return f"{r.n_iter} (NOT converged: parameters diverged in {shown}; {why})"
+        return f"{r.n_iter} (NOT converged: max_iter reached before tol)"
+
+    def _loglik_line(self) -> str:
+        r = self.result
+        if not r.priors:
+            return f"{r.loglik:.3f}"
+        return (
+            f"{r.loglik:.3f} (penalised by the priors: {r.penalised_loglik:.3f}; a prior is "
+            "in effect, so models with different priors are compared on the penalised value "
+            "and AIC/BIC are approximate)"
+        )
+
+    def category_lines(self) -> list[str]:
+        """Items whose data codes are not 0..K-1, with the mapping kept in the bank."""
+        r = self.result
+        groups: dict[tuple[float, ...], list[str]] = {}
+        for item_id, codes in zip(r.item_ids, r.data.category_codes, strict=True):
+            if tuple(codes) != tuple(float(k) for k in range(len(codes))):
+                groups.setdefault(tuple(codes), []).append(item_id)
+        lines = []
+        all_codes = {c for codes in r.data.category_codes for c in codes}
+        for codes, ids in groups.items():
+            shown = ", ".join(ids[:8]) + (f" and {len(ids) - 8} more" if len(ids) > 8 else "")
+            mapping = ", ".join(f"{c:g}->{k}" for k, c in enumerate(codes))
+            unused = sorted(all_codes - set(codes))
+            extra = (
+                f" (code {', '.join(f'{c:g}' for c in unused)} of other items not used: "
+                f"{len(codes)} categories)"
+                if unused
+                else ""
+            )
+            lines.append(f"{shown}: codes {mapping}{extra}")
+        return lines
+
     def _head(self) -> list[tuple[str, str]]:
         r = self.result
         models = ", ".join(
             f"{m} x{n}" for m, n in sorted({m: r.models.count(m) for m in r.models}.items())
         )
-        return [
+        head = [
             (
                 "data",
                 f"{r.data.source} ({r.n_persons} persons, {len(r.item_ids)} items, "
@@ -379,10 +481,10 @@ class Summary:
             ),
             ("models", models),
             ("priors", ", ".join(f"{k} ~ {v}" for k, v in r.priors.items()) or "none"),
-            ("log-likelihood", f"{r.loglik:.3f}"),
+            ("log-likelihood", self._loglik_line()),
             ("AIC / BIC", f"{r.aic:.2f} / {r.bic:.2f}"),
             ("parameters", str(r.n_params)),
-            ("EM steps", f"{r.n_iter} ({'converged' if r.converged else 'NOT converged'})"),
+            ("EM steps", self._em_line()),
             (
                 "quadrature",
                 f"{r.problem.theta.size} points on [{r.problem.theta[0]:g}, "
@@ -395,11 +497,29 @@ class Summary:
             ),
             ("excluded persons", str(len(r.excluded_persons))),
         ]
+        for n, line in enumerate(self.category_lines()):
+            head.append(("categories" if n == 0 else "", line))
+        return head
+
+    def flag_lines(self) -> list[str]:
+        """One line per flagged parameter: item, reason and remedy."""
+        flags = self.result.flags
+        if not flags:
+            return []
+        n_items = len({f.item_id for f in flags})
+        lines = [
+            f"flagged items ({n_items}): the bank records these flags and the engine does not "
+            "administer a flagged item until it is accepted (zapcat bank accept, or "
+            "--accept-flagged)"
+        ]
+        lines += [f"  - {f.item_id} {f.param}: {f.reason}; {f.remedy}" for f in flags]
+        return lines
 
     def __str__(self) -> str:
         lines = ["Zapcat calibration"]
         lines += [f"  {k:<17} {v}" for k, v in self._head()]
-        lines += [f"  note: {n}" for n in self.result.notes]
+        lines += [f"  note: {n}" for n in (*self.result.data.notes, *self.result.notes)]
+        lines += [f"  {line}" for line in self.flag_lines()]
         lines.append("")
         lines.append(self.result.params.to_string(float_format=lambda x: f"{x:.4f}"))
         return "\n".join(lines)
@@ -413,5 +533,6 @@ class Summary:
             for k, v in self._head()
         )
         notes = "".join(f"<p>{html.escape(n)}</p>" for n in self.result.notes)
+        flags = "".join(f"<p>{html.escape(n)}</p>" for n in self.flag_lines())
         table = self.result.params.to_html(float_format=lambda x: f"{x:.4f}")
-        return f"<h4>Zapcat calibration</h4><table>{head}</table>{notes}{table}"
+        return f"<h4>Zapcat calibration</h4><table>{head}</table>{notes}{flags}{table}"

@@ -5,11 +5,11 @@
 * :mod:`engine.state` - :class:`CATState`, one test in progress (serialisable), with its
   own prior when it has one.
 * :mod:`engine.session` - :func:`start`, :func:`respond`, :func:`result`, :func:`next_item`.
-* :mod:`engine.simulation` - :func:`simulate`; :mod:`engine.summary` - :func:`summarize`.
+* :mod:`engine.simulation` - :func:`simulate` and :func:`report` (:mod:`engine.summary`).
 * Roles, registered strategies one module each: :mod:`engine.ability` (EAP, MAP, ML,
   WLE), :mod:`engine.selection`, :mod:`engine.exposure` (and :func:`fit_sympson_hetter`),
   :mod:`engine.constraints`, :mod:`engine.stopping`.
-* :mod:`engine.report` (HTML report of a simulation) and :mod:`engine.plots`.
+* :mod:`engine.simulation_report` (HTML report of a simulation) and :mod:`engine.plots`.
 """
 
 from engine.ability import EAP, MAP, ML, WLE, AbilityEstimate, AbilityEstimator, get_estimator
@@ -25,9 +25,8 @@ from engine.roles import (
     StoppingConfig,
 )
 from engine.session import next_item, respond, result, start
-from engine.simulation import SimulationResult, simulate
+from engine.simulation import SimulationResult, report, simulate
 from engine.state import CATState
-from engine.summary import summarize
 
 __all__ = [
     "EAP",
@@ -49,9 +48,9 @@ __all__ = [
     "fit_sympson_hetter",
     "get_estimator",
     "next_item",
+    "report",
     "respond",
     "result",
     "simulate",
     "start",
-    "summarize",
 ]

@@ -45,9 +45,10 @@ def item_eligibility(
     """Items a test of ``config`` may ever give as scored items, and as pretest items.
 
     The one place where an item's own attributes (and the configuration's view of them)
-    decide whether it can be administered: today its status (``operational`` /
-    ``pretest``; retired items never). Everything per test (given, refused, enemies,
-    content, exposure cap) is masked per row.
+    decide whether it can be administered: its status (``operational`` / ``pretest``;
+    retired items never) and its calibration flags (a flagged item that its owner has not
+    accepted, ``Item.usable`` false, never; see the tables' ``status`` metadata).
+    Everything per test (given, refused, enemies, content, exposure cap) is masked per row.
 
     Returns
     -------

@@ -278,7 +278,9 @@ class BankTables:
             if offsets:
                 loc = loc + params[:, offsets].mean(axis=1)
             location[group.indices] = loc
-        status = np.array([item.status for item in bank.items])
+        # a flagged item (its calibration ran off) is given only once its owner accepts it:
+        # it is treated like an item of no administrable status
+        status = np.array([item.status if item.usable else "flagged" for item in bank.items])
         areas = sorted({a for item in bank.items for a in item.content_areas})
         area_index = {a: j for j, a in enumerate(areas)}
         membership = np.zeros((n, len(areas)), dtype=bool)

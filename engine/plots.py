@@ -17,7 +17,7 @@ from numpy.typing import ArrayLike
 
 from engine._trace_plots import _vector, adaptive_test_trace, result_trace, state_trace
 from item_banks.errors import PlotInputError
-from item_banks.plots import THETA_LABEL, new_axes
+from item_banks.plots import THETA_LABEL, legend_below, new_axes
 
 
 def conditional_bias_rmse(
@@ -97,7 +97,7 @@ def _draw_conditional(ax: Axes, x: Sequence[float], bias, rmse, n: int) -> Axes:
     ax.set_ylabel("θ̂ − θ (logits)")
     ax.set_title(f"Conditional bias and RMSE ({n} simulees)")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize="small")
+    legend_below(ax)
     return ax
 
 
@@ -191,8 +191,9 @@ test_length_distribution.__test__ = False  # type: ignore[attr-defined]  # not a
 
 
 def exposure_histogram(
-    exposure_rates: ArrayLike,
+    exposure_rates: ArrayLike | Mapping[str, float],
     *,
+    n_items: int | None = None,
     max_rate: float | None = None,
     bins: int = 20,
     ax: Axes | None = None,
@@ -201,8 +202,12 @@ def exposure_histogram(
 
     Parameters
     ----------
-    exposure_rates : array_like, shape (n_items,)
-        Values in [0, 1], one per item of the bank (unused items count as 0).
+    exposure_rates : array_like, shape (n_items,), or mapping of item id to rate
+        Values in [0, 1], one per item of the bank (unused items count as 0); or the
+        ``report["exposure"]["rates"]`` of a simulation report (used items only: give
+        ``n_items``).
+    n_items : int, optional
+        Items in the bank; the items missing from ``exposure_rates`` count as never used.
     max_rate : float, optional
         Target maximum exposure rate of an exposure control, drawn as a vertical line.
     bins : int, default 20
@@ -219,7 +224,15 @@ def exposure_histogram(
     >>> exposure_histogram([0.0, 0.0, 0.1, 0.35], max_rate=0.3).get_title()
     'Item exposure: 2 of 4 items never used, max 0.35'
     """
+    if isinstance(exposure_rates, Mapping):
+        exposure_rates = [float(v) for v in exposure_rates.values()]
     rates = _vector(exposure_rates, "exposure_rates")
+    if n_items is not None:
+        if n_items < rates.size:
+            raise PlotInputError(
+                f"n_items ({n_items}) is smaller than the number of rates ({rates.size})"
+            )
+        rates = np.concatenate([rates, np.zeros(n_items - rates.size)])
     if np.any((rates < 0) | (rates > 1)):
         bad = int(np.nonzero((rates < 0) | (rates > 1))[0][0])
         raise PlotInputError(

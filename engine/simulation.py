@@ -21,14 +21,13 @@ from engine._random import RESPONSE, derive_seeds, draw_response, uniforms
 from engine.config import CATConfig
 from engine.session import respond, start
 from engine.stopping import STOP_REASONS, stop_codes
-from engine.summary import (  # noqa: F401  (report: the name of earlier versions)
+from engine.summary import (  # noqa: F401  (the summary of a run, next to the run)
     DEFAULT_BANDS,
     REPORT_FORMAT,
     blueprint_compliance,
     overlap_rate,
-    summarize,
+    report,
 )
-from engine.summary import summarize as report
 from item_banks.bank import ItemBank
 from item_banks.errors import InvalidConfigError
 
@@ -250,5 +249,4 @@ __all__ = [
     "overlap_rate",
     "report",
     "simulate",
-    "summarize",
 ]

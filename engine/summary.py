@@ -1,7 +1,7 @@
 """Summary of a simulation: length, bias and RMSE by band, classification, exposure.
 
-:func:`summarize` turns a :class:`~engine.simulation.SimulationResult` into a JSON-ready
-report (``"format": "zapcat-simulation-report/1"``), read by :mod:`engine.report` (HTML)
+:func:`report` turns a :class:`~engine.simulation.SimulationResult` into a JSON-ready
+report (``"format": "zapcat-simulation-report/1"``), read by :mod:`engine.simulation_report` (HTML)
 and ``zapcat report``.
 """
 
@@ -72,7 +72,7 @@ def blueprint_compliance(
     return {"content": float(ok_content.mean()), "enemies": float(ok_enemy.mean())}
 
 
-def summarize(
+def report(
     result: SimulationResult,
     bank: ItemBank,
     config: CATConfig,
@@ -185,4 +185,4 @@ def bank_has_enemies(bank: ItemBank) -> bool:
     return any(item.enemy_groups for item in bank.items)
 
 
-__all__ = ["DEFAULT_BANDS", "REPORT_FORMAT", "blueprint_compliance", "overlap_rate", "summarize"]
+__all__ = ["DEFAULT_BANDS", "REPORT_FORMAT", "blueprint_compliance", "overlap_rate", "report"]

@@ -49,6 +49,16 @@ class Item:
     content_areas, enemy_groups, tags : sequence of str, optional
         Metadata used by content balancing, enemy exclusion and free-form selection.
     status : {"operational", "pretest", "retired"}, default "operational"
+    codes : sequence of float, optional
+        The response code of each category ``0 .. K-1`` in the data the item was
+        calibrated on (for example ``(1, 2)`` for an item whose code 0 nobody used), so that
+        the mapping from the data's codes to categories travels with the item.
+    flags : sequence of str, optional
+        Diagnostics of its calibration (a parameter that ran off, an SE that makes the
+        estimate meaningless). The engine does not administer a flagged item unless
+        ``flags_accepted`` is true.
+    flags_accepted : bool, default False
+        The owner has looked at the flags and accepts the item as it is.
 
     Examples
     --------
@@ -65,16 +75,21 @@ class Item:
     enemy_groups: tuple[str, ...] = ()
     status: str = "operational"
     tags: tuple[str, ...] = ()
+    codes: tuple[float, ...] = ()
+    flags: tuple[str, ...] = ()
+    flags_accepted: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "model", str(self.model).lower())
         object.__setattr__(self, "params", _frozen_floats(self.params))
         object.__setattr__(self, "se", _frozen_floats(self.se))
-        for name in ("content_areas", "enemy_groups", "tags"):
+        for name in ("content_areas", "enemy_groups", "tags", "flags"):
             value = getattr(self, name)
             if isinstance(value, str):
                 value = (value,)
             object.__setattr__(self, name, tuple(str(v) for v in value))
+        object.__setattr__(self, "codes", tuple(float(c) for c in self.codes))
+        object.__setattr__(self, "flags_accepted", bool(self.flags_accepted))
         if not self.n_categories and self.model in model_names():
             model = get_model(self.model)
             try:
@@ -85,6 +100,11 @@ class Item:
 
     def __hash__(self) -> int:
         return hash((self.item_id, self.model, tuple(self.params.items())))
+
+    @property
+    def usable(self) -> bool:
+        """Whether the engine may administer the item: no flag, or its flags accepted."""
+        return not self.flags or self.flags_accepted
 
     def param_vector(self) -> NDArray[np.float64]:
         """Parameters in the model's column order, shape ``(n_params,)``."""
@@ -105,7 +125,23 @@ class Item:
         out["enemy_groups"] = list(self.enemy_groups)
         out["status"] = self.status
         out["tags"] = list(self.tags)
+        if self.codes:
+            out["codes"] = [int(c) if float(c).is_integer() else c for c in self.codes]
+        if self.flags:
+            out["flags"] = list(self.flags)
+            out["flags_accepted"] = self.flags_accepted
         return out
+
+
+def _layout_problem(model: ItemModel, params: Mapping[str, float]) -> str:
+    """Why the parameters given cannot be those of any item of ``model``."""
+    lo = model.min_categories
+    dichotomous = model.max_categories == 2
+    takes = ", ".join(model.param_names(lo)) + (
+        "" if dichotomous else ", ... (one more per category)"
+    )
+    given = ", ".join(f"{n} = {v:g}" for n, v in params.items()) or "none"
+    return f"model {model.name!r} takes parameters {takes}; got {given}"
 
 
 def item_problems(item: Item) -> list[Problem]:
@@ -131,7 +167,7 @@ def item_problems(item: Item) -> list[Problem]:
         return out
     model = get_model(item.model)
     k = item.n_categories
-    msg = model.check_n_categories(k) if k else f"model {item.model!r}: cannot infer categories"
+    msg = model.check_n_categories(k) if k else _layout_problem(model, item.params)
     if msg:
         out.append(Problem(iid, "n_categories", msg))
         return out
@@ -165,7 +201,12 @@ def item_problems(item: Item) -> list[Problem]:
                 iid, "status", f"status must be one of {', '.join(STATUSES)}, got {item.status!r}"
             )
         )
-    for name in ("content_areas", "enemy_groups", "tags"):
+    if item.codes and len(item.codes) != k:
+        codes = ", ".join(f"{c:g}" for c in item.codes)
+        out.append(Problem(iid, "codes", f"{len(item.codes)} codes ({codes}) for {k} categories"))
+    if item.codes and len(set(item.codes)) != len(item.codes):
+        out.append(Problem(iid, "codes", "codes must be distinct"))
+    for name in ("content_areas", "enemy_groups", "tags", "flags"):
         for entry in getattr(item, name):
             if not entry.strip() or LIST_SEPARATOR in entry:
                 out.append(

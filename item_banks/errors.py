@@ -13,6 +13,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+MAX_LISTED = 20
+"""Problems listed in an error message; the rest are counted ("... and N more") and all of
+them are in ``details["problems"]`` (the command line lists them with ``--all``)."""
+
 
 class ZapcatError(Exception):
     """Base class of every domain error raised by Zapcat.
@@ -91,7 +95,9 @@ class BankValidationError(ZapcatError):
         head = f"{source}: " if source else ""
         count = len(self.problems)
         lines = [f"{head}{count} problem{'s' if count != 1 else ''} in item bank:"]
-        lines += [f"  - {p}" for p in self.problems]
+        lines += [f"  - {p}" for p in self.problems[:MAX_LISTED]]
+        if count > MAX_LISTED:
+            lines.append(f"  ... and {count - MAX_LISTED} more")
         super().__init__(
             "\n".join(lines), details={"problems": [p.to_dict() for p in self.problems]}
         )
@@ -155,9 +161,9 @@ class ResponseDataError(ZapcatError):
         self.problems: tuple[str, ...] = tuple(problems)
         head = f"{source}: " if source else ""
         count = len(self.problems)
-        shown = [f"  - {p}" for p in self.problems[:50]]
-        if count > 50:
-            shown.append(f"  ... and {count - 50} more")
+        shown = [f"  - {p}" for p in self.problems[:MAX_LISTED]]
+        if count > MAX_LISTED:
+            shown.append(f"  ... and {count - MAX_LISTED} more")
         lines = [f"{head}{count} problem{'s' if count != 1 else ''} in response data:", *shown]
         super().__init__("\n".join(lines), details={"problems": list(self.problems)})
 

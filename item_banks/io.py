@@ -31,17 +31,20 @@ import pandas as pd
 
 from item_banks.bank import LIST_SEPARATOR, Item, ItemBank, bank_problems
 from item_banks.errors import BankValidationError, Problem, ZapcatError
-from item_banks.models import is_param_name, param_sort_key
+from item_banks.models import get_model, is_param_name, model_names, param_sort_key
 
 FORMAT = "zapcat-bank/1"
 """Value of the ``format`` field of bank JSON files."""
 
 META_COLUMNS = ("content_areas", "enemy_groups", "status", "tags")
+CALIBRATION_COLUMNS = ("codes", "flags", "flags_accepted")
+"""Columns written only when some item has them (category codes, calibration flags)."""
+FIXED_DEFAULTS = {"a": 1.0, "c": 0.0, "u": 1.0}
+"""Parameters some models fix: a column at this value is accepted for those models (many
+tools export ``c = 0, u = 1`` for 2PL items, ``a = 1`` for Rasch items)."""
 _ID_COLUMNS = ("item_id", "model", "n_categories")
 
 PathLike = str | Path
-
-
 
 
 # --------------------------------------------------------------------------- records
@@ -143,11 +146,35 @@ def item_from_record(record: Mapping[str, Any], where: str) -> tuple[Item | None
         name: _as_str_list(record.get(name), where, item_id, name, out)
         for name in ("content_areas", "enemy_groups", "tags")
     }
+    _drop_fixed_defaults(record.get("model"), n_categories, params)
+    codes: tuple[float, ...] = ()
+    codes_raw = record.get("codes")
+    if codes_raw not in (None, "", []):
+        parts = codes_raw.split(LIST_SEPARATOR) if isinstance(codes_raw, str) else codes_raw
+        if not isinstance(parts, list | tuple):
+            out.append(Problem(item_id, "codes", f"expected a list of codes, got {codes_raw!r}"))
+        else:
+            found = [_as_float(v, where, item_id, "codes", out) for v in parts]
+            codes = tuple(v for v in found if v is not None)
+    flags = _as_str_list(record.get("flags"), where, item_id, "flags", out)
+    accepted_raw = record.get("flags_accepted", False)
+    accepted = False
+    if isinstance(accepted_raw, bool):
+        accepted = accepted_raw
+    elif isinstance(accepted_raw, str) and accepted_raw.strip().lower() in _BOOLS:
+        accepted = _BOOLS[accepted_raw.strip().lower()]
+    else:
+        out.append(
+            Problem(
+                item_id, "flags_accepted", f"expected true or false, got {accepted_raw!r}", where
+            )
+        )
     status = record.get("status") or "operational"
     if not isinstance(status, str):
         out.append(Problem(item_id, "status", f"expected a string, got {status!r}", where))
         status = "operational"
     known = {"item_id", "model", "n_categories", "params", "se", *META_COLUMNS}
+    known |= set(CALIBRATION_COLUMNS)
     for key in record:
         if key not in known:
             out.append(Problem(item_id, str(key), "unknown field", where))
@@ -160,9 +187,30 @@ def item_from_record(record: Mapping[str, Any], where: str) -> tuple[Item | None
         n_categories=n_categories,
         se=se,
         status=status,
+        codes=codes,
+        flags=flags,
+        flags_accepted=accepted,
         **lists,
     )
     return item, []
+
+
+_BOOLS = {"true": True, "false": False, "1": True, "0": False, "yes": True, "no": False, "": False}
+
+
+def _drop_fixed_defaults(model: Any, n_categories: int, params: dict[str, float]) -> None:
+    """Remove parameters the model does not have when they sit at its fixed value."""
+    if not isinstance(model, str) or model.strip().lower() not in model_names():
+        return
+    m = get_model(model.strip().lower())
+    sizes = [n_categories] if n_categories else [m.min_categories, m.min_categories + 1]
+    own: set[str] = set()
+    for k in sizes:
+        if m.check_n_categories(k) is None:
+            own |= set(m.param_names(k))
+    for name, fixed in FIXED_DEFAULTS.items():
+        if name in params and name not in own and params[name] == fixed:
+            del params[name]
 
 
 def bank_from_records(
@@ -328,10 +376,15 @@ def bank_to_frame(bank: ItemBank) -> pd.DataFrame:
                 "enemy_groups": LIST_SEPARATOR.join(it.enemy_groups),
                 "status": it.status,
                 "tags": LIST_SEPARATOR.join(it.tags),
+                "codes": LIST_SEPARATOR.join(f"{c:g}" for c in it.codes),
+                "flags": LIST_SEPARATOR.join(it.flags),
+                "flags_accepted": ("true" if it.flags_accepted else "false") if it.flags else "",
             }
         )
         rows.append(row)
+    extra = [c for c in CALIBRATION_COLUMNS if any(r[c] for r in rows)]
     columns = [*_ID_COLUMNS, *param_names, *(f"{n}_se" for n in se_names), *META_COLUMNS]
+    columns += extra
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -340,7 +393,7 @@ def bank_to_csv(bank: ItemBank) -> str:
     buffer = io.StringIO()
     frame = bank_to_frame(bank)
     for col in frame.columns:
-        if col not in (*_ID_COLUMNS, *META_COLUMNS):
+        if col not in (*_ID_COLUMNS, *META_COLUMNS, *CALIBRATION_COLUMNS):
             frame[col] = frame[col].map(lambda v: "" if v is None or pd.isna(v) else repr(float(v)))
     frame.to_csv(buffer, index=False)
     return buffer.getvalue()
@@ -382,13 +435,25 @@ def bank_from_csv(
         for col in ("item_id", "model")
         if col not in frame.columns
     ]
+    if early:  # not an item bank: say so once instead of a problem per row
+        shown = ", ".join(map(str, frame.columns[:8])) + (" ..." if frame.shape[1] > 8 else "")
+        early.append(
+            Problem(
+                None,
+                "csv",
+                f"this does not look like an item bank table (columns: {shown}); a bank CSV "
+                "has one row per item with item_id, model and parameter columns. Response "
+                "data are calibrated into a bank with `zapcat calibrate`",
+            )
+        )
+        raise BankValidationError(early, source=label)
     records = []
     for pos, row in enumerate(frame.to_dict(orient="records")):
         where = f"row {pos + 2}"
         rec: dict[str, Any] = {"params": {}, "se": {}}
         for col, value in row.items():
             col = str(col)
-            if col in _ID_COLUMNS or col in META_COLUMNS:
+            if col in _ID_COLUMNS or col in META_COLUMNS or col in CALIBRATION_COLUMNS:
                 rec[col] = value
             elif value == "":
                 continue

@@ -303,8 +303,29 @@ def test_information(
         right.set_ylabel("conditional SE")
         ax.right_ax = right  # type: ignore[attr-defined]
         handles.append(se_line)
-    ax.legend(handles=handles, fontsize="small", loc="upper left")
+    legend_below(ax, handles)
     return ax
+
+
+def legend_below(ax: Axes, handles: list | None = None) -> None:
+    """Put the legend of ``ax`` under the axes, where it covers no curve or bar.
+
+    Parameters
+    ----------
+    ax : matplotlib Axes
+    handles : list of artists, optional
+        Default: every labelled artist of ``ax``.
+    """
+    if handles is None:
+        handles = [h for h in ax.get_legend_handles_labels()[0]]
+    ax.legend(
+        handles=handles,
+        fontsize="small",
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.16),
+        ncol=min(3, max(1, len(handles))),
+        frameon=False,
+    )
 
 
 test_information.__test__ = False  # type: ignore[attr-defined]  # not a pytest test

@@ -46,6 +46,8 @@ table.data { border-collapse: collapse; font-size: .85em; margin: 1em 0; }
 table.data th, table.data td { border: 1px solid #ccc; padding: .2em .5em; text-align: right; }
 table.data th { background: #eef; }
 div.scroll { max-height: 40em; overflow: auto; }
+pre.code { background: #f6f6fa; border: 1px solid #ddd; padding: .6em; font-size: .85em;
+           overflow: auto; max-height: 30em; }
 footer { margin-top: 3em; font-size: .8em; color: #777; }
 """
 
@@ -129,6 +131,13 @@ class HtmlReport:
     def paragraph(self, text: str) -> None:
         """Add a paragraph of plain text (escaped)."""
         self._parts.append(f"<p>{html.escape(text)}</p>")
+
+    def code(self, text: str, *, caption: str | None = None) -> None:
+        """Add preformatted text (a JSON document, a command line), escaped."""
+        head = f'<p class="caption">{html.escape(caption)}</p>' if caption else ""
+        self._parts.append(
+            f'<div class="code">{head}<pre class="code">{html.escape(text)}</pre></div>'
+        )
 
     def summary(self, values: Mapping[str, Any]) -> None:
         """Add key/value pairs as a definition list; dicts and lists are shown as JSON."""
@@ -324,7 +333,7 @@ def bank_report(bank: ItemBank, *, theta: ArrayLike | None = None) -> HtmlReport
         line = ax.plot(grid, info, color="C0", alpha=0.5, linestyle=":", label="all items")[0]
         ax.set_ylim(0.0, 1.05 * float(info.max()))
         handles = [*ax.get_legend().legend_handles, line]
-        ax.legend(handles=handles, fontsize="small", loc="upper left")
+        plots.legend_below(ax, handles)
     report.figure(fig, caption="Test information and conditional SE")
     peak = int(np.argmax(bank.information(grid, bank.indices_of(operational)).sum(axis=1)))
     report.paragraph(

@@ -7,6 +7,8 @@ errors are printed as one clear message with exit code 1 (never a traceback).
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 from api.cli import bank as _bank
@@ -25,6 +27,28 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"zapcat {version('zapcat')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Zapcat: calibrate item banks, simulate adaptive tests and serve them over HTTP."""
+
+
 app.add_typer(_bank.app, name="bank")
 app.command(name="calibrate")(_calibrate.calibrate)
 app.add_typer(_keys.app, name="keys")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from dataclasses import replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -13,8 +14,8 @@ from rich.table import Table
 
 from api.cli._common import console, err_console, fail
 from item_banks.bank import ItemBank
-from item_banks.errors import BankValidationError, ZapcatError
-from item_banks.io import bank_to_csv, bank_to_json, read_bank
+from item_banks.errors import MAX_LISTED, BankValidationError, ZapcatError
+from item_banks.io import bank_to_csv, bank_to_json, read_bank, write_bank
 
 app = typer.Typer(
     help="Show and validate item bank files (zapcat-bank/1 JSON or CSV).", no_args_is_help=True
@@ -105,20 +106,100 @@ def show(
         extra = ", ".join([*it.enemy_groups, *it.tags])
         table.add_row(it.item_id, model, params, ", ".join(it.content_areas), it.status, extra)
     console.print(table)
+    for line in flag_lines(bank):
+        console.print(line, highlight=False, markup=False, soft_wrap=True)
     if limit is not None and limit < len(bank):
         console.print(f"... {len(bank) - limit} more items (use --limit or --format csv)")
 
 
 @app.command()
-def validate(bank_path: BankPath) -> None:
+def validate(
+    bank_path: BankPath,
+    all_problems: Annotated[
+        bool,
+        typer.Option("--all", help="List every problem (by default the first 20 and a count)."),
+    ] = False,
+) -> None:
     """Check a bank file and list every problem; exit code 1 when there are any."""
     try:
         bank = read_bank(bank_path)
     except BankValidationError as error:
-        err_console.print(error.message, highlight=False, markup=False, soft_wrap=True)
+        message = error.message
+        if all_problems:
+            head = message.splitlines()[0]
+            message = "\n".join([head, *(f"  - {p}" for p in error.problems)])
+        elif len(error.problems) > MAX_LISTED:
+            message += " (--all lists every one)"
+        err_console.print(message, highlight=False, markup=False, soft_wrap=True)
         raise typer.Exit(code=1) from None
     except ZapcatError as error:
         raise fail(error) from None
     console.print(f"{bank_path}: valid ({len(bank)} items)", highlight=False)
+    for line in flag_lines(bank):
+        console.print(line, highlight=False, markup=False, soft_wrap=True)
     details = {"name": bank.name, "version": bank.version, "items": len(bank)}
     err_console.print(json.dumps(details), highlight=False)
+
+
+def flag_lines(bank: ItemBank) -> list[str]:
+    """Lines naming the bank's flagged items and whether the engine will give them."""
+    flagged = [it for it in bank if it.flags]
+    if not flagged:
+        return []
+    held = [it.item_id for it in flagged if not it.flags_accepted]
+    lines = [f"{len(flagged)} flagged item(s) (diagnostics of their calibration):"]
+    for it in flagged:
+        state = "accepted" if it.flags_accepted else "not administered"
+        lines.append(f"  - {it.item_id} ({state}): {'; '.join(it.flags)}")
+    if held:
+        lines.append(
+            f"the engine does not administer {', '.join(held)} until accepted: "
+            "zapcat bank accept BANK --item ID (or --all) writes the acceptance into the bank"
+        )
+    return lines
+
+
+@app.command()
+def accept(
+    bank_path: BankPath,
+    item: Annotated[
+        list[str] | None,
+        typer.Option("--item", "-i", help="Flagged item to accept (repeatable, or ID,ID)."),
+    ] = None,
+    all_items: Annotated[bool, typer.Option("--all", help="Accept every flagged item.")] = False,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Bank to write (default: in place).")
+    ] = None,
+) -> None:
+    """Accept flagged items as they are, so that the engine may administer them."""
+    bank = _load(bank_path)
+    wanted = {i.strip() for text in item or [] for i in text.split(",") if i.strip()}
+    flagged = {it.item_id for it in bank if it.flags}
+    if not wanted and not all_items:
+        raise fail(ZapcatError("name the items to accept with --item ID, or give --all"))
+    unknown = sorted(wanted - set(bank.item_ids))
+    clean = sorted((wanted & set(bank.item_ids)) - flagged)
+    if unknown or clean:
+        parts = []
+        if unknown:
+            parts.append(f"not in the bank: {', '.join(unknown)}")
+        if clean:
+            parts.append(f"not flagged: {', '.join(clean)}")
+        flagged_text = ", ".join(sorted(flagged)) or "none"
+        raise fail(ZapcatError(f"cannot accept {'; '.join(parts)} (flagged items: {flagged_text})"))
+    chosen = flagged if all_items else wanted
+    items = [replace(it, flags_accepted=True) if it.item_id in chosen else it for it in bank]
+    new = ItemBank(
+        items,
+        name=bank.name,
+        version=bank.version,
+        description=bank.description,
+        provenance=bank.provenance,
+    )
+    target = out or bank_path
+    write_bank(new, target)
+    console.print(
+        f"accepted {len(chosen)} flagged item(s) ({', '.join(sorted(chosen)) or 'none'}); "
+        f"wrote {target}",
+        highlight=False,
+    )

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
+import shlex
+import warnings
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -12,9 +15,16 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from api.cli._common import console, err_console, fail
-from calibration import Calibrator, parse_prior, read_responses
+from calibration import CalibrationResult, Calibrator, parse_prior, read_responses
+from calibration.recode import drop_items, reverse_items, split_ids
 from calibration.report import calibration_report
-from item_banks.errors import CalibrationError, ZapcatError
+from item_banks.errors import (
+    MAX_LISTED,
+    CalibrationError,
+    ConvergenceWarning,
+    ResponseDataError,
+    ZapcatError,
+)
 from item_banks.io import read_bank, write_bank
 from item_banks.models import model_names
 
@@ -78,6 +88,7 @@ def _priors(values: list[str], use_defaults: bool) -> object:
 
 
 def calibrate(
+    ctx: typer.Context,
     responses: Annotated[
         Path, typer.Argument(help="Response file: CSV, TSV or Parquet.", show_default=False)
     ],
@@ -162,6 +173,37 @@ def calibrate(
     ] = None,
     name: Annotated[str, typer.Option(help="Name of the bank written.")] = "calibrated",
     version: Annotated[str, typer.Option(help="Version of the bank written.")] = "1",
+    missing: Annotated[
+        str | None,
+        typer.Option(
+            help="Missing-value codes besides empty cells, NA and '.', comma separated: "
+            "'-1,9,NA' (without it such codes are categories)."
+        ),
+    ] = None,
+    drop: Annotated[
+        list[str] | None,
+        typer.Option(help="Leave these items out: ITEM[,ITEM] (repeatable)."),
+    ] = None,
+    reverse: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Reverse-score these items (category k becomes K-1-k; reverse-worded "
+            "items): ITEM[,ITEM] (repeatable)."
+        ),
+    ] = None,
+    all_problems: Annotated[
+        bool,
+        typer.Option(
+            "--all-problems", help="List every problem of the data (by default the first 20)."
+        ),
+    ] = False,
+    accept_flagged: Annotated[
+        bool,
+        typer.Option(
+            help="Mark the items flagged by the diagnostics as accepted in the bank, so that "
+            "the engine administers them (by default it does not)."
+        ),
+    ] = False,
 ) -> None:
     """Calibrate item parameters (marginal maximum likelihood) and write an item bank.
 
@@ -175,7 +217,9 @@ def calibrate(
             id_column=id_column,
             item_column=item_column,
             response_column=response_column,
+            missing=missing,
         )
+        data = reverse_items(drop_items(data, split_ids(drop)), split_ids(reverse))
         fixed = read_bank(anchors) if anchors is not None else None
         options = dict(
             item_models=_item_models(item_models) if item_models else None,
@@ -187,37 +231,154 @@ def calibrate(
             se_method=se.value,
             min_responses=min_responses,
         )
-        with Progress(
-            TextColumn("[bold]EM"),
-            BarColumn(),
-            TextColumn("step {task.completed:.0f}"),
-            TextColumn("log-lik {task.fields[loglik]}"),
-            TimeElapsedColumn(),
-            console=err_console,
-            transient=True,
-        ) as progress:
+        with (
+            Progress(
+                TextColumn("[bold]EM"),
+                BarColumn(),
+                TextColumn("step {task.completed:.0f}"),
+                TextColumn("log-lik {task.fields[loglik]}"),
+                TimeElapsedColumn(),
+                console=err_console,
+                transient=True,
+            ) as progress,
+            warnings.catch_warnings(),
+        ):
+            # the summary says whether EM converged and which parameters diverged
+            warnings.simplefilter("ignore", ConvergenceWarning)
             task = progress.add_task("em", total=max_iter, loglik="")
 
             def tick(step: int, loglik: float, change: float) -> None:
                 progress.update(task, completed=step, loglik=f"{loglik:.3f}")
 
-            fitted = Calibrator(model, callback=tick, **options).fit(data)
+            try:
+                fitted = Calibrator(model, callback=tick, **options).fit(data)
+            except CalibrationError as error:
+                raise CalibrationError(_with_way_out(error.message, model)) from None
         result = fitted.result_
         if report is not None:  # first: it also explains a fit that cannot become a bank
             calibration_report(result).write(report)
             console.print(f"wrote report to {report}")
-        bank = result.to_item_bank(name=name, version=version)
+        console.print(str(result.summary()), highlight=False, soft_wrap=True, markup=False)
+        if result.flags:
+            _print_ways_forward(ctx, result, prior or [], drop or [])
+        try:
+            bank = result.to_item_bank(name=name, version=version, accept_flagged=accept_flagged)
+        except CalibrationError as error:  # refused: still leave the user a way forward
+            _write_tables(result, scores, score_method, fit)
+            negative = result.negative_slopes()
+            command = _command_line(ctx, {"reverse": split_ids(reverse) + negative})
+            raise CalibrationError(
+                f"{error.message}\nnot written: {out}. To reverse-score them:\n  {command}\n"
+                f"or leave them out with --drop {','.join(negative)}"
+            ) from None
         write_bank(bank, out)
-        console.print(str(result.summary()), highlight=False, soft_wrap=True)
         console.print(f"wrote {len(bank)} items to {out}")
-        if scores is not None:
-            table = result.scores(score_method.value)
-            table.to_csv(scores)
-            console.print(
-                f"wrote {score_method.value.upper()} scores of {len(table)} persons to {scores}"
-            )
-        if fit is not None:
-            result.item_fit().to_csv(fit)
-            console.print(f"wrote item fit to {fit}")
+        _write_tables(result, scores, score_method, fit)
+    except ResponseDataError as error:
+        if all_problems:
+            head = error.message.splitlines()[0]
+            raise fail(_Listed(head, error.problems)) from None
+        if len(error.problems) > MAX_LISTED:
+            raise fail(_Listed(f"{error.message} (--all-problems lists every one)", ())) from None
+        raise fail(error) from None
     except ZapcatError as error:
         raise fail(error) from None
+
+
+class _Listed(ZapcatError):
+    """A response-data error printed with every problem."""
+
+    code = ResponseDataError.code
+
+    def __init__(self, head: str, problems: tuple[str, ...] | list[str]) -> None:
+        super().__init__("\n".join([head, *(f"  - {p}" for p in problems)]))
+
+
+def _write_tables(
+    result: CalibrationResult, scores: Path | None, score_method: ScoreMethod, fit: Path | None
+) -> None:
+    """Write the person scores and the item-fit table, saying what is missing and why."""
+    if scores is not None:
+        table = result.scores(score_method.value)
+        table.to_csv(scores)
+        console.print(
+            f"wrote {score_method.value.upper()} scores of {len(table)} persons to {scores}"
+        )
+        for note in table.attrs.get("notes", []):
+            console.print(f"  note: {note}", highlight=False, markup=False)
+    if fit is not None:
+        table = result.item_fit()
+        reasons = table.attrs.get("item_notes", {})
+        table.insert(3, "sx2_note", [reasons.get(str(i), "") for i in table.index])
+        table.to_csv(fit)
+        console.print(f"wrote item fit to {fit}")
+        for note in table.attrs.get("notes", []):
+            console.print(f"  note: {note}", highlight=False, markup=False)
+
+
+def _print_ways_forward(
+    ctx: typer.Context, result: CalibrationResult, priors: list[str], dropped: list[str]
+) -> None:
+    """The command lines that take the flagged parameters: priors, or dropping the items."""
+    from calibration.diagnostics import PRIOR_FOR
+
+    named = {p.partition("=")[0].strip() for p in priors}
+    wanted = [PRIOR_FOR[k] for k in ("a", "b") if k not in named]
+    has = {c for c in result.params.columns if not c.endswith("_se")}
+    wanted = [w for w in wanted if w[0] == "b" or "a" in has]
+    lines = []
+    if wanted:
+        command = _command_line(ctx, {"prior": [*priors, *wanted]})
+        lines.append(f"to refit with priors that take the flagged parameters:\n  {command}")
+    flagged = list(dict.fromkeys(f.item_id for f in result.flags))
+    command = _command_line(ctx, {"drop": [*split_ids(dropped), *flagged]})
+    lines.append(f"or leave the flagged items out:\n  {command}")
+    console.print("\n".join(lines), highlight=False, soft_wrap=True, markup=False)
+
+
+def _with_way_out(message: str, model: str) -> str:
+    """A refusal of items by their model, with the options that get past it."""
+    if "do not fit their models" not in message:
+        return message
+    ids = re.findall(r"item '([^']+)'", message)
+    drop = f"--drop {','.join(ids)}" if ids else "--drop ITEM"
+    out = f"{message}\nway out: leave the items out ({drop})"
+    if model.lower() == "rsm":
+        out += (
+            ", or calibrate with --model pcm (each item its own steps, any number of "
+            "categories; the rating-scale model needs the same categories for every item)"
+        )
+    else:
+        out += ", or give them another model with --item-models"
+    return out
+
+
+def _command_line(ctx: typer.Context, replace: dict[str, list[str]]) -> str:
+    """The command line of this run with some list options replaced (shell-quoted)."""
+    parts = ["zapcat", "calibrate"]
+    for param in ctx.command.params:
+        name = param.name or ""
+        value = replace.get(name, ctx.params.get(name))
+        if param.param_type_name == "argument":
+            parts.append(str(value))
+            continue
+        if param.param_type_name != "option":
+            continue
+        if name in replace:
+            values = list(dict.fromkeys(value or []))
+            if values and name in ("drop", "reverse"):  # ITEM[,ITEM]
+                parts += [param.opts[0], ",".join(values)]
+            else:
+                for v in values:
+                    parts += [param.opts[0], v]
+            continue
+        if value is None or value == param.default or value in ([], ()):
+            continue
+        if getattr(param, "is_flag", False):
+            parts.append(param.opts[0] if value else param.secondary_opts[0])  # type: ignore[attr-defined]
+        elif isinstance(value, list | tuple):
+            for v in value:
+                parts += [param.opts[0], str(v)]
+        else:
+            parts += [param.opts[0], str(getattr(value, "value", value))]
+    return shlex.join(parts)

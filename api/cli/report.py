@@ -10,8 +10,8 @@ from typing import Annotated, Any
 import typer
 
 from api.cli._common import console, fail
-from engine.report import simulation_report
 from engine.simulation import REPORT_FORMAT as SIMULATION_FORMAT
+from engine.simulation_report import simulation_report
 from item_banks.errors import ReportInputError, ZapcatError
 from item_banks.io import FORMAT as BANK_FORMAT
 from item_banks.io import bank_from_dict, read_bank

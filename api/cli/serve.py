@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import tempfile
 from typing import Annotated
 
@@ -14,10 +15,60 @@ from api.cli.keys import DatabaseUrl, open_database
 from api.server import HTTP_PROTOCOL
 from item_banks.errors import ZapcatError
 
+DEFAULT_PORT = 8000
+
+
+def _port_free(host: str, port: int) -> bool:
+    """Whether ``port`` can be bound on ``host`` now."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def _free_port(host: str) -> int:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def choose_port(host: str, port: int | None) -> tuple[int, str]:
+    """The port to serve on and a note saying how it was chosen.
+
+    An explicit ``--port`` (or ``$ZAPCAT_PORT``) that is taken is an error, said before
+    anything else happens; without one, 8000, or a free port when 8000 is taken.
+    """
+    env = os.environ.get("ZAPCAT_PORT", "").strip()
+    if port is None and env:
+        if not env.isdigit() or not 0 < int(env) < 65536:
+            raise ZapcatError(f"ZAPCAT_PORT must be a TCP port number, got {env!r}")
+        port = int(env)
+    if port is not None:
+        if not _port_free(host, port):
+            raise ZapcatError(
+                f"port {port} on {host} is already in use (another zapcat serve?): stop "
+                "that server, or choose another port with --port or ZAPCAT_PORT"
+            )
+        return port, ""
+    if _port_free(host, DEFAULT_PORT):
+        return DEFAULT_PORT, ""
+    chosen = _free_port(host)
+    return chosen, f"port {DEFAULT_PORT} is in use, serving on port {chosen} instead"
+
 
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="TCP port.", min=1, max=65535)] = 8000,
+    port: Annotated[
+        int | None,
+        typer.Option(
+            help="TCP port (default $ZAPCAT_PORT, else 8000, else a free port when 8000 is taken).",
+            min=1,
+            max=65535,
+            show_default=False,
+        ),
+    ] = None,
     workers: Annotated[
         int,
         typer.Option(help="uvicorn worker processes (use PostgreSQL for more than one).", min=1),
@@ -39,6 +90,10 @@ def serve(
     The database is $ZAPCAT_DATABASE_URL (default a SQLite file zapcat.db in the current
     folder). Open http://HOST:PORT/docs for the API documentation.
     """
+    try:
+        port, port_note = choose_port(host, port)
+    except ZapcatError as error:
+        raise fail(error) from None
     if database_url:
         os.environ["ZAPCAT_DATABASE_URL"] = database_url
     db = open_database(None)
@@ -67,6 +122,13 @@ def serve(
         console.print(f"export DELIVER_KEY={info['deliver_key']}", highlight=False)
         console.print(f"export ASSESSMENT={info['assessment_id']}", highlight=False)
     db.dispose()
+    if port_note:
+        console.print(f"[yellow]note[/]: {port_note}", highlight=False)
+    url = f"http://{host}:{port}"
+    console.print(
+        f"serving on [bold]{url}[/] (API documentation {url}/docs); Ctrl+C stops it",
+        highlight=False,
+    )
     uvicorn.run(
         "api.app:app_from_env",
         factory=True,

@@ -112,6 +112,15 @@ def simulate_command(
         bank = read_bank(bank_path)
     except ZapcatError as error:
         raise fail(error) from None
+    held = [it.item_id for it in bank if not it.usable]
+    if held:
+        shown = ", ".join(held[:10]) + (" ..." if len(held) > 10 else "")
+        err_console.print(
+            f"note: {len(held)} flagged item(s) are not administered ({shown}): their "
+            "calibration ran off; zapcat bank accept BANK --item ID lets the engine give them",
+            highlight=False,
+            soft_wrap=True,
+        )
     overrides = {
         "selector": selector.value if selector else None,
         "estimator": estimator.value if estimator else None,
@@ -143,9 +152,36 @@ def simulate_command(
     except ZapcatError as error:
         raise fail(error) from None
     rep = report(result, bank, config)
+    warning = None
+    if exposure_target is not None:
+        warning = exposure_check(rep, exposure_target)
     out.write_text(json.dumps(rep, indent=2))
     _print_summary(rep)
+    if warning:
+        err_console.print(f"[bold yellow]warning[/]: {warning}", highlight=False, soft_wrap=True)
     console.print(f"report written to {out}")
+
+
+def exposure_check(rep: dict[str, Any], target: float) -> str | None:
+    """Record the exposure target in the report; the warning to print when it was missed."""
+    exposure = rep["exposure"]
+    rates = exposure.get("rates", {})
+    worst = max(rates, key=rates.get) if rates else None
+    over = sorted((i for i, r in rates.items() if r > target), key=lambda i: -rates[i])
+    reached = exposure["max"] <= target
+    exposure["target"] = target
+    exposure["target_reached"] = reached
+    exposure["items_over_target"] = over
+    if reached:
+        return None
+    return (
+        f"the exposure target {target:g} was not reached: the maximum exposure is "
+        f"{exposure['max']:.3f} (item {worst}), and {len(over)} item(s) are above the target "
+        f"({', '.join(over[:5])}{' ...' if len(over) > 5 else ''}). Sympson-Hetter cannot "
+        "hold every item under the target when the bank has too few comparable items for "
+        "the test length: add items, shorten the test (--max-items), or pick among more "
+        "items (--randomesque)"
+    )
 
 
 def _print_summary(rep: dict[str, Any]) -> None:

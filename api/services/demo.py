@@ -1,18 +1,20 @@
 """The demo set-up of ``zapcat serve --demo`` (and ``make run``).
 
 Tenant ``demo``: the demo bank published (once), an assessment on it named ``demo``
-(once), and a fresh admin and delivery key on every call (keys are shown only once).
+(once), and a fresh admin and delivery key on every call (keys are shown only once, so the
+demo keys printed before are revoked: one set of live demo keys, not a pile).
 """
 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
 
 from api.db import Database
-from api.models import Assessment
+from api.models import ApiKey, Assessment
 from api.services.assessments import create_assessment
 from api.services.banks import list_banks, publish_bank
 from api.services.keys import create_key
@@ -50,6 +52,14 @@ def setup_demo(db: Database) -> dict[str, Any]:
             config=DEMO_CONFIG,
             name="demo",
         )["assessment_id"]
+    with db.write() as session:  # the earlier demo keys: their secrets are gone anyway
+        now = datetime.now(UTC)
+        for row in session.scalars(
+            select(ApiKey).where(
+                ApiKey.tenant == DEMO_TENANT, ApiKey.label == "demo", ApiKey.revoked_at.is_(None)
+            )
+        ):
+            row.revoked_at = now
     admin_key, _ = create_key(db, tenant=DEMO_TENANT, scope="admin", label="demo")
     deliver_key, _ = create_key(db, tenant=DEMO_TENANT, scope="deliver", label="demo")
     return {

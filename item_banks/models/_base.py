@@ -253,7 +253,7 @@ class ItemModel(ABC):
         names = self.param_names(n_categories)
         problems = []
         for row, col in zip(*np.nonzero(~np.isfinite(params)), strict=True):
-            problems.append((int(row), names[col], f"non-finite value {params[row, col]!r}"))
+            problems.append((int(row), names[col], f"non-finite value {float(params[row, col])!r}"))
         problems += self._check_finite_params(params, names)
         return problems
 

@@ -126,15 +126,21 @@ class LogisticModel(ItemModel):
             c = col["c"][row] if "c" in col else 0.0
             u = col["u"][row] if "u" in col else 1.0
             if "a" in col and np.isfinite(a) and a <= 0:
-                problems.append((row, "a", f"discrimination a must be > 0, got {a!r}"))
+                problems.append((row, "a", f"discrimination a must be > 0, got {float(a)!r}"))
             if "c" in col and np.isfinite(c) and not 0.0 <= c < 1.0:
-                problems.append((row, "c", f"lower asymptote c must be in [0, 1), got {c!r}"))
+                problems.append(
+                    (row, "c", f"lower asymptote c must be in [0, 1), got {float(c)!r}")
+                )
             if "u" in col and np.isfinite(u) and np.isfinite(c):
                 if u > 1.0:
-                    problems.append((row, "u", f"upper asymptote u must be <= 1, got {u!r}"))
+                    problems.append((row, "u", f"upper asymptote u must be <= 1, got {float(u)!r}"))
                 elif u <= c:
                     problems.append(
-                        (row, "u", f"upper asymptote u must exceed c = {c!r}, got {u!r}")
+                        (
+                            row,
+                            "u",
+                            f"upper asymptote u must exceed c = {float(c)!r}, got {float(u)!r}",
+                        )
                     )
         return problems
 

@@ -117,7 +117,7 @@ class GradedResponse(ItemModel):
         for row in range(params.shape[0]):
             a = params[row, 0]
             if np.isfinite(a) and a <= 0:
-                problems.append((row, "a", f"discrimination a must be > 0, got {a!r}"))
+                problems.append((row, "a", f"discrimination a must be > 0, got {float(a)!r}"))
             b = params[row, 1:]
             for k in range(1, b.size):
                 if np.isfinite(b[k - 1]) and np.isfinite(b[k]) and not b[k] > b[k - 1]:
@@ -126,7 +126,7 @@ class GradedResponse(ItemModel):
                             row,
                             names[k + 1],
                             f"thresholds must increase: {names[k]} = "
-                            f"{b[k - 1]!r} but {names[k + 1]} = {b[k]!r}",
+                            f"{float(b[k - 1])!r} but {names[k + 1]} = {float(b[k])!r}",
                         )
                     )
         return problems
@@ -220,7 +220,7 @@ class _PartialCreditFamily(ItemModel):
         if names[0] == "a":
             for row in np.nonzero(params[:, 0] <= 0)[0]:
                 problems.append(
-                    (int(row), "a", f"discrimination a must be > 0, got {params[row, 0]!r}")
+                    (int(row), "a", f"discrimination a must be > 0, got {float(params[row, 0])!r}")
                 )
         return problems
 

@@ -51,9 +51,21 @@ def test_demo_setup_is_idempotent_and_usable(tmp_path):
         reply = client.post(
             "/v1/sessions",
             json={"assessment_id": first["assessment_id"], "examinee_ref": "demo"},
-            headers={"Authorization": f"Bearer {first['deliver_key']}"},
+            headers={"Authorization": f"Bearer {second['deliver_key']}"},
         )
         assert reply.status_code == 201 and reply.json()["item"]["item_id"]
+        # one set of live demo keys, not a pile: the keys printed before are revoked
+        stale = client.get("/v1/banks", headers={"Authorization": f"Bearer {first['admin_key']}"})
+        assert stale.status_code == 401
+    with db.read() as session:
+        from sqlalchemy import select
+
+        from api.models import ApiKey
+
+        live = session.scalars(
+            select(ApiKey).where(ApiKey.tenant == "demo", ApiKey.revoked_at.is_(None))
+        ).all()
+    assert sorted(k.scope for k in live) == ["admin", "deliver"]
     db.dispose()
 
 

@@ -19,7 +19,7 @@ PLOTS = [
     for name in module.__all__
     if name not in HELPERS and not name.isupper()
 ]
-REPORTS = ["item_banks/report.py", "calibration/report.py", "engine/report.py"]
+REPORTS = ["item_banks/report.py", "calibration/report.py", "engine/simulation_report.py"]
 DRAWN_THROUGH = {"adaptive_test_trace": ("state_trace", "result_trace")}
 """Plots that notebooks draw through a wrapper taking a state or a service result."""
 

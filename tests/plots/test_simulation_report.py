@@ -14,8 +14,8 @@ from typer.testing import CliRunner
 
 from api.cli import app
 from engine.config import CATConfig
-from engine.report import simulation_report
 from engine.simulation import report, simulate
+from engine.simulation_report import simulation_report
 from item_banks.errors import ReportInputError
 
 

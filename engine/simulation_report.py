@@ -7,6 +7,7 @@ without running it again.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -154,7 +155,8 @@ def simulation_report(
     listed = np.asarray(list(exposure.get("rates", {}).values()), dtype=float)
     rates[: listed.size] = listed  # unused items (not listed) stay at 0
     fig, ax = new_figure()
-    plots.exposure_histogram(rates, max_rate=config.get("max_exposure_rate"), ax=ax)
+    target = config.get("max_exposure_rate") or exposure.get("target")
+    plots.exposure_histogram(rates, max_rate=target, ax=ax)
     report.figure(fig, caption="Item exposure rates")
     exposure_facts = {
         "largest rate": f"{exposure['max']:.3f}",
@@ -185,7 +187,11 @@ def simulation_report(
         report.summary(dict(data["blueprint"]))
     if config:
         report.heading("Configuration")
-        report.summary(config)
+        report.paragraph(
+            "The engine configuration as JSON (a CATConfig: zapcat simulate --config takes "
+            "this document, the service's assessments take it as config)."
+        )
+        report.code(json.dumps(config, indent=2, sort_keys=True, default=str))
     return report
 
 
