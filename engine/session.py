@@ -91,7 +91,7 @@ def start(
     exposure : mapping of str to int, optional
         Exposure counts kept outside the bank: ``{item_id: tests that gave it,
         "__tests__": tests started}``; used by ``config.max_exposure_rate``.
-    prior : (float, float), optional
+    prior : (float, float) or {"mean": float, "sd": float}, optional
         The test's own normal prior ``(mean, sd)``, ``sd > 0`` (for example a returning
         examinee's last ``(theta, se)``, or a battery's conditional prior); kept in the
         state. The test starts at the prior mean (plus the start spread), EAP/MAP and
@@ -122,6 +122,8 @@ def start(
 
 
 def _check_prior(prior: Any) -> tuple[float, float]:
+    if isinstance(prior, Mapping) and set(prior) == {"mean", "sd"}:
+        prior = (prior["mean"], prior["sd"])
     try:
         mean, sd = (float(v) for v in prior)
     except (TypeError, ValueError):

@@ -113,6 +113,11 @@ def test_state_prior_survives_json_and_old_states_load(mixed_bank):
     assert CATState.from_dict(old).prior is None
     with pytest.raises(InvalidStateError, match="prior"):
         start(mixed_bank, config, seed=1, prior=(0.0, 0.0))
+    as_mapping = start(mixed_bank, config, seed=2, prior={"mean": 1.0, "sd": 0.5})
+    assert as_mapping == start(mixed_bank, config, seed=2, prior=(1.0, 0.5))
+    for bad in ((0.0, float("nan")), (float("inf"), 1.0), "wide", (1.0,)):
+        with pytest.raises(InvalidStateError, match="prior"):
+            start(mixed_bank, config, seed=1, prior=bad)
     with pytest.raises(InvalidStateError, match="prior"):
         CATState.from_dict({**state.to_dict(), "prior_sd": None})
 
