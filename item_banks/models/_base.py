@@ -48,6 +48,10 @@ PARAM_ROLES = ("slope", "location", "offset", "lower", "upper")
 """
 
 
+_CONVENTIONAL = {"a": "slope", "b": "location", "c": "lower", "u": "upper"}
+_CONVENTIONAL_NUMBERED = {"b": "location", "t": "offset"}
+
+
 class ItemModel(ABC):
     """An item response model: category probabilities and their derivatives.
 
@@ -111,10 +115,21 @@ class ItemModel(ABC):
         >>> get_model("3pl").param_roles(2)
         ('slope', 'location', 'lower')
         """
-        raise ZapcatError(
-            f"item model {self.name!r} must declare param_roles (one of {PARAM_ROLES} for "
-            "each parameter): calibration, bank files and the engine read them"
-        )
+        # the default reads the project's parameterisation (README "Parameterisation"):
+        # a model with other names declares its roles
+        roles = []
+        for name in self.param_names(n_categories):
+            stem = name.rstrip("0123456789")
+            role = _CONVENTIONAL.get(name) or (_CONVENTIONAL_NUMBERED.get(stem)
+                                               if stem != name else None)  # fmt: skip
+            if role is None:
+                raise ZapcatError(
+                    f"item model {self.name!r} must declare param_roles: parameter {name!r} "
+                    f"is not one of the conventional a, b, b1.., t1.., c, u (roles: "
+                    f"{', '.join(PARAM_ROLES)}); calibration, bank files and the engine read them"
+                )
+            roles.append(role)
+        return tuple(roles)
 
     def columns(self, n_categories: int, role: str) -> list[int]:
         """Columns of the parameters with ``role``."""

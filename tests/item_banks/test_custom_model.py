@@ -100,3 +100,14 @@ def test_a_model_defined_in_a_test_calibrates_round_trips_and_runs_a_cat(renamed
         b = simulate(custom, config, n=40, seed=3)
         np.testing.assert_array_equal(a.items, b.items)
         np.testing.assert_allclose(a.theta, b.theta, atol=1e-9)
+
+
+def test_a_model_with_other_names_must_declare_their_roles():
+    class Undeclared(TwoPLRenamed):
+        name = "undeclared"
+        param_roles = ItemModel.param_roles  # the default: the conventional names only
+
+    with pytest.raises(Exception, match="must declare param_roles: parameter 'disc'"):
+        Undeclared().param_roles(2)
+    conventional = type("Conventional", (Undeclared,), {"param_names": lambda self, k: ("a", "b")})
+    assert conventional().param_roles(2) == ("slope", "location")
