@@ -16,7 +16,9 @@ from api.db import Database
 from api.deps import ServiceContext
 from api.docs import install_docs
 from api.errors import install_error_handlers
+from api.guard import RequestGuard
 from api.metrics import MetricsMiddleware
+from api.openapi import install_openapi
 from api.routes import assessments, banks, ims_cat, sessions, system
 from api.services.keys import KeyVerifier
 from api.settings import Settings
@@ -25,7 +27,9 @@ DESCRIPTION = """Delivery API of Zapcat: publish item banks, define assessments 
 plus an engine configuration) and deliver adaptive tests, one item at a time.
 
 Authenticate with `Authorization: Bearer <API key>` (create keys with `zapcat keys create`).
-Every error is `{"error": {"code", "message", "details"}}`."""
+Every error is `{"error": {"code", "message", "details"}}`. Integers are strict: a JSON
+integer literal, never `1.0`, `1e0`, `"1"` or `true`. Creates accept an `Idempotency-Key`
+header; request bodies are limited in size (413); lists are paged (`limit`, `cursor`)."""
 
 
 def create_app(settings: Settings | None = None, *, migrate: bool = True) -> FastAPI:
@@ -54,6 +58,8 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         # concurrent requests all those threads fight for the GIL. A few threads keep the
         # database round trips overlapped without the convoy.
         anyio.to_thread.current_default_thread_limiter().total_tokens = threads
+        # publishing banks and creating assessments: one at a time, on a thread of their own
+        context.admin_limiter = anyio.CapacityLimiter(1)
         yield
 
     app = FastAPI(
@@ -65,11 +71,14 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         redoc_url=None,
     )
     install_docs(app)
-    app.state.context = ServiceContext(settings=settings, db=db, keys=KeyVerifier(db))
+    context = ServiceContext(settings=settings, db=db, keys=KeyVerifier(db))
+    app.state.context = context
     install_error_handlers(app)
+    install_openapi(app)
     for module in (system, banks, assessments, sessions):
         app.include_router(module.router)
     ims_cat.install(app, settings)  # /ims/cat/{version}: the 1EdTech CAT API
+    app.add_middleware(RequestGuard)
     app.add_middleware(MetricsMiddleware)
     return app
 

@@ -66,7 +66,9 @@ class Database:
         self.is_sqlite = url.startswith("sqlite")
         if self.is_sqlite:
             self.engine = create_engine(
-                url, connect_args={"check_same_thread": False, "timeout": settings.sqlite_timeout}
+                url,
+                connect_args={"check_same_thread": False, "timeout": settings.sqlite_timeout},
+                hide_parameters=True,  # errors and logs never show examinees' values
             )
             _sqlite_setup(self.engine, settings.sqlite_timeout)
         else:
@@ -75,6 +77,7 @@ class Database:
                 pool_size=settings.pool_size,
                 max_overflow=settings.pool_size,
                 pool_pre_ping=True,
+                hide_parameters=True,
             )
         self._write_engine = self.engine.execution_options(**{_WRITE: True})
         self._reads = sessionmaker(self.engine, expire_on_commit=False)

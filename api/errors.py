@@ -54,12 +54,6 @@ class InvalidRequestError(ZapcatError):
     code = "invalid_request"
 
 
-class MalformedJSONError(ZapcatError):
-    """A request body is not valid JSON."""
-
-    code = "malformed_json"
-
-
 class StaleSeqError(ZapcatError):
     """A response names a ``seq`` already answered, with a different item or response."""
 
@@ -72,7 +66,6 @@ class FutureSeqError(ZapcatError):
     code = "future_seq"
 
 
-
 STATUS_OF_CODE: dict[str, int] = {
     "malformed_json": 400,
     "unauthorized": 401,
@@ -83,6 +76,8 @@ STATUS_OF_CODE: dict[str, int] = {
     "future_seq": 409,
     "test_finished": 409,
     "bank_exhausted": 409,
+    "idempotency_conflict": 409,
+    "payload_too_large": 413,
     "invalid_request": 422,
     "invalid_response": 422,
     "invalid_config": 422,
@@ -91,6 +86,25 @@ STATUS_OF_CODE: dict[str, int] = {
     "unknown_item": 422,
 }
 """HTTP status of each domain error code; any other :class:`ZapcatError` is a 400."""
+
+
+class MalformedJSONError(ZapcatError):
+    """A request body that is not JSON (for routes that parse their own body)."""
+
+    code = "malformed_json"
+
+    def __init__(self, error: Exception | str) -> None:
+        if isinstance(error, str):  # a message already written by the caller
+            super().__init__(error)
+            return
+        position = getattr(error, "pos", None)
+        reason = getattr(error, "msg", None) or "too deeply nested"
+        super().__init__(
+            f"request body is not valid JSON: {reason}"
+            + (f" at character {position}" if position is not None else ""),
+            details={"position": position},
+        )
+
 
 _HTTP_CODES = {404: "route_not_found", 405: "method_not_allowed", 401: "unauthorized"}
 
@@ -159,13 +173,49 @@ def _jsonable(value: Any, depth: int = 0) -> Any:
     return text if len(text) <= 200 else text[:200] + "..."
 
 
-async def _http(_request: Request, error: StarletteHTTPException) -> JSONResponse:
+def _leaf_routes(routes: Any) -> Any:
+    for route in routes:
+        inner = getattr(route, "original_router", None) or getattr(route, "app", None)
+        if hasattr(route, "path_regex"):
+            yield route
+        elif inner is not None and hasattr(inner, "routes"):
+            yield from _leaf_routes(inner.routes)
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route answers at the request's path (for a 405's ``Allow``)."""
+    methods: set[str] = set()
+    for route in _leaf_routes(request.app.router.routes):
+        route_methods = getattr(route, "methods", None)
+        if route_methods and route.path_regex.match(request.url.path):
+            methods |= set(route_methods)
+    return sorted(methods)
+
+
+async def _http(request: Request, error: StarletteHTTPException) -> JSONResponse:
     code = _HTTP_CODES.get(error.status_code, f"http_{error.status_code}")
-    return envelope(error.status_code, code, str(error.detail), {}, getattr(error, "headers", None))
+    headers = dict(getattr(error, "headers", None) or {})
+    message = str(error.detail)
+    details: dict[str, Any] = {}
+    if error.status_code == 405:
+        allowed = allowed_methods(request)
+        headers["Allow"] = ", ".join(allowed)
+        message = (
+            f"{request.method} is not allowed on {request.url.path}; allowed: {headers['Allow']}"
+        )
+        details = {"method": request.method, "allowed": allowed}
+    return envelope(error.status_code, code, message, details, headers or None)
+
+
+def _without_parameters(error: Exception) -> str:
+    """The database error's first line, never the request's values (bound parameters)."""
+    orig = getattr(error, "orig", None)
+    text = str(orig if orig is not None else error).strip().splitlines()
+    return f"{type(orig or error).__name__}: {text[0] if text else ''}"
 
 
 async def _database(_request: Request, error: OperationalError | InterfaceError) -> JSONResponse:
-    log.error("database error: %s", error)
+    log.error("database error: %s", _without_parameters(error))
     return envelope(503, "database_unavailable", "the database is unavailable; retry later")
 
 

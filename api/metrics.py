@@ -3,7 +3,9 @@
 Per-process counters and a latency histogram are kept by ``prometheus_client``; with
 several uvicorn workers, ``zapcat serve`` sets ``PROMETHEUS_MULTIPROC_DIR`` so that
 ``/metrics`` aggregates every worker. Session counts by status are read from the
-database at scrape time, so they are the same whichever worker answers.
+database at scrape time, so they are the same whichever worker answers. ``/metrics``
+needs an admin key, and its session counts are those of that key's tenant: no tenant
+learns anything of another.
 """
 
 from __future__ import annotations
@@ -66,13 +68,15 @@ class MetricsMiddleware:
             LATENCY.labels(method, path).observe(time.perf_counter() - start)
 
 
-def _session_gauge(db: Database) -> GaugeMetricFamily:
+def _session_gauge(db: Database, tenant: str) -> GaugeMetricFamily:
     gauge = GaugeMetricFamily(
-        "zapcat_sessions", "Test sessions in the database by status.", labels=["status"]
+        "zapcat_sessions", "Test sessions of the caller's tenant by status.", labels=["status"]
     )
     with db.read() as session:
         rows = session.execute(
-            select(TestSession.status, func.count()).group_by(TestSession.status)
+            select(TestSession.status, func.count())
+            .where(TestSession.tenant == tenant)
+            .group_by(TestSession.status)
         ).all()
     counts = {"in_progress": 0, "finished": 0} | {status: n for status, n in rows}
     for status, n in sorted(counts.items()):
@@ -80,8 +84,15 @@ def _session_gauge(db: Database) -> GaugeMetricFamily:
     return gauge
 
 
-def render(db: Database) -> tuple[bytes, str]:
-    """The Prometheus text exposition of every metric, and its content type."""
+def render(db: Database, *, tenant: str) -> tuple[bytes, str]:
+    """The Prometheus text exposition of every metric, and its content type.
+
+    Parameters
+    ----------
+    db : Database
+    tenant : str
+        Whose session counts are shown.
+    """
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         from prometheus_client import multiprocess
 
@@ -90,7 +101,7 @@ def render(db: Database) -> tuple[bytes, str]:
     else:
         registry = REGISTRY
     sessions = CollectorRegistry()
-    sessions.register(_Once(_session_gauge(db)))
+    sessions.register(_Once(_session_gauge(db, tenant)))
     return generate_latest(registry) + generate_latest(sessions), CONTENT_TYPE_LATEST
 
 

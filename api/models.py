@@ -148,6 +148,25 @@ class Response(Base):
     reply: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
+class IdempotentRequest(Base):
+    """The reply of a create sent with an ``Idempotency-Key`` (one per tenant and key).
+
+    ``fingerprint`` is the SHA-256 of the method, path and canonical JSON body; a retry
+    with the same key and fingerprint gets ``reply`` (with ``status``) again.
+    """
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (UniqueConstraint("tenant", "key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(100))
+    key: Mapped[str] = mapped_column(String(200))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    status: Mapped[int] = mapped_column(Integer)
+    reply: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+
+
 class ImsCatSection(Base):
     """A 1EdTech CAT section: an assessment plus how the platform's items map onto it.
 

@@ -1,17 +1,55 @@
 """Request and response bodies of the HTTP API (pydantic models).
 
 Request fields are strict: a JSON string is not accepted where an integer is expected,
-nor ``true`` for ``1``; unknown fields are rejected, so that a typo is an error rather
-than a silently ignored value.
+nor ``true`` for ``1``, nor a number written with a fraction or exponent (``1.0``,
+``1e3``) even when it is whole; unknown fields are rejected, so that a typo is an error
+rather than a silently ignored value. Every integer is range-checked here (the same on
+both databases), every identifier follows :data:`api.limits.ID_RULE`.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
-Id = Annotated[StrictStr, Field(min_length=1, max_length=200)]
+from api.limits import ID_MAX_LENGTH, ID_PATTERN, ID_RULE, INT_MAX, check_identifier, text_problem
+
+STRICT_INTEGER = (
+    'A JSON integer literal: `1.0`, `1e0`, `"1"` and `true` are refused (strict integers).'
+)
+
+
+def _identifier(what: str) -> Any:
+    return AfterValidator(lambda value: check_identifier(value, what))
+
+
+def _no_nul(value: str) -> str:
+    problem = text_problem(value, "name", ID_MAX_LENGTH)
+    if problem is not None:
+        raise ValueError(problem)
+    return value
+
+
+def Identifier(what: str, description: str = "") -> Any:
+    """A string field obeying :data:`api.limits.ID_RULE` (the message names ``what``)."""
+    return Annotated[
+        StrictStr,
+        Field(
+            min_length=1,
+            max_length=ID_MAX_LENGTH,
+            description=(description + " " if description else "") + ID_RULE + ".",
+            json_schema_extra={"pattern": ID_PATTERN},
+        ),
+        _identifier(what),
+    ]
+
+
+def Integer(low: int, high: int, description: str) -> Any:
+    """A strict integer field in ``low .. high``."""
+    return Annotated[
+        StrictInt, Field(ge=low, le=high, description=f"{description} {STRICT_INTEGER}")
+    ]
 
 
 class _Request(BaseModel):
@@ -21,36 +59,48 @@ class _Request(BaseModel):
 class AssessmentCreate(_Request):
     """``POST /v1/assessments``: a pinned bank version plus an engine configuration."""
 
-    bank: Id = Field(description="Name of a published item bank.")
-    bank_version: StrictInt = Field(ge=1, description="Version of that bank (1, 2, ...).")
+    bank: Identifier("bank", "Name of a published item bank.")  # type: ignore[valid-type]
+    bank_version: Integer(1, INT_MAX, "Version of that bank (1, 2, ...).")  # type: ignore[valid-type]
     config: dict[str, Any] = Field(
         default_factory=dict,
         description="Engine configuration (engine.config.CATConfig.from_dict): the nested "
         "form (ability, start, selection, exposure_control, constraints, stopping) or the "
         "flat keys (selector, stop_se, max_items ...); omitted keys take the engine's defaults.",
     )
-    name: Annotated[StrictStr, Field(max_length=200)] = ""
+    name: Annotated[StrictStr, Field(max_length=ID_MAX_LENGTH), AfterValidator(_no_nul)] = ""
 
 
 class SessionCreate(_Request):
     """``POST /v1/sessions``: start a test."""
 
-    assessment_id: Id
-    examinee_ref: Id = Field(description="The platform's reference of the examinee.")
+    assessment_id: Annotated[StrictStr, Field(min_length=1, max_length=ID_MAX_LENGTH)]
+    examinee_ref: Identifier(  # type: ignore[valid-type]
+        "examinee_ref", "The platform's reference of the examinee."
+    )
     seed: StrictInt | None = Field(
         default=None,
         ge=0,
-        lt=2**53,
-        description="Seed of the engine's random choices (default: a random one).",
+        le=2**53 - 1,
+        description="Seed of the engine's random choices (default: a random one). "
+        + STRICT_INTEGER,
     )
 
 
 class ResponseCreate(_Request):
     """``POST /v1/sessions/{id}/responses``: the answer to the presented item."""
 
-    item_id: Id = Field(description="The item presented (as returned with this seq).")
-    seq: StrictInt = Field(ge=1, description="The seq returned with that item.")
-    response: StrictInt = Field(description="The category scored, 0 .. n_categories - 1.")
+    item_id: Annotated[
+        StrictStr,
+        Field(
+            min_length=1,
+            max_length=ID_MAX_LENGTH,
+            description="The item presented (as returned with this seq).",
+        ),
+    ]
+    seq: Integer(1, INT_MAX, "The seq returned with that item.")  # type: ignore[valid-type]
+    response: Integer(  # type: ignore[valid-type]
+        -INT_MAX - 1, INT_MAX, "The category scored, 0 .. n_categories - 1."
+    )
 
 
 class PresentedItem(BaseModel):

@@ -9,6 +9,8 @@ variable                   meaning
 ``ZAPCAT_DB_POOL_SIZE``    connections per worker process (PostgreSQL), default 10.
 ``ZAPCAT_SQLITE_TIMEOUT``  seconds a SQLite writer waits for the lock, default 30.
 ``ZAPCAT_THREADS``         threads per worker running requests, default 4.
+``ZAPCAT_MAX_BODY_BYTES``  largest request body accepted, default 67108864 (64 MiB, a
+                           bank of about 300,000 items); larger ones are 413.
 ``ZAPCAT_IMS_CAT_VERSION`` version segment of the 1EdTech CAT API, ``/ims/cat/<v>``,
                            default ``v1p0``.
 ``ZAPCAT_SECRET_KEY``      HMAC key of 1EdTech CAT session states and access tokens;
@@ -44,6 +46,8 @@ class Settings:
         Seconds a SQLite writer waits for the database lock, > 0.
     threads : int
         Threads per worker process that run requests (database and engine work), >= 1.
+    max_body_bytes : int
+        Largest request body accepted (bytes); a larger one is ``413 payload_too_large``.
     ims_cat_version : str
         Version segment of the 1EdTech CAT API routes (``/ims/cat/{version}/...``).
     secret_key : str or None
@@ -60,6 +64,7 @@ class Settings:
     pool_size: int = 10
     sqlite_timeout: float = 30.0
     threads: int = 4
+    max_body_bytes: int = 64 * 2**20
     ims_cat_version: str = "v1p0"
     secret_key: str | None = None
     token_ttl: float = 900.0
@@ -75,6 +80,7 @@ class Settings:
             pool_size=int(env.get("ZAPCAT_DB_POOL_SIZE", "10")),
             sqlite_timeout=float(env.get("ZAPCAT_SQLITE_TIMEOUT", "30")),
             threads=int(env.get("ZAPCAT_THREADS", "4")),
+            max_body_bytes=int(env.get("ZAPCAT_MAX_BODY_BYTES", str(64 * 2**20))),
             ims_cat_version=env.get("ZAPCAT_IMS_CAT_VERSION", "v1p0"),
             secret_key=env.get("ZAPCAT_SECRET_KEY") or None,
             token_ttl=float(env.get("ZAPCAT_TOKEN_TTL", "900")),

@@ -7,22 +7,37 @@ from typing import Any
 from fastapi import APIRouter, status
 
 from api.deps import AdminKey, ContextDep
+from api.routes._body import IdempotencyHeader
 from api.schemas import AssessmentCreate, AssessmentView
 from api.services import assessments
+from api.services.idempotency import request_key
 
 router = APIRouter(prefix="/v1/assessments", tags=["assessments"])
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=AssessmentView)
-def create_assessment(body: AssessmentCreate, context: ContextDep, principal: AdminKey) -> Any:
-    """Create an assessment (admin); the configuration is validated against the bank."""
-    return assessments.create_assessment(
+async def create_assessment(
+    body: AssessmentCreate,
+    context: ContextDep,
+    principal: AdminKey,
+    idempotency_key: IdempotencyHeader = None,
+) -> Any:
+    """Create an assessment (admin); the configuration is validated against the bank.
+
+    Runs on the service's administrative thread (a large bank takes a moment to check),
+    so examinees' requests keep their threads meanwhile.
+    """
+    return await context.run_admin(
+        assessments.create_assessment,
         context.db,
         tenant=principal.tenant,
         bank=body.bank,
         bank_version=body.bank_version,
         config=body.config,
         name=body.name,
+        idempotency=request_key(
+            idempotency_key, "POST", "/v1/assessments", body.model_dump(mode="json")
+        ),
     )
 
 

@@ -2,38 +2,114 @@
 
 from __future__ import annotations
 
-from typing import Any
+import base64
+import binascii
+import json
+from typing import Annotated, Any
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, Body, status
+from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from api.deps import AdminKey, AnyKey, ContextDep
+from api.errors import InvalidRequestError
+from api.limits import INT_MAX
+from api.openapi import BANK_BODY, NEXT_PAGE_HEADERS, integer_text
+from api.routes._body import IdempotencyHeader
 from api.schemas import BankSummary, BankVersionView
 from api.services import banks
+from api.services.bank_documents import prepare_document
+from api.services.idempotency import IdempotencyKey
 
 router = APIRouter(prefix="/v1/banks", tags=["banks"])
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=BankSummary)
-def publish_bank(
+def _publish(context: Any, tenant: str, raw: bytes, key: str | None) -> dict[str, Any]:
+    prepared = prepare_document(raw, "/v1/banks")
+    idempotency = None if key is None else IdempotencyKey(key, prepared.fingerprint)
+    return banks.publish(context.db, tenant=tenant, prepared=prepared, idempotency=idempotency)
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=BankSummary,
+    openapi_extra={"requestBody": BANK_BODY},
+)
+async def publish_bank(
+    request: Request,
     context: ContextDep,
     principal: AdminKey,
-    document: dict[str, Any] = Body(description="A zapcat-bank/1 document."),  # noqa: B008
+    idempotency_key: IdempotencyHeader = None,
 ) -> dict[str, Any]:
-    """Publish a bank (admin): it becomes the next version (1, 2, ...) of its name."""
-    return banks.publish_bank(context.db, tenant=principal.tenant, document=document)
+    """Publish a bank (admin): it becomes the next version (1, 2, ...) of its name.
+
+    The body is a `zapcat-bank/1` document; every problem of it is listed at once
+    (`422 invalid_item_bank`). Parsing, validation and storage run on the service's
+    administrative thread (a large body in a child process), so examinees' requests keep
+    their threads, and the interpreter, meanwhile.
+    """
+    raw = await request.body()
+    return await context.run_admin(_publish, context, principal.tenant, raw, idempotency_key)
 
 
-@router.get("", response_model=list[BankSummary])
-def list_banks(context: ContextDep, principal: AnyKey) -> list[dict[str, Any]]:
-    """Every published bank version of the caller's tenant."""
-    return banks.list_banks(context.db, tenant=principal.tenant)
+def _cursor(entry: tuple[str, int]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(list(entry)).encode()).decode().rstrip("=")
+
+
+def _after(cursor: str | None) -> tuple[str, int] | None:
+    if cursor is None:
+        return None
+    try:
+        name, version = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if not isinstance(name, str) or type(version) is not int:
+            raise ValueError(cursor)
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+        raise InvalidRequestError(
+            f"cursor {cursor[:60]!r} is not one this service gave: use the X-Next-Cursor "
+            "header of the previous page, or omit it for the first page",
+            details={"cursor": cursor[:200]},
+        ) from None
+    return name, version
+
+
+@router.get("", response_model=list[BankSummary], responses={200: {"headers": NEXT_PAGE_HEADERS}})
+def list_banks(
+    request: Request,
+    response: Response,
+    context: ContextDep,
+    principal: AnyKey,
+    limit: Annotated[
+        int, Query(ge=1, le=1000, description="Most entries per page. " + integer_text())
+    ] = 100,
+    cursor: Annotated[
+        str | None,
+        Query(max_length=1000, description="Where to start: `X-Next-Cursor` of the last page."),
+    ] = None,
+) -> list[dict[str, Any]]:
+    """The published bank versions of the caller's tenant, by name then version, a page at a time.
+
+    List entries carry the first 200 characters of each description. When more entries
+    follow, the reply has `X-Next-Cursor` and a `Link: <...>; rel="next"` header.
+    """
+    entries, last = banks.bank_page(
+        context.db, tenant=principal.tenant, limit=limit, after=_after(cursor)
+    )
+    if last is not None:
+        token = _cursor(last)
+        response.headers["X-Next-Cursor"] = token
+        query = urlencode({"limit": limit, "cursor": token})
+        response.headers["Link"] = f'<{request.url.path}?{query}>; rel="next"'
+    return entries
 
 
 @router.get(
     "/{name}/versions/{version}", response_model=BankVersionView, response_model_exclude_none=True
 )
 def get_bank_version(
-    name: str, version: int, context: ContextDep, principal: AnyKey
+    name: str,
+    version: Annotated[int, Path(ge=1, le=INT_MAX, description=integer_text())],
+    context: ContextDep,
+    principal: AnyKey,
 ) -> dict[str, Any]:
     """One bank version; its items and parameters (``document``) only for admin keys."""
     return banks.get_bank_version(

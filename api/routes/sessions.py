@@ -7,15 +7,26 @@ from typing import Any
 from fastapi import APIRouter, status
 
 from api.deps import ContextDep, DeliverKey
+from api.routes._body import IdempotencyHeader
 from api.schemas import Delivery, ResponseCreate, SessionCreate, SessionView
 from api.services import sessions
+from api.services.idempotency import request_key
 
 router = APIRouter(prefix="/v1/sessions", tags=["sessions"])
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=Delivery)
-def start_session(body: SessionCreate, context: ContextDep, principal: DeliverKey) -> Any:
-    """Start a test; returns the first item (id and number of categories) and its seq."""
+def start_session(
+    body: SessionCreate,
+    context: ContextDep,
+    principal: DeliverKey,
+    idempotency_key: IdempotencyHeader = None,
+) -> Any:
+    """Start a test; returns the first item (id and number of categories) and its seq.
+
+    Send an `Idempotency-Key` to make the start safe to retry: a lost reply, retried with
+    the same key and body, returns the same session instead of starting a second one.
+    """
     return sessions.start_session(
         context.db,
         tenant=principal.tenant,
@@ -23,6 +34,9 @@ def start_session(body: SessionCreate, context: ContextDep, principal: DeliverKe
         examinee_ref=body.examinee_ref,
         seed=body.seed,
         scope=principal.scope,
+        idempotency=request_key(
+            idempotency_key, "POST", "/v1/sessions", body.model_dump(mode="json")
+        ),
     )
 
 

@@ -10,10 +10,16 @@ from sqlalchemy.orm import Session, defer
 
 from api.db import Database
 from api.errors import NotFoundError
-from api.models import Assessment, BankVersion, ExposureCount, iso, utcnow
+from api.limits import is_server_id
+from api.models import Assessment, BankVersion, iso, utcnow
+from api.services.bank_documents import building_large_objects
 from api.services.banks import ImmutableCache, find_bank_version, load_bank
+from api.services.config_limits import checked_config
+from api.services.idempotency import IdempotencyKey, create_once, replay
+from engine import session as cat
 from engine.config import CATConfig
 from item_banks.bank import ItemBank
+from item_banks.errors import ZapcatError
 
 
 def _view(row: Assessment, bank: BankVersion) -> dict[str, Any]:
@@ -37,23 +43,37 @@ def create_assessment(
     bank_version: int,
     config: dict[str, Any],
     name: str = "",
+    idempotency: IdempotencyKey | None = None,
 ) -> dict[str, Any]:
     """Create an assessment on a published bank version of the tenant.
 
-    The configuration is validated against the bank by ``CATConfig.from_dict`` (every
-    problem is reported at once, code ``invalid_config``) and stored in its complete
-    form (``to_dict``: defaults filled in), so later engine default changes do not change
-    a published assessment.
+    The configuration is validated against the bank by ``CATConfig.from_dict`` and the
+    service's bounds (:mod:`api.services.config_limits`; every problem is reported at
+    once, code ``invalid_config``) and stored in its complete form (``to_dict``: defaults
+    filled in), so later engine default changes do not change a published assessment.
+    All of that happens before the write transaction, which only inserts one row
+    (exposure counts get their rows when an item is first presented).
+
+    Parameters
+    ----------
+    idempotency : IdempotencyKey, optional
+        A retry with the same key and body gets the first reply.
 
     Returns
     -------
     dict
         The assessment view (``assessment_id, name, bank, bank_version, config, ...``).
     """
+    stored_reply = replay(db, tenant, idempotency)
+    if stored_reply is not None:
+        return stored_reply
     version_row = find_bank_version(db, tenant=tenant, name=bank, version=bank_version)
     item_bank = load_bank(db, version_row)
-    full_config = CATConfig.from_dict(config, item_bank).to_dict()
-    with db.write() as session:
+    engine_config = checked_config(config, item_bank)
+    full_config = engine_config.to_dict()
+    created: list[str] = []
+
+    def create(session: Session) -> dict[str, Any]:
         row = Assessment(
             id=str(uuid.uuid4()),
             tenant=tenant,
@@ -65,14 +85,33 @@ def create_assessment(
         )
         session.add(row)
         session.flush()
-        session.add_all(
-            ExposureCount(assessment_id=row.id, item_id=item_id, count=0)
-            for item_id in item_bank.item_ids
-        )
+        created[:] = [row.id]
         return _view(row, version_row)
+
+    reply = create_once(db, tenant, idempotency, create)
+    if created:  # the first session start needs no parsing and no engine tables
+        warm(item_bank, engine_config)
+        _LOADED.put((db.uid, created[0]), (tenant, item_bank, engine_config))
+    return reply
+
+
+def warm(bank: ItemBank, config: CATConfig) -> None:
+    """Build the engine's cached tables of (bank, config) now, outside any transaction.
+
+    The first :func:`engine.session.start` on a bank computes its information tables
+    (about 0.1 ms per item); doing it here keeps that work away from the write lock that
+    a session start holds.
+    """
+    try:
+        with building_large_objects():
+            cat.start(bank, config, seed=0)
+    except ZapcatError:  # the real start will report it
+        pass
 
 
 def _find(session: Session, tenant: str, assessment_id: str) -> tuple[Assessment, BankVersion]:
+    if not is_server_id(assessment_id):
+        raise NotFoundError("assessment", assessment_id)
     found = session.execute(
         select(Assessment, BankVersion)
         .join(BankVersion, Assessment.bank_version_id == BankVersion.id)
@@ -94,6 +133,12 @@ def get_assessment(db: Database, *, tenant: str, assessment_id: str) -> dict[str
 _LOADED = ImmutableCache(64)
 
 
+def is_loaded(db: Database, tenant: str, assessment_id: str) -> bool:
+    """Whether :func:`load_assessment` would answer from the cache (no parsing)."""
+    hit = _LOADED.peek((db.uid, assessment_id))
+    return hit is not None and hit[0] == tenant
+
+
 def load_assessment(
     db: Database, session: Session, *, tenant: str, assessment_id: str
 ) -> tuple[ItemBank, CATConfig]:
@@ -113,6 +158,8 @@ def load_assessment(
     NotFoundError
         Unknown assessment, or one of another tenant.
     """
+    if not is_server_id(assessment_id):
+        raise NotFoundError("assessment", assessment_id)
     key = (db.uid, assessment_id)
     hit = _LOADED.peek(key)
     if hit is not None and hit[0] == tenant:
@@ -124,9 +171,13 @@ def load_assessment(
         raise NotFoundError("assessment", assessment_id)
 
     def build() -> tuple[str, ItemBank, CATConfig]:
-        version_row = session.get_one(BankVersion, row.bank_version_id)
+        version_row = session.get_one(
+            BankVersion, row.bank_version_id, options=[defer(BankVersion.document)]
+        )
         bank = load_bank(db, version_row)
-        return row.tenant, bank, CATConfig.from_dict(row.config, bank)
+        config = CATConfig.from_dict(row.config, bank)
+        warm(bank, config)
+        return row.tenant, bank, config
 
     _, bank, config = _LOADED.get(key, build)
     return bank, config

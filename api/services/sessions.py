@@ -16,12 +16,16 @@ import uuid
 from typing import Any
 
 from sqlalchemy import Connection, Row, bindparam, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from api.db import Database
 from api.errors import FutureSeqError, NotFoundError, StaleSeqError
+from api.limits import is_server_id
 from api.models import Assessment, ExposureCount, Response, TestSession, iso, utcnow
-from api.services.assessments import load_assessment
+from api.services.assessments import is_loaded, load_assessment
+from api.services.idempotency import IdempotencyKey, create_once, replay
 from engine import session as cat
 from engine.config import CATConfig
 from engine.state import CATState
@@ -52,18 +56,25 @@ def _exposure(session: Session, assessment_id: str, config: CATConfig) -> dict[s
 
 
 _EXPOSURE = ExposureCount.__table__
-_EXPOSE = (
-    update(_EXPOSURE)
-    .where(
-        _EXPOSURE.c.assessment_id == bindparam("b_assessment"),
-        _EXPOSURE.c.item_id == bindparam("b_item"),
+
+
+def _upsert(dialect: str) -> Any:
+    insert_ = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    stmt = insert_(_EXPOSURE).values(
+        assessment_id=bindparam("b_assessment"), item_id=bindparam("b_item"), count=1
     )
-    .values(count=_EXPOSURE.c.count + 1)
-)
+    return stmt.on_conflict_do_update(
+        index_elements=[_EXPOSURE.c.assessment_id, _EXPOSURE.c.item_id],
+        set_={"count": _EXPOSURE.c.count + 1},
+    )
+
+
+_EXPOSE = {dialect: _upsert(dialect) for dialect in ("sqlite", "postgresql")}
+"""Count one exposure: the item's row is created by its first exposure (one statement)."""
 
 
 def _expose(conn: Connection, assessment_id: str, item_id: str) -> None:
-    conn.execute(_EXPOSE, {"b_assessment": assessment_id, "b_item": item_id})
+    conn.execute(_EXPOSE[conn.dialect.name], {"b_assessment": assessment_id, "b_item": item_id})
 
 
 def _present(bank: ItemBank, item_id: str | None) -> dict[str, Any] | None:
@@ -147,6 +158,7 @@ def start_session(
     examinee_ref: str,
     seed: int | None = None,
     scope: str = "deliver",
+    idempotency: IdempotencyKey | None = None,
     overrides: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Start a test: the engine picks the first item, which counts as exposed.
@@ -163,6 +175,8 @@ def start_session(
         Seed of the engine's random choices, ``0 <= seed < 2**53``; default random.
     scope : str
         Scope of the caller (decides what a result shows when nothing can be given).
+    idempotency : IdempotencyKey, optional
+        A retry with the same key and body gets the first reply and starts nothing.
     overrides : dict, optional
         Changes of this session's configuration (see :func:`session_config`), stored
         with the session and applied to every later step.
@@ -173,9 +187,14 @@ def start_session(
         ``{session_id, status, seq, item: {item_id, n_categories} | None, result}``.
     """
     seed = secrets.randbits(53) if seed is None else int(seed)
-    with db.write() as session:
+    stored_reply = replay(db, tenant, idempotency)
+    if stored_reply is not None:
+        return stored_reply
+    with db.read() as session:  # parsing a bank never holds the write lock
         bank, config = load_assessment(db, session, tenant=tenant, assessment_id=assessment_id)
         config = session_config(config, overrides)
+
+    def create(session: Session) -> dict[str, Any]:
         exposure = _exposure(session, assessment_id, config)
         state = cat.start(bank, config, seed=seed, exposure=exposure)
         conn = session.connection()
@@ -208,6 +227,8 @@ def start_session(
         )
         return _delivery(session_id, seq, bank, config, state, scope)
 
+    return create_once(db, tenant, idempotency, create)
+
 
 _SESSIONS = TestSession.__table__
 _RESPONSES = Response.__table__
@@ -233,6 +254,8 @@ _INSERT_RESPONSE = insert(_RESPONSES)
 
 def _locked_session(conn: Connection, tenant: str, session_id: str) -> Row[Any]:
     """The session's row, locked until the transaction ends (FOR UPDATE on PostgreSQL)."""
+    if not is_server_id(session_id):
+        raise NotFoundError("session", session_id)
     row = conn.execute(_LOCK_SESSION, {"b_id": session_id, "b_tenant": tenant}).first()
     if row is None:
         raise NotFoundError("session", session_id)
@@ -265,13 +288,41 @@ def respond(
     dict
         ``{session_id, status, seq, item, result}`` as :func:`start_session`.
     """
+    for _attempt in range(3):
+        try:
+            return _respond(db, tenant, session_id, item_id, seq, response, scope)
+        except _ColdAssessment as cold:  # parse the bank outside the write lock, then retry
+            with db.read() as session:
+                load_assessment(db, session, tenant=tenant, assessment_id=cold.assessment_id)
+    return _respond(db, tenant, session_id, item_id, seq, response, scope)  # pragma: no cover
+
+
+class _ColdAssessment(Exception):
+    def __init__(self, assessment_id: str) -> None:
+        self.assessment_id = assessment_id
+
+
+def _respond(
+    db: Database, tenant: str, session_id: str, item_id: str, seq: int, response: int, scope: str
+) -> dict[str, Any]:
     with db.write() as session:
         conn = session.connection()
         row = _locked_session(conn, tenant, session_id)
+        if not is_loaded(db, tenant, row.assessment_id):
+            raise _ColdAssessment(row.assessment_id)
         answered = row.seq if row.status == FINISHED else row.seq - 1
         if seq <= answered:
             stored = conn.execute(_STORED_RESPONSE, {"b_id": row.id, "b_seq": seq}).one()
             if stored.item_id == item_id and stored.response == response:
+                if scope == "admin" and stored.reply.get("status") == FINISHED:
+                    # the stored reply is the delivery view: an admin gets the admin view
+                    # of the same final state, as the first call did
+                    bank, config = load_assessment(
+                        db, session, tenant=tenant, assessment_id=row.assessment_id
+                    )
+                    config = session_config(config, row.config_overrides)
+                    state = CATState.from_dict(row.state)
+                    return _delivery(row.id, stored.reply["seq"], bank, config, state, scope)
                 return stored.reply
             raise StaleSeqError(
                 f"seq {seq} of session {row.id!r} was already answered (item "
@@ -322,6 +373,8 @@ def respond(
 
 def get_session(db: Database, *, tenant: str, session_id: str, scope: str) -> dict[str, Any]:
     """Status, responses so far, the presented item, and the result once finished."""
+    if not is_server_id(session_id):
+        raise NotFoundError("session", session_id)
     with db.read() as session:
         row = session.scalars(
             select(TestSession).where(TestSession.id == session_id, TestSession.tenant == tenant)

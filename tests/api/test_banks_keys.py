@@ -145,7 +145,7 @@ def test_health_and_metrics(client, tenant):
     assert health.status_code == 200
     assert health.json()["status"] == "ok" and health.json()["schema_revision"] == HEAD
     client.get("/v1/banks", headers=tenant.admin)
-    text = client.get("/metrics").text
+    text = client.get("/metrics", headers=tenant.admin).text
     assert 'zapcat_http_requests_total{method="GET",route="/v1/banks",status="200"}' in text
     assert "zapcat_http_request_duration_seconds_bucket" in text
     assert 'zapcat_sessions{status="in_progress"}' in text

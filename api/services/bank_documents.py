@@ -1,0 +1,187 @@
+"""Heavy bank-document work kept away from the threads that serve examinees.
+
+Python runs one thread at a time (the GIL), and a single ``json.loads`` or ``json.dumps``
+of a 20 MB document holds it for a second or more: every examinee's answer in the same
+process waits that long. So:
+
+- a large published body (over :data:`CHILD_PROCESS_BYTES`) is parsed, validated and
+  serialised in a child process (:func:`prepare_document`), which sends back the stored
+  text and the summary only;
+- a stored document is parsed item by item (:func:`parse_stored`), each step short, so
+  that other threads get the interpreter between items;
+- while a large bank is built, the cyclic garbage collector is held (its full passes
+  over a growing heap of millions of objects stop every thread for up to a second), and
+  the bank's objects are then moved out of its reach (``gc.freeze``): they live as long
+  as the process caches them, and later full collections need not scan them again.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import multiprocessing
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from api.errors import MalformedJSONError
+from api.services.idempotency import fingerprint
+from item_banks.bank import ItemBank
+from item_banks.errors import BankValidationError, Problem
+from item_banks.io import bank_from_dict
+
+CHILD_PROCESS_BYTES = 1_000_000
+"""Bodies larger than this are prepared in the child process."""
+
+_DECODER = json.JSONDecoder()
+_WHITESPACE = " \t\n\r"
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A validated document, ready to store: its text pieces and summary."""
+
+    name: str
+    description: str
+    n_items: int
+    head: dict[str, Any]
+    items_text: str
+    fingerprint: str
+
+    def text(self, version: int) -> str:
+        """The stored document with its version number."""
+        head = json.dumps({**self.head, "version": str(version)}, ensure_ascii=True)
+        return head[:-1] + ', "items": ' + self.items_text + "}"
+
+
+def _prepare_here(raw: bytes, path: str, limits: Any) -> Prepared:
+    try:
+        document = json.loads(raw)
+    except (ValueError, RecursionError) as error:
+        raise MalformedJSONError(error) from None
+    return prepare_parsed(document, path, limits)
+
+
+def prepare_parsed(document: Any, path: str, limits: Any) -> Prepared:
+    """:class:`Prepared` of a parsed document; ``limits(document)`` validates it."""
+    bank = limits(document)
+    head = bank.to_dict()
+    items_text = json.dumps(head.pop("items"), ensure_ascii=True, allow_nan=False)
+    return Prepared(
+        name=bank.name,
+        description=bank.description,
+        n_items=len(bank),
+        head=head,
+        items_text=items_text,
+        fingerprint=fingerprint("POST", path, document),
+    )
+
+
+def _prepare_child(raw: bytes, path: str) -> tuple[str, Any]:
+    """Run in the child: ``("ok", Prepared)`` or the error as plain data (picklable)."""
+    from api.services.banks import validate_document
+
+    try:
+        return "ok", _prepare_here(raw, path, validate_document)
+    except MalformedJSONError as error:
+        return "json", (error.message, error.details)
+    except BankValidationError as error:
+        return "bank", [p.to_dict() for p in error.problems]
+
+
+_POOL: ProcessPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def _pool() -> ProcessPoolExecutor:
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            context = multiprocessing.get_context("spawn")  # no forked threads or sockets
+            _POOL = ProcessPoolExecutor(max_workers=1, mp_context=context)
+        return _POOL
+
+
+def prepare_document(raw: bytes, path: str = "/v1/banks") -> Prepared:
+    """Parse, validate and serialise a published body (large ones in the child process).
+
+    Raises
+    ------
+    MalformedJSONError
+    BankValidationError
+    """
+    if len(raw) <= CHILD_PROCESS_BYTES:
+        from api.services.banks import validate_document
+
+        return _prepare_here(raw, path, validate_document)
+    kind, value = _pool().submit(_prepare_child, raw, path).result()
+    if kind == "ok":
+        return value
+    if kind == "json":
+        error = MalformedJSONError(ValueError(value[0]))
+        error.message, error.details = value
+        raise error
+    raise BankValidationError([Problem(**p) for p in value], source="request body")
+
+
+_GC_LOCK = threading.Lock()
+_GC_HOLDERS = 0
+
+
+@contextmanager
+def building_large_objects() -> Iterator[None]:
+    """Hold the cyclic garbage collector while a large, long-lived structure is built.
+
+    On exit the objects built so far are frozen (``gc.freeze``) and collection resumes;
+    nested and concurrent uses are counted.
+    """
+    global _GC_HOLDERS
+    with _GC_LOCK:
+        _GC_HOLDERS += 1
+        gc.disable()
+    try:
+        yield
+    finally:
+        with _GC_LOCK:
+            _GC_HOLDERS -= 1
+            if _GC_HOLDERS == 0:
+                gc.freeze()
+                gc.enable()
+
+
+def _skip(text: str, at: int) -> int:
+    while at < len(text) and text[at] in _WHITESPACE:
+        at += 1
+    return at
+
+
+def parse_stored(text: str, *, source: str) -> ItemBank:
+    """The bank of a stored document, decoded one item at a time (see the module doc)."""
+    at = _skip(text, 0)
+    if not text.startswith("{", at):
+        return bank_from_dict(json.loads(text), source=source)
+    document: dict[str, Any] = {}
+    at = _skip(text, at + 1)
+    while at < len(text) and text[at] != "}":
+        key, at = _DECODER.raw_decode(text, at)
+        at = _skip(text, _skip(text, at) + 1)  # the colon
+        if key == "items" and text.startswith("[", at):
+            items: list[Any] = []
+            at = _skip(text, at + 1)
+            while text[at] != "]":
+                item, at = _DECODER.raw_decode(text, at)
+                items.append(item)
+                at = _skip(text, at)
+                if text[at] == ",":
+                    at = _skip(text, at + 1)
+            document[key] = items
+            at += 1
+        else:
+            document[key], at = _DECODER.raw_decode(text, at)
+        at = _skip(text, at)
+        if at < len(text) and text[at] == ",":
+            at = _skip(text, at + 1)
+    return bank_from_dict(document, source=source)
