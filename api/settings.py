@@ -20,6 +20,8 @@ variable                   meaning
                            is closed (``expired``), default 86400; 0 never.
 ``ZAPCAT_CLEANUP_EVERY``   seconds between two clean-ups of idle sessions, default
                            300; 0 turns the schedule off.
+``ZAPCAT_EXPORT_SECRET``   key of the examinee pseudonyms in response exports (stable
+                           across exports when set; a random key per export otherwise).
 =========================  ==========================================================
 """
 
@@ -58,6 +60,8 @@ class Settings:
         Seconds of inactivity after which an unfinished session is closed (0: never).
     cleanup_every : float
         Seconds between clean-ups of idle sessions (0: no schedule).
+    export_secret : str, optional
+        Key of the examinee pseudonyms of response exports.
     """
 
     database_url: str = DEFAULT_DATABASE_URL
@@ -70,6 +74,7 @@ class Settings:
     token_ttl: float = 900.0
     session_idle: float = 86400.0
     cleanup_every: float = 300.0
+    export_secret: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -86,6 +91,7 @@ class Settings:
             token_ttl=float(env.get("ZAPCAT_TOKEN_TTL", "900")),
             session_idle=float(env.get("ZAPCAT_SESSION_IDLE", "86400")),
             cleanup_every=float(env.get("ZAPCAT_CLEANUP_EVERY", "300")),
+            export_secret=env.get("ZAPCAT_EXPORT_SECRET") or None,
         )
 
     @property
