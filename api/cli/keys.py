@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from api.cli._common import console, err_console, fail
-from item_banks.errors import NotFoundError, ZapcatError
+from item_banks.errors import ZapcatError
 
 if TYPE_CHECKING:
     from api.db import Database
@@ -117,6 +117,7 @@ def revoke(
     """Revoke a key (services stop accepting it within 30 seconds)."""
     from sqlalchemy import select
 
+    from api.errors import NotFoundError
     from api.models import ApiKey
 
     db = open_database(database_url)

@@ -17,26 +17,6 @@ if TYPE_CHECKING:
 
 # the engine (scipy) and rich's progress bars are imported when the command runs
 
-
-class Selector(StrEnum):
-    """Item selectors."""
-
-    mfi = "mfi"
-    kl = "kl"
-    mepv = "mepv"
-    a_stratified = "a_stratified"
-    shadow = "shadow"
-
-
-class Estimator(StrEnum):
-    """Ability estimators."""
-
-    eap = "eap"
-    map = "map"
-    ml = "ml"
-    wle = "wle"
-
-
 class Classification(StrEnum):
     """Classification stopping rules."""
 
@@ -76,9 +56,18 @@ def simulate_command(
         Path | None,
         typer.Option("--config", help="CATConfig as JSON (options below override its keys)."),
     ] = None,
-    selector: Annotated[Selector | None, typer.Option(help="Item selector (default mfi).")] = None,
+    selector: Annotated[
+        str | None,
+        typer.Option(
+            help="Item selector registered in engine.selection: mfi (default), kl, mepv, mpwi, "
+            "a_stratified, shadow; an unknown name is refused with the registered ones."
+        ),
+    ] = None,
     estimator: Annotated[
-        Estimator | None, typer.Option(help="Ability estimator (default eap).")
+        str | None,
+        typer.Option(
+            help="Ability estimator registered in engine.ability: eap (default), map, ml, wle."
+        ),
     ] = None,
     stop_se: Annotated[
         float | None, typer.Option("--stop-se", help="Stop at SE <= this (default 0.3).")
@@ -146,8 +135,8 @@ def simulate_command(
             soft_wrap=True,
         )
     overrides = {
-        "selector": selector.value if selector else None,
-        "estimator": estimator.value if estimator else None,
+        "selector": selector,
+        "estimator": estimator,
         "stop_se": stop_se,
         "min_items": min_items,
         "max_items": max_items,

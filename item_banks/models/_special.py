@@ -32,3 +32,8 @@ def log_expit(x: Any, /, **kwargs: Any) -> Any:
 def logsumexp(a: Any, /, **kwargs: Any) -> Any:
     """``scipy.special.logsumexp``."""
     return _special().logsumexp(a, **kwargs)
+
+
+def logit(x: Any, /, **kwargs: Any) -> Any:
+    """``scipy.special.logit`` (log-odds)."""
+    return _special().logit(x, **kwargs)
