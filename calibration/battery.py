@@ -105,6 +105,30 @@ def estimate_correlation(
     return rho, se
 
 
+def nearest_correlation(m: FloatArray, floor: float = 1e-3, n_iter: int = 100) -> FloatArray:
+    """The nearest correlation matrix with eigenvalues >= ``floor`` (Higham 2002).
+
+    Pairwise estimates need not form a possible (positive definite) matrix; alternating
+    projections with Dykstra's correction onto {eigenvalues >= floor} and {unit diagonal}
+    find the nearest one in the Frobenius norm. A positive definite ``m`` is returned as
+    it is.
+    """
+    m = (np.asarray(m, dtype=float) + np.asarray(m, dtype=float).T) / 2
+    if np.linalg.eigvalsh(m).min() >= floor:
+        return m
+    y, ds = m.copy(), np.zeros_like(m)
+    for _ in range(n_iter):
+        r = y - ds
+        w, v = np.linalg.eigh(r)
+        x = (v * np.maximum(w, floor)) @ v.T
+        ds = x - r
+        y = x.copy()
+        np.fill_diagonal(y, 1.0)
+        if np.linalg.eigvalsh(y).min() >= floor / 2:
+            break
+    return y
+
+
 @dataclass(frozen=True)
 class BatteryCalibration:
     """Result of :func:`calibrate_battery`.
@@ -114,7 +138,12 @@ class BatteryCalibration:
     skills : tuple of str
     results : dict of skill to CalibrationResult
     banks : dict of skill to ItemBank
-    correlations, correlation_se : ndarray, shape (K, K)
+    correlations : ndarray, shape (K, K)
+        The pairwise estimates, moved to the nearest positive definite correlation matrix
+        when they do not form one (:func:`nearest_correlation`; ``adjusted`` says so).
+    pairwise, correlation_se : ndarray, shape (K, K)
+        The pairwise maximum-likelihood estimates and their SEs.
+    adjusted : bool
     n_pairs : ndarray of int, shape (K, K)
         Persons with responses to both skills of each pair.
     """
@@ -123,7 +152,9 @@ class BatteryCalibration:
     results: dict[str, CalibrationResult]
     banks: dict[str, ItemBank]
     correlations: FloatArray
+    pairwise: FloatArray
     correlation_se: FloatArray
+    adjusted: bool
     n_pairs: NDArray[np.intp]
 
     def battery_dict(self, name: str, bank_paths: Mapping[str, str], **cat: Any) -> dict:
@@ -132,8 +163,11 @@ class BatteryCalibration:
                      "cat": dict(cat) or {"stop_se": 0.35, "max_items": 20},
                      "collateral": {"borrow": j > 0, "min_items": 5}}
                     for j, s in enumerate(self.skills)]  # fmt: skip
+        note = (" (pairwise correlations moved to the nearest positive definite matrix)"
+                if self.adjusted else "")
+        source = next(iter(self.results.values())).data.source
         return {"format": "zapcat-battery/1", "name": name, "version": "1",
-                "description": f"Calibrated from {next(iter(self.results.values())).data.source}",
+                "description": f"Calibrated from {source}{note}",
                 "order": "fixed", "sections": sections,
                 "correlations": {"skills": list(self.skills),
                                  "matrix": self.correlations.round(6).tolist(),
@@ -205,8 +239,18 @@ def calibrate_battery(
             r, e = estimate_correlation(liks[names[a]][both], liks[names[b]][both], points)
             corr[a, b] = corr[b, a] = r
             se[a, b] = se[b, a] = e
-    return BatteryCalibration(names, results, banks, corr, se, n_pairs)
+    fixed = nearest_correlation(corr)
+    adjusted = not np.array_equal(fixed, corr)
+    return BatteryCalibration(names, results, banks, fixed, corr, se, adjusted, n_pairs)
 
 
-__all__ = ["BatteryCalibration", "bivariate_weights", "calibrate_battery",
-           "estimate_correlation", "grid", "pair_loglik", "person_likelihoods"]  # fmt: skip
+__all__ = [
+    "BatteryCalibration",
+    "bivariate_weights",
+    "calibrate_battery",
+    "estimate_correlation",
+    "grid",
+    "nearest_correlation",
+    "pair_loglik",
+    "person_likelihoods",
+]  # fmt: skip

@@ -10,6 +10,7 @@ from __future__ import annotations
 import typer
 
 from api.cli import bank as _bank
+from api.cli import battery as _battery
 from api.cli import calibrate as _calibrate
 from api.cli import keys as _keys
 from api.cli import report as _report
@@ -25,6 +26,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(_bank.app, name="bank")
+app.add_typer(_battery.app, name="battery")
 app.command(name="calibrate")(_calibrate.calibrate)
 app.add_typer(_keys.app, name="keys")
 app.command("serve")(_serve.serve)

@@ -10,6 +10,8 @@ from typing import Annotated, Any
 import typer
 
 from api.cli._common import console, fail
+from engine.battery_report import battery_report
+from engine.battery_summary import REPORT_FORMAT as BATTERY_FORMAT
 from engine.report import simulation_report
 from engine.simulation import REPORT_FORMAT as SIMULATION_FORMAT
 from item_banks.errors import ReportInputError, ZapcatError
@@ -28,7 +30,12 @@ def _simulation(data: dict[str, Any], source: str) -> HtmlReport:
     return simulation_report(data, source=source)
 
 
-BUILDERS: dict[str, Builder] = {BANK_FORMAT: _bank, SIMULATION_FORMAT: _simulation}
+def _battery(data: dict[str, Any], source: str) -> HtmlReport:
+    return battery_report(data, source=source)
+
+
+BUILDERS: dict[str, Builder] = {BANK_FORMAT: _bank, SIMULATION_FORMAT: _simulation,
+                                BATTERY_FORMAT: _battery}  # fmt: skip
 """Report builder for each ``format`` value of the JSON files ``zapcat report`` reads."""
 
 

@@ -99,3 +99,15 @@ def test_items_without_a_skill_are_named():
     data = ResponseData.from_matrix(y, item_ids=["a", "b", "c"])
     with pytest.raises(Exception, match="item 'c' of the responses has no skill"):
         calibrate_battery(data, {"a": "x", "b": "y"})
+
+
+def test_nearest_correlation_is_positive_definite_and_close():
+    from calibration.battery import nearest_correlation
+
+    m = np.array([[1, 0.98, 0.5], [0.98, 1, 0.9], [0.5, 0.9, 1.0]])  # not possible
+    assert np.linalg.eigvalsh(m).min() < 0
+    fixed = nearest_correlation(m)
+    assert np.allclose(np.diag(fixed), 1) and np.linalg.eigvalsh(fixed).min() > 0
+    assert np.abs(fixed - m).max() < 0.15
+    good = np.array([[1, 0.3], [0.3, 1.0]])
+    assert nearest_correlation(good) is not None and np.array_equal(nearest_correlation(good), good)
