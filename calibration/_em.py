@@ -265,22 +265,13 @@ def _valid_rows(g: Group, v: FloatArray) -> NDArray[np.bool_]:
 
 
 def _valid_rows_unchecked(g: Group, v: FloatArray) -> NDArray[np.bool_]:
-    names = g.names
-    limited = np.ones(len(names), dtype=bool)
+    limited = np.ones(len(g.names), dtype=bool)
     if g.slope_intercept:  # b = -d / a may be large while a and d are moderate
         limited[g.b_cols] = False
     ok = np.all(np.isfinite(v), axis=1) & np.all(np.abs(v[:, limited]) < PARAM_LIMIT, axis=1)
-    if "a" in names:  # negative slopes are allowed (reverse-keyed items): the true maximum
-        ok &= np.abs(v[:, names.index("a")]) > 1e-6
-    c = v[:, names.index("c")] if "c" in names else 0.0
-    u = v[:, names.index("u")] if "u" in names else 1.0
-    if "c" in names:
-        ok &= (c >= 0.0) & (c < 0.999)
-    if "u" in names:
-        ok &= (u <= 1.0) & (u > c + 1e-3)
-    if g.model.name == "grm" and g.n_categories > 2:  # P(X >= k) decreasing in k
-        ok &= np.all(np.diff(v[:, 1:], axis=1) * np.sign(v[:, :1]) > 1e-8, axis=1)
-    return ok
+    # the model's admissible region; negative slopes are allowed (reverse-keyed items):
+    # the true maximum
+    return ok & g.model.admissible(v, g.n_categories, reverse_slopes=True)
 
 
 def _item_objective(

@@ -13,7 +13,7 @@ import time
 import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -33,6 +33,9 @@ from calibration.priors import DEFAULT_PRIORS, Prior, parse_prior
 from item_banks.bank import ItemBank
 from item_banks.errors import CalibrationError, ConvergenceWarning, ZapcatError
 from item_banks.models import get_model
+
+if TYPE_CHECKING:  # results import this module's layout helpers at run time
+    from calibration.results import CalibrationResult
 
 SE_METHODS = ("louis", "crossprod", "none")
 
@@ -434,7 +437,7 @@ class Calibrator:
 
 def calibrate(
     data: ResponseData | pd.DataFrame | str | Path, model: str = "2pl", **options: Any
-) -> Any:
+) -> CalibrationResult:
     """Calibrate and return the :class:`~calibration.results.CalibrationResult`.
 
     Shorthand for ``Calibrator(model, **options).fit(data).result_``.

@@ -19,6 +19,7 @@ from calibration.data import ResponseData
 from calibration.priors import Prior
 from item_banks.bank import Item, ItemBank
 from item_banks.errors import CalibrationError
+from item_banks.models import param_sort_key
 
 
 def _zapcat_version() -> str:
@@ -111,9 +112,7 @@ class CalibrationResult:
         names = [
             c for c in frame.columns if c not in ("model", "n_categories") and not c.endswith("_se")
         ]
-        from item_banks.io import _param_sort_key
-
-        names.sort(key=_param_sort_key)
+        names.sort(key=param_sort_key)
         cols = ["model", "n_categories"] + [x for n in names for x in (n, f"{n}_se")]
         return frame[cols]
 
@@ -198,11 +197,22 @@ class CalibrationResult:
         }
 
     def negative_slopes(self) -> list[str]:
-        """Ids of items whose estimated slope ``a`` is negative (reverse-keyed items)."""
-        if "a" not in self.params:
-            return []
-        a = self.params["a"]
-        return [str(i) for i in a.index[a.notna() & (a <= 0)]]
+        """Ids of items whose estimated slope is negative (reverse-keyed items).
+
+        The slope is the parameter with role ``slope`` in the item model's contract.
+        """
+        return [item_id for item_id, _, _ in self._negative_slopes()]
+
+    def _negative_slopes(self) -> list[tuple[str, str, float]]:
+        out = []
+        for g, values in zip(self.problem.groups, self._entries[0], strict=True):
+            cols = g.model.columns(g.n_categories, "slope")
+            if cols:
+                for r in np.nonzero(values[:, cols[0]] <= 0)[0]:
+                    out.append((self.item_ids[g.items[r]], g.names[cols[0]],
+                                float(values[r, cols[0]])))  # fmt: skip
+        order = {item_id: n for n, item_id in enumerate(self.item_ids)}
+        return sorted(out, key=lambda entry: order[entry[0]])
 
     def _items(self, skip: set[str] | frozenset[str] = frozenset()) -> list[Item]:
         from item_banks.models import get_model
@@ -237,9 +247,9 @@ class CalibrationResult:
             When some items have negative slopes (an item bank needs ``a > 0``): reverse
             their scoring (or leave them out) and calibrate again.
         """
-        negative = self.negative_slopes()
+        negative = self._negative_slopes()
         if negative:
-            shown = ", ".join(f"{i} (a = {self.params.loc[i, 'a']:.3f})" for i in negative[:20])
+            shown = ", ".join(f"{i} ({n} = {v:.3f})" for i, n, v in negative[:20])
             raise CalibrationError(
                 f"{len(negative)} item(s) have negative slopes, which an item bank does not "
                 f"allow: {shown}; reverse their scoring or leave them out and calibrate again"

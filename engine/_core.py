@@ -45,12 +45,19 @@ def pair_prob(bank: ItemBank, theta: FloatArray, items: IntArray) -> FloatArray:
     return np.exp(pair_eval(bank, theta, items, "log_prob"))
 
 
-def item_eligibility(tables: BankTables) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
-    """Items the engine may ever give as scored items, and as pretest items.
+def item_eligibility(
+    tables: BankTables, config: CATConfig
+) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
+    """Items a test of ``config`` may ever give as scored items, and as pretest items.
 
-    The one place where an item's own attributes decide whether it can be administered
-    (today its status: ``operational`` / ``pretest``; retired items never); everything
-    per test (given, refused, enemies, content, exposure cap) is masked per row.
+    The one place where an item's own attributes (and the configuration's view of them)
+    decide whether it can be administered: today its status (``operational`` /
+    ``pretest``; retired items never). Everything per test (given, refused, enemies,
+    content, exposure cap) is masked per row.
+
+    Returns
+    -------
+    scored, pretest : ndarray of bool, shape (n_items,)
     """
     return tables.meta("operational"), tables.meta("pretest")
 
@@ -86,7 +93,7 @@ class Plan:
         self.n_items = len(bank)
         self.item_ids = bank.item_ids
         self.index = {item_id: i for i, item_id in enumerate(self.item_ids)}
-        self.operational, self.pretest = item_eligibility(tables)
+        self.operational, self.pretest = item_eligibility(tables, config)
         self.all_operational = bool(self.operational.all())
         self.max_len = config.max_items + config.constraints.pretest_count
         # roles
@@ -181,7 +188,7 @@ class Rows:
         if self.prior is None:
             self.theta = np.full(n_rows, plan.theta0)
             self.se = np.full(n_rows, plan.se0)
-            self.start_theta = np.full(n_rows, cfg.start_theta)
+            self.start_theta = np.full(n_rows, cfg.start.theta)
         else:
             empty = np.zeros((n_rows, 0), dtype=np.intp)
             self.theta, self.se = plan.estimator._estimate_rows(

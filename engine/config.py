@@ -16,15 +16,12 @@ flat form (used by simulation reports).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from engine import _legacy
 from engine._registry import read_params
-from engine.ability import ESTIMATORS
-from engine.exposure import EXPOSURE_METHODS
 from engine.roles import (
     ROLES,
     AbilityConfig,
@@ -120,6 +117,12 @@ class CATConfig:
         problems += _problems(self)
         if problems:
             raise InvalidConfigError(problems)
+        parts = tuple(getattr(self, k) for k in ROLES)
+        object.__setattr__(self, "_hash", hash((*parts, self.show_results)))
+
+    def __hash__(self) -> int:
+        # computed once: the engine looks its cached plan up by configuration at every step
+        return self._hash
 
     # ------------------------------------------------------------------------ checking
     def problems(self, bank: ItemBank | None = None) -> list[str]:
@@ -247,15 +250,6 @@ def _as_fields(obj: Any) -> dict[str, Any]:
     return {f.name: getattr(obj, f.name) for f in fields(obj)}
 
 
-def _finite(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _choice(out: list[str], label: str, value: Any, allowed: tuple[Any, ...]) -> None:
-    if value not in allowed:
-        out.append(f"{label} must be one of {', '.join(map(str, allowed))}, got {value!r}")
-
-
 def _normalise(config: CATConfig) -> list[str]:
     """Read the parameters the selector and the stopping rules declare (defaults filled)."""
     out: list[str] = []
@@ -276,93 +270,16 @@ def _normalise(config: CATConfig) -> list[str]:
 
 
 def _problems(config: CATConfig) -> list[str]:
-    """Every problem of a configuration (the one validation; labels name both forms)."""
-    out: list[str] = []
-    label = _legacy.label
-    a, s, sel = config.ability, config.start, config.selection
-    e, c, st = config.exposure_control, config.constraints, config.stopping
-    _choice(out, label("ability.method"), a.method, ESTIMATORS.names())
-    lo, hi = a.theta_range if len(a.theta_range) == 2 else (math.nan, math.nan)
-    if not (_finite(lo) and _finite(hi) and lo < hi):
-        out.append(f"{label('ability.theta_range')} must be two finite numbers low < high, "
-                   f"got {a.theta_range!r}")  # fmt: skip
-    if not (_finite(a.prior_sd) and a.prior_sd > 0):
-        out.append(f"{label('ability.prior_sd')} must be > 0, got {a.prior_sd!r}")
-    if not _finite(a.prior_mean):
-        out.append(f"{label('ability.prior_mean')} must be finite, got {a.prior_mean!r}")
-    if not 5 <= a.n_points <= 2001:
-        out.append(f"{label('ability.n_points')} must be in 5..2001, got {a.n_points!r}")
-    if not _finite(s.theta) or not lo <= s.theta <= hi:
-        out.append(f"{label('start.theta')} must lie in theta_range {a.theta_range}, "
-                   f"got {s.theta!r}")  # fmt: skip
-    if not (_finite(s.spread) and s.spread >= 0):
-        out.append(f"{label('start.spread')} must be >= 0, got {s.spread!r}")
-    if s.randomesque < 1:
-        out.append(f"{label('start.randomesque')} must be >= 1, got {s.randomesque!r}")
-    _choice(out, label("selection.method"), sel.method, SELECTORS.names())
-    if sel.randomesque < 1:
-        out.append(f"{label('selection.randomesque')} must be >= 1, got {sel.randomesque!r}")
-    _choice(out, label("exposure_control.method"), e.method, EXPOSURE_METHODS.names())
-    for item_id, k in e.params:
-        if not (_finite(k) and 0 < k <= 1):
-            out.append(f"{label('exposure_control.params')}[{item_id!r}] must be in (0, 1], "
-                       f"got {k!r}")  # fmt: skip
-    if e.params and e.method != "sympson_hetter":
-        out.append("exposure_params are given but exposure is not 'sympson_hetter'")
-    if e.max_rate is not None and not (_finite(e.max_rate) and 0 < e.max_rate <= 1):
-        out.append(f"{label('exposure_control.max_rate')} must be in (0, 1], got {e.max_rate!r}")
-    if st.min_items < 1:
-        out.append(f"{label('stopping.min_items')} must be >= 1, got {st.min_items!r}")
-    if st.max_items < st.min_items:
-        out.append(f"{label('stopping.max_items')} ({st.max_items}) must be >= min_items "
-                   f"({st.min_items})")  # fmt: skip
-    _choice(out, label("stopping.combine"), st.combine, COMBINE)
-    out += _constraint_problems(c, st.max_items)
-    cuts = st.cut_scores
-    if any(not _finite(v) for v in cuts) or list(cuts) != sorted(set(cuts)):
-        out.append(f"cut_scores must be finite and strictly increasing, got {list(cuts)}")
-    names = [n for n, _ in st.rules]
-    if len(set(names)) != len(names):
-        out.append(f"stopping.rules lists a rule twice: {names}")
-    for name, _ in st.rules:
-        if name not in STOP_RULES:
-            out.append(f"stopping rule must be one of {', '.join(STOP_RULES.names())}, "
-                       f"got {name!r}")  # fmt: skip
-            continue
-        if STOP_RULES.get(name).needs_cut_scores and not cuts:
-            out.append(f"classification {name!r} needs cut_scores")
-    return out
-
-
-def _constraint_problems(c: ConstraintsConfig, max_items: int) -> list[str]:
-    out: list[str] = []
-    areas = [area for area, _, _ in c.content]
-    if len(set(areas)) != len(areas):
-        out.append("content lists an area twice")
-    for area, a_min, a_max in c.content:
-        if a_min < 0 or a_max < a_min:
-            out.append(f"content[{area!r}] needs 0 <= min <= max, got min {a_min}, max {a_max}")
-    if sum(a_min for _, a_min, _ in c.content) > max_items:
-        out.append(f"content minimums add up to more than max_items ({max_items})")
-    total = 0.0
-    for area, p in c.content_proportions:
-        if not (_finite(p) and 0 <= p <= 1):
-            out.append(f"content_proportions[{area!r}] must be in [0, 1], got {p!r}")
-        total += p
-    if c.content_proportions and not abs(total - 1.0) <= 1e-6:
-        out.append(f"content_proportions must add up to 1, got {total:g}")
-    if c.content and c.content_proportions:
-        out.append("give either content (min/max counts) or content_proportions, not both")
-    if c.pretest_count < 0:
-        out.append(f"pretest_count must be >= 0, got {c.pretest_count!r}")
-    last = c.pretest_last or max_items
-    if c.pretest_count and not 1 <= c.pretest_first <= last:
-        out.append(f"pretest positions need 1 <= pretest_first <= pretest_last, got "
-                   f"{c.pretest_first}..{last}")  # fmt: skip
-    elif c.pretest_count > last - c.pretest_first + 1:
-        out.append(f"pretest_count {c.pretest_count} exceeds the positions "
-                   f"{c.pretest_first}..{last}")  # fmt: skip
-    return out
+    """Every problem of a configuration: each role's, then across roles."""
+    stopping = config.stopping
+    return [
+        *config.ability.problems(),
+        *config.start.problems(config.ability.theta_range),
+        *config.selection.problems(),
+        *config.exposure_control.problems(),
+        *stopping.problems(),
+        *config.constraints.problems(stopping.max_items),
+    ]
 
 
 def bank_problems(bank: ItemBank, exposure: ExposureConfig, c: ConstraintsConfig) -> list[str]:

@@ -23,7 +23,6 @@ from __future__ import annotations
 import io
 import json
 import math
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
@@ -32,27 +31,17 @@ import pandas as pd
 
 from item_banks.bank import LIST_SEPARATOR, Item, ItemBank, bank_problems
 from item_banks.errors import BankValidationError, Problem, ZapcatError
+from item_banks.models import is_param_name, param_sort_key
 
 FORMAT = "zapcat-bank/1"
 """Value of the ``format`` field of bank JSON files."""
 
 META_COLUMNS = ("content_areas", "enemy_groups", "status", "tags")
 _ID_COLUMNS = ("item_id", "model", "n_categories")
-_PARAM_ORDER = re.compile(r"^(a|b|c|u|b(\d+)|t(\d+))$")
 
 PathLike = str | Path
 
 
-def _param_sort_key(name: str) -> tuple[int, int]:
-    fixed = {"a": 0, "b": 1, "c": 2, "u": 3}
-    if name in fixed:
-        return (fixed[name], 0)
-    match = _PARAM_ORDER.match(name)
-    if match and match.group(2):
-        return (4, int(match.group(2)))
-    if match and match.group(3):
-        return (5, int(match.group(3)))
-    return (6, 0)
 
 
 # --------------------------------------------------------------------------- records
@@ -322,8 +311,8 @@ def bank_to_frame(bank: ItemBank) -> pd.DataFrame:
         Columns ``item_id, model, n_categories``, parameters, SEs, then
         ``content_areas, enemy_groups, status, tags`` (lists joined with ``;``).
     """
-    param_names = sorted({n for it in bank for n in it.params}, key=_param_sort_key)
-    se_names = sorted({n for it in bank for n in it.se}, key=_param_sort_key)
+    param_names = sorted({n for it in bank for n in it.params}, key=param_sort_key)
+    se_names = sorted({n for it in bank for n in it.se}, key=param_sort_key)
     rows = []
     for it in bank:
         row: dict[str, Any] = {
@@ -405,7 +394,7 @@ def bank_from_csv(
                 continue
             elif col.endswith("_se"):
                 rec["se"][col[:-3]] = value
-            elif _PARAM_ORDER.match(col):
+            elif is_param_name(col):
                 rec["params"][col] = value
             else:
                 rec[col] = value

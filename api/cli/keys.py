@@ -13,10 +13,11 @@ from sqlalchemy import select
 
 from api.cli._common import console, err_console, fail
 from api.db import Database
+from api.errors import NotFoundError
 from api.models import ApiKey
 from api.services.keys import create_key
 from api.settings import Settings
-from item_banks.errors import NotFoundError, ZapcatError
+from item_banks.errors import ZapcatError
 
 app = typer.Typer(
     help="Create, list and revoke API keys (stored hashed; shown once).", no_args_is_help=True

@@ -12,30 +12,19 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from rich.table import Table
 
 from api.cli._common import console, err_console, fail
+from engine.ability import ESTIMATORS
 from engine.config import CATConfig
 from engine.exposure import fit_sympson_hetter
+from engine.selection import SELECTORS
 from engine.simulation import report, simulate
 from item_banks.errors import InvalidConfigError, ZapcatError
 from item_banks.io import read_bank
 
-
-class Selector(StrEnum):
-    """Item selectors."""
-
-    mfi = "mfi"
-    kl = "kl"
-    mepv = "mepv"
-    a_stratified = "a_stratified"
-    shadow = "shadow"
-
-
-class Estimator(StrEnum):
-    """Ability estimators."""
-
-    eap = "eap"
-    map = "map"
-    ml = "ml"
-    wle = "wle"
+# the choices are the engine's registries: a registered selector or estimator is an option
+Selector = StrEnum("Selector", {name: name for name in SELECTORS.names()})
+Selector.__doc__ = "Item selectors (registered in engine.selection)."
+Estimator = StrEnum("Estimator", {name: name for name in ESTIMATORS.names()})
+Estimator.__doc__ = "Ability estimators (registered in engine.ability)."
 
 
 class Classification(StrEnum):

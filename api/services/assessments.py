@@ -9,11 +9,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, defer
 
 from api.db import Database
+from api.errors import NotFoundError
 from api.models import Assessment, BankVersion, ExposureCount, iso, utcnow
 from api.services.banks import ImmutableCache, find_bank_version, load_bank
 from engine.config import CATConfig
 from item_banks.bank import ItemBank
-from item_banks.errors import NotFoundError
 
 
 def _view(row: Assessment, bank: BankVersion) -> dict[str, Any]:

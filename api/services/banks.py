@@ -17,9 +17,9 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from api.db import Database
+from api.errors import NotFoundError
 from api.models import BankVersion, iso, utcnow
 from item_banks.bank import ItemBank
-from item_banks.errors import NotFoundError
 from item_banks.io import bank_from_dict, bank_from_json, bank_to_json
 
 T = TypeVar("T")

@@ -18,13 +18,14 @@ from sqlalchemy import Connection, Row, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from api.db import Database
+from api.errors import FutureSeqError, NotFoundError, StaleSeqError
 from api.models import Assessment, ExposureCount, Response, TestSession, iso, utcnow
 from api.services.assessments import load_assessment
 from engine import session as cat
 from engine.config import CATConfig
 from engine.state import CATState
 from item_banks.bank import ItemBank
-from item_banks.errors import FutureSeqError, NotFoundError, StaleSeqError, TestFinishedError
+from item_banks.errors import TestFinishedError
 
 IN_PROGRESS = "in_progress"
 FINISHED = "finished"

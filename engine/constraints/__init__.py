@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
@@ -19,8 +19,11 @@ from engine.constraints.enemies import Enemies
 from engine.constraints.pretest import PretestSeeding
 from engine.constraints.proportions import ContentProportions
 
+if TYPE_CHECKING:
+    from engine._core import Plan, Rows
 
-def constrain(plan: Any, rows: Any, sub: NDArray[np.intp], elig: NDArray[np.bool_]) -> NDArray:
+
+def constrain(plan: Plan, rows: Rows, sub: NDArray[np.intp], elig: NDArray[np.bool_]) -> NDArray:
     """Eligible items of each row of ``sub`` under every masking constraint of the plan."""
     for constraint in plan.masking:
         elig = constraint.mask(rows, sub, elig)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
 
 from engine._registry import Registry, Role
+
+if TYPE_CHECKING:
+    from engine._core import Plan, Rows
 
 CONSTRAINTS: Registry[Constraint] = Registry("constraint")
 """Registered constraint strategies (each decides from the configuration whether it applies)."""
@@ -25,21 +28,21 @@ class Constraint(Role):
     name: ClassVar[str]
     masks: ClassVar[bool] = False
 
-    def __init__(self, plan: Any) -> None:
+    def __init__(self, plan: Plan) -> None:
         self.plan = plan
 
     @classmethod
-    def build(cls, plan: Any) -> Constraint | None:
+    def build(cls, plan: Plan) -> Constraint | None:
         """An instance for ``plan`` when its configuration uses this constraint."""
         raise NotImplementedError
 
-    def mask(self, rows: Any, sub: NDArray[np.intp], elig: NDArray[np.bool_]) -> NDArray:
+    def mask(self, rows: Rows, sub: NDArray[np.intp], elig: NDArray[np.bool_]) -> NDArray:
         """Eligible items of each row of ``sub`` under this constraint, shape ``(R, n)``."""
         return elig
 
     holds_stop: ClassVar[bool] = False
     """Whether :meth:`may_stop` can hold a test back (content minimums)."""
 
-    def may_stop(self, rows: Any, idx: NDArray[np.intp]) -> NDArray[np.bool_]:
+    def may_stop(self, rows: Rows, idx: NDArray[np.intp]) -> NDArray[np.bool_]:
         """Whether each row may stop as far as this constraint goes."""
         return np.ones(idx.size, dtype=bool)

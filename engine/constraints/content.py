@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from engine.constraints._base import CONSTRAINTS, Constraint
+
+if TYPE_CHECKING:
+    from engine._core import Plan, Rows
 
 
 @CONSTRAINTS.register
@@ -23,7 +26,7 @@ class ContentCounts(Constraint):
     masks = True
     holds_stop = True
 
-    def __init__(self, plan: Any) -> None:
+    def __init__(self, plan: Plan) -> None:
         super().__init__(plan)
         content = plan.config.constraints.content
         areas = list(plan.tables.meta("areas"))
@@ -34,31 +37,31 @@ class ContentCounts(Constraint):
         self.max = np.array([m for _, _, m in content], dtype=float)
 
     @classmethod
-    def build(cls, plan: Any) -> ContentCounts | None:
+    def build(cls, plan: Plan) -> ContentCounts | None:
         return cls(plan) if plan.config.constraints.content else None
 
-    def init_rows(self, rows: Any) -> None:
+    def init_rows(self, rows: Rows) -> None:
         rows.c_counts = np.zeros((rows.n_rows, self.member.shape[1]))
 
-    def add_scored(self, rows: Any, idx: Any, items: Any, resp: Any) -> None:
+    def add_scored(self, rows: Rows, idx: Any, items: Any, resp: Any) -> None:
         rows.c_counts[idx] += self.member[items]
 
-    def sum_scored(self, rows: Any, items: Any, resp: Any) -> None:
+    def sum_scored(self, rows: Rows, items: Any, resp: Any) -> None:
         rows.c_counts[0] = self.member[items].sum(axis=0)
 
     def deficit(self, counts: NDArray) -> NDArray:
         """Items still needed to meet the minimums, shape ``(N,)``."""
         return np.maximum(self.min - counts, 0.0).sum(axis=1)
 
-    def may_stop(self, rows: Any, idx: NDArray[np.intp]) -> NDArray[np.bool_]:
+    def may_stop(self, rows: Rows, idx: NDArray[np.intp]) -> NDArray[np.bool_]:
         return self.deficit(rows.c_counts[idx]) == 0
 
-    def mask(self, rows: Any, sub: NDArray[np.intp], elig: NDArray[np.bool_]) -> NDArray:
+    def mask(self, rows: Rows, sub: NDArray[np.intp], elig: NDArray[np.bool_]) -> NDArray:
         counts = rows.c_counts[sub]
         full = (counts >= self.max).astype(float)
         elig = elig & ~((full @ self.member.T) > 0)
         deficit = np.maximum(self.min - counts, 0.0)
-        remaining = self.plan.config.max_items - rows.n_scored[sub]
+        remaining = self.plan.config.stopping.max_items - rows.n_scored[sub]
         tight = deficit.sum(axis=1) >= remaining
         if tight.any():
             need = ((deficit > 0).astype(float) @ self.member.T) > 0

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from engine.constraints._base import CONSTRAINTS, Constraint
+
+if TYPE_CHECKING:
+    from engine._core import Plan, Rows
 
 
 @CONSTRAINTS.register
@@ -15,18 +18,18 @@ class Enemies(Constraint):
 
     name = "enemies"
 
-    def __init__(self, plan: Any) -> None:
+    def __init__(self, plan: Plan) -> None:
         super().__init__(plan)
         self.indptr = plan.tables.meta("enemy_indptr")
         self.indices = plan.tables.meta("enemy_indices")
 
     @classmethod
-    def build(cls, plan: Any) -> Enemies | None:
+    def build(cls, plan: Plan) -> Enemies | None:
         if plan.config.constraints.enemies and plan.tables.meta("has_enemies"):
             return cls(plan)
         return None
 
-    def add_given(self, rows: Any, idx: Any, items: Any) -> None:
+    def add_given(self, rows: Rows, idx: Any, items: Any) -> None:
         start = self.indptr[items]
         count = self.indptr[items + 1] - start
         if count.sum() == 0:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
 
 from engine._random import PRETEST_ITEM, PRETEST_POSITIONS, uniforms
 from engine.constraints._base import CONSTRAINTS, Constraint
+
+if TYPE_CHECKING:
+    from engine._core import Plan, Rows
 
 
 @CONSTRAINTS.register
@@ -21,17 +24,18 @@ class PretestSeeding(Constraint):
 
     name = "pretest"
 
-    def __init__(self, plan: Any) -> None:
+    def __init__(self, plan: Plan) -> None:
         super().__init__(plan)
         c = plan.config.constraints
         self.count = c.pretest_count
-        self.window = np.arange(c.pretest_first, (c.pretest_last or plan.config.max_items) + 1)
+        last = c.pretest_last or plan.config.stopping.max_items
+        self.window = np.arange(c.pretest_first, last + 1)
 
     @classmethod
-    def build(cls, plan: Any) -> PretestSeeding | None:
+    def build(cls, plan: Plan) -> PretestSeeding | None:
         return cls(plan) if plan.config.constraints.pretest_count else None
 
-    def draw_positions(self, rows: Any) -> None:
+    def draw_positions(self, rows: Rows) -> None:
         """The first ``count`` of a random order of the window, from each row's seed."""
         zeros = np.zeros(rows.n_rows, dtype=np.intp)
         keys = np.stack(
@@ -41,7 +45,7 @@ class PretestSeeding(Constraint):
         order = np.argsort(keys, axis=1, kind="stable")[:, : self.count]
         rows.pretest_pos = np.sort(self.window[order], axis=1)
 
-    def fill(self, rows: Any, idx: NDArray[np.intp], unavailable: NDArray, out: NDArray) -> None:
+    def fill(self, rows: Rows, idx: NDArray[np.intp], unavailable: NDArray, out: NDArray) -> None:
         """Put a pretest item in ``out`` for the rows of ``idx`` at a pretest position."""
         slot = (rows.pretest_pos[idx] == (rows.n_total[idx] + 1)[:, None]).any(axis=1)
         if not slot.any():

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from engine.constraints._base import CONSTRAINTS, Constraint
+
+if TYPE_CHECKING:
+    from engine._core import Plan, Rows
 
 
 @CONSTRAINTS.register
@@ -21,7 +24,7 @@ class ContentProportions(Constraint):
     name = "content_proportions"
     masks = True
 
-    def __init__(self, plan: Any) -> None:
+    def __init__(self, plan: Plan) -> None:
         super().__init__(plan)
         props = plan.config.constraints.content_proportions
         areas = list(plan.tables.meta("areas"))
@@ -31,19 +34,19 @@ class ContentProportions(Constraint):
         self.target = np.array([p for _, p in props])
 
     @classmethod
-    def build(cls, plan: Any) -> ContentProportions | None:
+    def build(cls, plan: Plan) -> ContentProportions | None:
         return cls(plan) if plan.config.constraints.content_proportions else None
 
-    def init_rows(self, rows: Any) -> None:
+    def init_rows(self, rows: Rows) -> None:
         rows.p_counts = np.zeros((rows.n_rows, self.member.shape[1]))
 
-    def add_scored(self, rows: Any, idx: Any, items: Any, resp: Any) -> None:
+    def add_scored(self, rows: Rows, idx: Any, items: Any, resp: Any) -> None:
         rows.p_counts[idx] += self.member[items]
 
-    def sum_scored(self, rows: Any, items: Any, resp: Any) -> None:
+    def sum_scored(self, rows: Rows, items: Any, resp: Any) -> None:
         rows.p_counts[0] = self.member[items].sum(axis=0)
 
-    def mask(self, rows: Any, sub: NDArray[np.intp], elig: NDArray[np.bool_]) -> NDArray:
+    def mask(self, rows: Rows, sub: NDArray[np.intp], elig: NDArray[np.bool_]) -> NDArray:
         n_scored = np.maximum(rows.n_scored[sub], 1)
         gap = self.target - rows.p_counts[sub] / n_scored[:, None]
         gap = np.where(rows.n_scored[sub][:, None] == 0, self.target, gap)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
 
 from engine._registry import Registry, Role
+
+if TYPE_CHECKING:
+    from engine._core import Plan, Rows
 
 EXPOSURE_METHODS: Registry[ExposureControl] = Registry("exposure control")
 """Registered exposure-control methods by name."""
@@ -22,11 +25,11 @@ class ExposureControl(Role):
 
     name: ClassVar[str]
 
-    def __init__(self, plan: Any) -> None:
+    def __init__(self, plan: Plan) -> None:
         self.plan = plan
 
     def refuses(
-        self, rows: Any, sub: NDArray[np.intp], items: NDArray[np.intp], attempt: NDArray
+        self, rows: Rows, sub: NDArray[np.intp], items: NDArray[np.intp], attempt: NDArray
     ) -> NDArray[np.bool_]:
         """Whether each row of ``sub`` refuses its picked item (attempt ``attempt``)."""
         return np.zeros(sub.size, dtype=bool)

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
 
+if TYPE_CHECKING:
+    from engine._core import Plan
 
-def capped_items(plan: Any, exposure: Mapping[str, int] | None) -> NDArray[np.bool_] | None:
+
+def capped_items(plan: Plan, exposure: Mapping[str, int] | None) -> NDArray[np.bool_] | None:
     """Items whose exposure rate has reached ``max_exposure_rate`` (``None``: no cap).
 
     ``exposure`` is ``{item_id: tests that gave it, "__tests__": tests started}``.

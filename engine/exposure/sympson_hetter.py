@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
 
 from engine._random import SYMPSON_HETTER, uniforms
 from engine.exposure._base import EXPOSURE_METHODS, ExposureControl
+
+if TYPE_CHECKING:
+    from engine._core import Plan, Rows
 
 
 @EXPOSURE_METHODS.register
@@ -21,7 +24,7 @@ class SympsonHetter(ExposureControl):
 
     name = "sympson_hetter"
 
-    def __init__(self, plan: Any) -> None:
+    def __init__(self, plan: Plan) -> None:
         super().__init__(plan)
         k = np.ones(plan.n_items)
         for item_id, value in plan.config.exposure_control.params:
@@ -29,7 +32,7 @@ class SympsonHetter(ExposureControl):
         self.k = k
 
     def refuses(
-        self, rows: Any, sub: NDArray[np.intp], items: NDArray[np.intp], attempt: NDArray
+        self, rows: Rows, sub: NDArray[np.intp], items: NDArray[np.intp], attempt: NDArray
     ) -> NDArray[np.bool_]:
         u = uniforms(rows.seed[sub], rows.n_total[sub], SYMPSON_HETTER, attempt)
         return u >= self.k[items]

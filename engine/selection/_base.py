@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
 
 from engine._registry import Param, Registry, Role
+
+if TYPE_CHECKING:
+    from engine._core import Plan, Rows
 
 SELECTORS: Registry[Selector] = Registry("selector")
 """Registered item selectors by name; ``SELECTORS.register`` adds one."""
@@ -35,12 +38,12 @@ class Selector(Role):
     params: ClassVar[dict[str, Param]] = {}
     solves_constraints: ClassVar[bool] = False
 
-    def __init__(self, plan: Any, **params: Any) -> None:
+    def __init__(self, plan: Plan, **params: Any) -> None:
         self.plan = plan
         for key, value in params.items():
             setattr(self, key, value)
 
-    def criterion(self, rows: Any, sub: NDArray[np.intp], theta: NDArray) -> NDArray:
+    def criterion(self, rows: Rows, sub: NDArray[np.intp], theta: NDArray) -> NDArray:
         """Criterion of every item for each row of ``sub`` at ``theta``, shape ``(R, n)``.
 
         Returns a fresh array (the caller masks it in place).
@@ -48,7 +51,7 @@ class Selector(Role):
         raise NotImplementedError
 
     def choose(
-        self, rows: Any, sub: NDArray[np.intp], elig: NDArray[np.bool_], theta: NDArray
+        self, rows: Rows, sub: NDArray[np.intp], elig: NDArray[np.bool_], theta: NDArray
     ) -> NDArray[np.intp]:
         """Next item of each row (only for selectors that solve the constraints)."""
         raise NotImplementedError

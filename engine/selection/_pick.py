@@ -2,33 +2,33 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
 
 from engine._random import RANDOMESQUE, uniforms
 
+if TYPE_CHECKING:
+    from engine._core import Plan, Rows
+
 IntArray = NDArray[np.intp]
 
 
-def pick(plan: Any, rows: Any, sub: IntArray, crit: NDArray) -> IntArray:
+def pick(plan: Plan, rows: Rows, sub: IntArray, crit: NDArray) -> IntArray:
     """Best (or randomesque) item per row, with exposure-control refusals.
 
     ``crit`` (R, n) is the caller's fresh array, ``-inf`` where not eligible; ``-1`` where
     nothing is left. A refused item is blocked for the rest of that row's test and
     recorded in ``rows.rejected``.
     """
-    cfg = plan.config
+    k_later, k_first = plan.config.selection.randomesque, plan.config.start.randomesque
     control = plan.exposure
-    if control is None and (
-        cfg.randomesque == 1 and (cfg.start_randomesque == 1 or rows.n_scored[sub].min() > 0)
-    ):
+    if control is None and (k_later == 1 and (k_first == 1 or rows.n_scored[sub].min() > 0)):
         best_item = np.argmax(crit, axis=1)
         best = crit[np.arange(sub.size), best_item]
         return np.where(np.isfinite(best), best_item, -1)
-    k_rows = np.where(rows.n_scored[sub] == 0, max(cfg.start_randomesque, cfg.randomesque),
-                      cfg.randomesque)  # fmt: skip
+    k_rows = np.where(rows.n_scored[sub] == 0, max(k_first, k_later), k_later)
     out = np.full(sub.size, -1, dtype=np.intp)
     pending = np.arange(sub.size)
     attempt = np.zeros(sub.size, dtype=np.intp)

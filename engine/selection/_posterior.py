@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
 
 from engine.ability import normal_log_weight
 
+if TYPE_CHECKING:
+    from engine._core import Plan, Rows
 
-def posterior(plan: Any, rows: Any, sub: NDArray[np.intp], theta: NDArray) -> NDArray:
+
+def posterior(plan: Plan, rows: Rows, sub: NDArray[np.intp], theta: NDArray) -> NDArray:
     """Posterior weights of the rows ``sub`` on the grid, shape ``(R, Q)``, rows sum to 1.
 
     The prior is the row's own (a test started with its own prior) or the

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
 
 from engine._registry import Param, at_least_one
 from engine.selection._base import SELECTORS, Selector
+
+if TYPE_CHECKING:
+    from engine._core import Plan, Rows
 
 
 @SELECTORS.register
@@ -26,7 +29,7 @@ class AStratified(Selector):
     }
     n_strata: int
 
-    def __init__(self, plan: Any, **params: Any) -> None:
+    def __init__(self, plan: Plan, **params: Any) -> None:
         super().__init__(plan, **params)
         n = plan.n_items
         slope = plan.tables.meta("slope")
@@ -37,7 +40,7 @@ class AStratified(Selector):
         self.stratum = stratum
         self.location = plan.tables.meta("location")
 
-    def criterion(self, rows: Any, sub: NDArray[np.intp], theta: NDArray) -> NDArray:
+    def criterion(self, rows: Rows, sub: NDArray[np.intp], theta: NDArray) -> NDArray:
         k, max_items = self.n_strata, self.plan.config.max_items
         stage = np.minimum(k - 1, rows.n_scored[sub] * k // max_items)
         dist = np.abs(self.stratum[None, :] - stage[:, None])

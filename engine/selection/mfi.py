@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
 
 from engine.selection._base import SELECTORS, Selector
+
+if TYPE_CHECKING:
+    from engine._core import Rows
 
 
 @SELECTORS.register
@@ -20,6 +23,6 @@ class MaxInfo(Selector):
 
     name = "mfi"
 
-    def criterion(self, rows: Any, sub: NDArray[np.intp], theta: NDArray) -> NDArray:
+    def criterion(self, rows: Rows, sub: NDArray[np.intp], theta: NDArray) -> NDArray:
         plan = self.plan
         return plan.tables.information_at(theta, plan.lo, plan.hi)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
 
 from engine.selection._base import SELECTORS, Selector
 from engine.selection._posterior import posterior
+
+if TYPE_CHECKING:
+    from engine._core import Rows
 
 
 @SELECTORS.register
@@ -23,7 +26,7 @@ class MaxPosteriorWeightedInfo(Selector):
 
     name = "mpwi"
 
-    def criterion(self, rows: Any, sub: NDArray[np.intp], theta: NDArray) -> NDArray:
+    def criterion(self, rows: Rows, sub: NDArray[np.intp], theta: NDArray) -> NDArray:
         plan = self.plan
         w = posterior(plan, rows, sub, theta)  # (R, Q)
         return w @ plan.grid.info.T  # (R, n)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -12,11 +12,14 @@ from engine.constraints import constrain
 from engine.selection._base import SELECTORS, Selector
 from engine.selection._pick import pick as pick_item
 
+if TYPE_CHECKING:
+    from engine._core import Plan, Rows
+
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.intp]
 
 
-def _shadow_signature(plan: Any) -> tuple[IntArray, NDArray[np.bool_]]:
+def _shadow_signature(plan: Plan) -> tuple[IntArray, NDArray[np.bool_]]:
     """Constraint signature of each item and whether it belongs to an enemy group.
 
     The signature says which constrained content areas an item counts for.
@@ -33,7 +36,7 @@ def _shadow_signature(plan: Any) -> tuple[IntArray, NDArray[np.bool_]]:
     return plan._shadow_static
 
 
-def _shadow_solve(plan: Any, rows: Any, row: int, cand: NDArray, info: FloatArray) -> int:
+def _shadow_solve(plan: Plan, rows: Rows, row: int, cand: NDArray, info: FloatArray) -> int:
     """Solve one shadow test; return the most informative free item in it (-1: infeasible).
 
     Items already given are constants. Candidates without enemies are pruned to the
@@ -101,7 +104,7 @@ def _shadow_solve(plan: Any, rows: Any, row: int, cand: NDArray, info: FloatArra
 
 
 def _shadow_select(
-    plan: Any, rows: Any, sub: IntArray, elig: NDArray, theta: FloatArray
+    plan: Plan, rows: Rows, sub: IntArray, elig: NDArray, theta: FloatArray
 ) -> IntArray:
     """Shadow test selection.
 
@@ -148,13 +151,13 @@ class ShadowTest(Selector):
     name = "shadow"
     solves_constraints = True
 
-    def __init__(self, plan: Any, **params: Any) -> None:
+    def __init__(self, plan: Plan, **params: Any) -> None:
         super().__init__(plan, **params)
         plan._shadow_static = None
 
-    def criterion(self, rows: Any, sub: IntArray, theta: FloatArray) -> NDArray:
+    def criterion(self, rows: Rows, sub: IntArray, theta: FloatArray) -> NDArray:
         plan = self.plan
         return plan.tables.information_at(theta, plan.lo, plan.hi)
 
-    def choose(self, rows: Any, sub: IntArray, elig: NDArray, theta: FloatArray) -> IntArray:
+    def choose(self, rows: Rows, sub: IntArray, elig: NDArray, theta: FloatArray) -> IntArray:
         return _shadow_select(self.plan, rows, sub, elig, theta)

@@ -11,7 +11,7 @@ content minimum is unmet), always a stop at ``max_items``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
@@ -19,10 +19,13 @@ from numpy.typing import NDArray
 from engine.stopping import ci, se, se_plateau, sprt  # noqa: F401  (registration)
 from engine.stopping._base import STOP_REASONS, STOP_RULES, StopRule, register_rule
 
+if TYPE_CHECKING:
+    from engine._core import Plan, Rows
+
 NO_STOP = -1
 
 
-def stop_codes(plan: Any, rows: Any, idx: NDArray[np.intp]) -> NDArray[np.intp]:
+def stop_codes(plan: Plan, rows: Rows, idx: NDArray[np.intp]) -> NDArray[np.intp]:
     """Index into :data:`STOP_REASONS` for each row of ``idx``, ``-1`` to go on."""
     cfg = plan.config.stopping
     n_scored = rows.n_scored[idx]

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
 
 from engine._registry import Param, Registry, Role
+
+if TYPE_CHECKING:
+    from engine._core import Plan, Rows
 
 STOP_RULES: Registry[StopRule] = Registry("stopping rule")
 """Registered stopping rules by name; ``STOP_RULES.register`` adds one."""
@@ -46,7 +49,7 @@ class StopRule(Role):
     params: ClassVar[dict[str, Param]] = {}
     needs_cut_scores: ClassVar[bool] = False
 
-    def __init__(self, plan: Any, **params: Any) -> None:
+    def __init__(self, plan: Plan, **params: Any) -> None:
         self.plan = plan
         for key, value in params.items():
             setattr(self, key, value)
@@ -56,6 +59,6 @@ class StopRule(Role):
         """Index of :attr:`reason` in :data:`STOP_REASONS`."""
         return STOP_REASONS.index(self.reason)
 
-    def met(self, rows: Any, idx: NDArray[np.intp]) -> NDArray[np.bool_]:
+    def met(self, rows: Rows, idx: NDArray[np.intp]) -> NDArray[np.bool_]:
         """Whether the rule is met for each row of ``idx``, shape ``(N,)``."""
         raise NotImplementedError

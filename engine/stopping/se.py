@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
 
 from engine._registry import Param, positive
 from engine.stopping._base import StopRule, register_rule
+
+if TYPE_CHECKING:
+    from engine._core import Rows
 
 
 @register_rule
@@ -22,5 +25,5 @@ class StandardError(StopRule):
     }
     threshold: float
 
-    def met(self, rows: Any, idx: NDArray[np.intp]) -> NDArray[np.bool_]:
+    def met(self, rows: Rows, idx: NDArray[np.intp]) -> NDArray[np.bool_]:
         return rows.se[idx] <= self.threshold

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
 
 from engine._registry import Param, at_least_one, positive
 from engine.stopping._base import StopRule, register_rule
+
+if TYPE_CHECKING:
+    from engine._core import Rows
 
 
 @register_rule
@@ -30,7 +33,7 @@ class SEPlateau(StopRule):
     tolerance: float
     window: int
 
-    def met(self, rows: Any, idx: NDArray[np.intp]) -> NDArray[np.bool_]:
+    def met(self, rows: Rows, idx: NDArray[np.intp]) -> NDArray[np.bool_]:
         m = rows.n_scored[idx]
         scored = rows.hist_scored[idx]
         rank = np.cumsum(scored, axis=1)  # scored items up to each position

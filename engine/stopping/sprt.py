@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
 
 from engine._registry import Param, positive
 from engine.stopping._base import StopRule, register_rule
+
+if TYPE_CHECKING:
+    from engine._core import Plan, Rows
 
 
 def _below_half(value: float) -> str | None:
@@ -35,7 +38,7 @@ class SPRT(StopRule):
     alpha: float
     beta: float
 
-    def __init__(self, plan: Any, **params: Any) -> None:
+    def __init__(self, plan: Plan, **params: Any) -> None:
         super().__init__(plan, **params)
         cuts = plan.config.stopping.cut_scores
         pts = tuple(float(v) for c in cuts for v in (c - self.delta, c + self.delta))
@@ -43,16 +46,16 @@ class SPRT(StopRule):
         self.upper = np.log((1 - self.beta) / self.alpha)
         self.lower = np.log(self.beta / (1 - self.alpha))
 
-    def init_rows(self, rows: Any) -> None:
+    def init_rows(self, rows: Rows) -> None:
         rows.cut_loglik = np.zeros((rows.n_rows, self.log_prob.shape[2]))
 
-    def add_scored(self, rows: Any, idx: Any, items: Any, resp: Any) -> None:
+    def add_scored(self, rows: Rows, idx: Any, items: Any, resp: Any) -> None:
         rows.cut_loglik[idx] += self.log_prob[items, resp]
 
-    def sum_scored(self, rows: Any, items: Any, resp: Any) -> None:
+    def sum_scored(self, rows: Rows, items: Any, resp: Any) -> None:
         rows.cut_loglik[0] = self.log_prob[items, resp].sum(axis=0)
 
-    def met(self, rows: Any, idx: NDArray[np.intp]) -> NDArray[np.bool_]:
+    def met(self, rows: Rows, idx: NDArray[np.intp]) -> NDArray[np.bool_]:
         ll = rows.cut_loglik[idx]
         ratio = ll[:, 1::2] - ll[:, 0::2]  # log L(c + delta) - log L(c - delta)
         decided = (ratio >= self.upper) | (ratio <= self.lower)

@@ -189,6 +189,24 @@ def test_se_plateau_stops_exactly_when_the_se_stops_improving(mixed_bank, tolera
     assert "se_plateau" in reasons
 
 
+@pytest.mark.parametrize("selector", ["mfi", "mpwi", "kl", "shadow"])
+def test_se_plateau_keeps_the_contract_of_every_rule(mixed_bank, selector):
+    from tests.engine.test_cat_contract import SELECTORS, _run
+
+    config = CATConfig.from_dict({
+        **SELECTORS[selector], "max_items": 12, "min_items": 4, "stop_se": None,
+        "content": {"alg": {"min": 2, "max": 5}}, "pretest_count": 1, "pretest_first": 2,
+        "pretest_last": 4, "stopping": {"rules": [{"name": "se_plateau", "tolerance": 0.03}]},
+    })  # fmt: skip
+    for seed in range(3):
+        states = _run(mixed_bank, config, seed, seed + 1)
+        final = states[-1]
+        assert len(set(final.administered)) == final.n_items
+        assert final.stop_reason in ("se_plateau", "max_items")
+        assert 4 <= final.n_scored <= 12
+        assert _run(mixed_bank, config, seed, seed + 1, via_json=True)[-1] == final
+
+
 # ------------------------------------------------------------------- configurations
 def test_config_reports_every_problem_at_once_and_refuses_non_finite_numbers():
     with pytest.raises(InvalidConfigError) as info:
