@@ -86,6 +86,7 @@ STATUS_OF_CODE: dict[str, int] = {
     "invalid_request": 422,
     "invalid_response": 422,
     "invalid_config": 422,
+    "invalid_battery": 422,
     "invalid_item_bank": 422,
     "unknown_model": 422,
     "unknown_item": 422,

@@ -109,7 +109,7 @@ class Section:
 
     skill_id: str
     name: str
-    bank: Mapping[str, str]
+    bank: Mapping[str, Any]
     cat: Mapping[str, Any]
     description: str = ""
     esco_uri: str | None = None

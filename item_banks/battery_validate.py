@@ -133,12 +133,13 @@ def _section(data: Any, where: str, out: list[str]) -> Section | None:
     bank = data.get("bank")
     ok_bank = isinstance(bank, Mapping) and (
         (set(bank) == {"path"} and isinstance(bank["path"], str) and bank["path"])
-        or (set(bank) == {"name", "version"} and all(isinstance(bank[k], str) and bank[k]
-                                                    for k in ("name", "version")))
+        or (set(bank) == {"name", "version"} and isinstance(bank["name"], str)
+            and bank["name"] and ((isinstance(bank["version"], str) and bank["version"])
+                                  or (_int(bank["version"]) and bank["version"] >= 1)))
     )  # fmt: skip
     if not ok_bank:
         out.append(f"{where}.bank: must be {{\"path\": file}} or {{\"name\", \"version\"}} "
-                   f"(strings), got {bank!r}")  # fmt: skip
+                   f"(a version string or number), got {bank!r}")  # fmt: skip
     cat = data.get("cat", {})
     if not isinstance(cat, Mapping):
         out.append(f"{where}.cat: must be a CAT configuration object, got {cat!r}")

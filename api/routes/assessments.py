@@ -7,15 +7,34 @@ from typing import Any
 from fastapi import APIRouter, status
 
 from api.deps import AdminKey, ContextDep
+from api.errors import InvalidRequestError
 from api.schemas import AssessmentCreate, AssessmentView
-from api.services import assessments
+from api.services import assessments, battery
 
 router = APIRouter(prefix="/v1/assessments", tags=["assessments"])
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=AssessmentView)
 def create_assessment(body: AssessmentCreate, context: ContextDep, principal: AdminKey) -> Any:
-    """Create an assessment (admin); the configuration is validated against the bank."""
+    """Create an assessment (admin); the configuration is validated against the bank.
+
+    With ``battery`` instead of ``bank``/``bank_version``/``config``: a battery
+    assessment (every section validated against its pinned bank version).
+    """
+    if body.battery is not None:
+        if body.bank is not None or body.bank_version is not None or body.config:
+            raise InvalidRequestError(
+                "give either battery, or bank, bank_version and config, not both",
+                details={"fields": ["battery", "bank", "bank_version", "config"]},
+            )
+        return battery.create_battery_assessment(
+            context.db, tenant=principal.tenant, battery=body.battery, name=body.name
+        )
+    if body.bank is None or body.bank_version is None:
+        raise InvalidRequestError(
+            "an assessment needs bank and bank_version (or a battery)",
+            details={"fields": ["bank", "bank_version"]},
+        )
     return assessments.create_assessment(
         context.db,
         tenant=principal.tenant,

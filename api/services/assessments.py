@@ -17,8 +17,10 @@ from item_banks.bank import ItemBank
 
 
 def _view(row: Assessment, bank: BankVersion) -> dict[str, Any]:
+    battery = isinstance(row.config, dict) and row.config.get("kind") == "battery"
     return {
         "assessment_id": row.id,
+        "kind": "battery" if battery else "test",
         "name": row.name,
         "bank": bank.name,
         "bank_version": bank.version,

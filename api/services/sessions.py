@@ -20,23 +20,20 @@ from sqlalchemy.orm import Session
 from api.db import Database
 from api.errors import FutureSeqError, NotFoundError, StaleSeqError
 from api.models import Assessment, ExposureCount, Response, TestSession, iso, utcnow
-from api.services.assessments import load_assessment
-from engine import session as cat
+from api.services.runners import RESULT_WHEN_HIDDEN, Runner, load_runner
 from engine.config import CATConfig
-from engine.state import CATState
-from item_banks.bank import ItemBank
 from item_banks.errors import TestFinishedError
 
 IN_PROGRESS = "in_progress"
 FINISHED = "finished"
 
 
-def _exposure(session: Session, assessment_id: str, config: CATConfig) -> dict[str, int] | None:
+def _exposure(session: Session, assessment_id: str, runner: Runner) -> dict[str, int] | None:
     """Exposure counts for the engine: ``{item_id: n_tests_given, "__tests__": n_tests}``.
 
     Read only when a rule uses them (``max_exposure_rate``); ``None`` otherwise.
     """
-    if config.max_exposure_rate is None:
+    if not runner.uses_exposure:
         return None
     rows = session.execute(
         select(ExposureCount.item_id, ExposureCount.count).where(
@@ -65,23 +62,14 @@ def _expose(conn: Connection, assessment_id: str, item_id: str) -> None:
     conn.execute(_EXPOSE, {"b_assessment": assessment_id, "b_item": item_id})
 
 
-def _present(bank: ItemBank, item_id: str | None) -> dict[str, Any] | None:
-    if item_id is None:
-        return None
-    return {"item_id": item_id, "n_categories": bank[item_id].n_categories}
-
-
-RESULT_WHEN_HIDDEN = ("n_items", "n_administered", "finished", "stop_reason")
-"""Result fields a delivery key sees when the assessment sets ``show_results: false``."""
-
-
 def visible_result(config: CATConfig, result: dict[str, Any], scope: str) -> dict[str, Any]:
-    """The part of an engine result that a key of ``scope`` may see.
+    """The part of a single test's engine result that a key of ``scope`` may see.
 
     Admin keys see everything. Delivery keys see the estimates, the classification and
     their own answers (``item_id``, ``response``) when the configuration's
     ``show_results`` is true, otherwise only :data:`RESULT_WHEN_HIDDEN` (no scores);
-    never which items were unscored pretest items.
+    never which items were unscored pretest items. (A battery's profile follows the same
+    rule, see :mod:`api.services.runners`.)
     """
     if scope == "admin":
         return result
@@ -91,23 +79,20 @@ def visible_result(config: CATConfig, result: dict[str, Any], scope: str) -> dic
     return {**result, "items": items}
 
 
-def _delivery(
-    session_id: str, seq: int, bank: ItemBank, config: CATConfig, state: CATState, scope: str
-) -> dict[str, Any]:
+def _delivery(session_id: str, seq: int, runner: Runner, state: Any, scope: str) -> dict[str, Any]:
     if state.finished:
-        result = visible_result(config, cat.result(bank, config, state), scope)
         return {
             "session_id": session_id,
             "status": FINISHED,
             "seq": seq,
             "item": None,
-            "result": result,
+            "result": runner.result(state, scope),
         }
     return {
         "session_id": session_id,
         "status": IN_PROGRESS,
         "seq": seq,
-        "item": _present(bank, state.pending_item),
+        "item": runner.present(state),
         "result": None,
     }
 
@@ -143,9 +128,9 @@ def start_session(
     """
     seed = secrets.randbits(53) if seed is None else int(seed)
     with db.write() as session:
-        bank, config = load_assessment(db, session, tenant=tenant, assessment_id=assessment_id)
-        exposure = _exposure(session, assessment_id, config)
-        state = cat.start(bank, config, seed=seed, exposure=exposure)
+        runner = load_runner(db, session, tenant=tenant, assessment_id=assessment_id)
+        exposure = _exposure(session, assessment_id, runner)
+        state = runner.start(seed, exposure)
         conn = session.connection()
         assessments = Assessment.__table__
         conn.execute(
@@ -173,7 +158,7 @@ def start_session(
                 finished_at=now if state.finished else None,
             )
         )
-        return _delivery(session_id, seq, bank, config, state, scope)
+        return _delivery(session_id, seq, runner, state, scope)
 
 
 _SESSIONS = TestSession.__table__
@@ -255,10 +240,10 @@ def respond(
                 f"seq {seq} is ahead of session {row.id!r}: the presented item has seq {row.seq}",
                 details={"seq": seq, "current_seq": row.seq},
             )
-        bank, config = load_assessment(db, session, tenant=tenant, assessment_id=row.assessment_id)
-        state = CATState.from_dict(row.state)
-        exposure = _exposure(session, row.assessment_id, config)
-        new_state = cat.respond(bank, config, state, item_id, response, exposure=exposure)
+        runner = load_runner(db, session, tenant=tenant, assessment_id=row.assessment_id)
+        state = runner.read_state(row.state)
+        exposure = _exposure(session, row.assessment_id, runner)
+        new_state = runner.respond(state, item_id, response, exposure)
         now = utcnow()
         changes: dict[str, Any] = {"state": new_state.to_dict(), "updated_at": now}
         if new_state.finished:
@@ -268,7 +253,7 @@ def respond(
             next_seq = changes["seq"] = seq + 1
             _expose(conn, row.assessment_id, new_state.pending_item)
         conn.execute(_UPDATE_SESSION, {"b_id": row.id, **changes})
-        reply = _delivery(row.id, next_seq, bank, config, new_state, "deliver")
+        reply = _delivery(row.id, next_seq, runner, new_state, "deliver")
         conn.execute(
             _INSERT_RESPONSE,
             {
@@ -281,7 +266,7 @@ def respond(
             },
         )
         if scope == "admin":
-            return _delivery(row.id, next_seq, bank, config, new_state, scope)
+            return _delivery(row.id, next_seq, runner, new_state, scope)
         return reply
 
 
@@ -296,9 +281,9 @@ def get_session(db: Database, *, tenant: str, session_id: str, scope: str) -> di
         responses = session.scalars(
             select(Response).where(Response.session_id == row.id).order_by(Response.seq)
         ).all()
-        bank, config = load_assessment(db, session, tenant=tenant, assessment_id=row.assessment_id)
-    state = CATState.from_dict(row.state)
-    delivery = _delivery(row.id, row.seq, bank, config, state, scope)
+        runner = load_runner(db, session, tenant=tenant, assessment_id=row.assessment_id)
+    state = runner.read_state(row.state)
+    delivery = _delivery(row.id, row.seq, runner, state, scope)
     return {
         "session_id": row.id,
         "assessment_id": row.assessment_id,
