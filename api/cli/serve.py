@@ -66,6 +66,8 @@ def serve(
         console.print(f"export ADMIN_KEY={info['admin_key']}", highlight=False)
         console.print(f"export DELIVER_KEY={info['deliver_key']}", highlight=False)
         console.print(f"export ASSESSMENT={info['assessment_id']}", highlight=False)
+        console.print(f"export BATTERY={info['battery_assessment_id']}  # coding, project "
+                      "management, design (simulated banks)", highlight=False)  # fmt: skip
     db.dispose()
     uvicorn.run(
         "api.app:app_from_env",

@@ -1,6 +1,8 @@
 """The demo set-up of ``zapcat serve --demo`` (and ``make run``).
 
 Tenant ``demo``: the demo bank published (once), an assessment on it named ``demo``
+(once), the three banks of the demo battery (coding, project management, design; simulated,
+not calibrated on real data) and a battery assessment on them named ``demo-battery``
 (once), and a fresh admin and delivery key on every call (keys are shown only once).
 """
 
@@ -15,8 +17,10 @@ from api.db import Database
 from api.models import Assessment
 from api.services.assessments import create_assessment
 from api.services.banks import list_banks, publish_bank
+from api.services.battery import create_battery_assessment
 from api.services.keys import create_key
-from item_banks.examples import DEMO_BANK_PATH
+from item_banks.examples import DEMO_BANK_PATH, DEMO_BATTERY_PATH
+from item_banks.examples.battery_demo import BATTERY_DEMO_DIR
 
 DEMO_TENANT = "demo"
 DEMO_CONFIG: dict[str, Any] = {}
@@ -29,7 +33,8 @@ def setup_demo(db: Database) -> dict[str, Any]:
     Returns
     -------
     dict
-        ``{bank, bank_version, assessment_id, admin_key, deliver_key}``.
+        ``{bank, bank_version, assessment_id, battery_assessment_id, admin_key,
+        deliver_key}``.
     """
     document = json.loads(DEMO_BANK_PATH.read_text())
     versions = [b for b in list_banks(db, tenant=DEMO_TENANT) if b["name"] == document["name"]]
@@ -50,12 +55,34 @@ def setup_demo(db: Database) -> dict[str, Any]:
             config=DEMO_CONFIG,
             name="demo",
         )["assessment_id"]
+    battery_id = _setup_battery(db)
     admin_key, _ = create_key(db, tenant=DEMO_TENANT, scope="admin", label="demo")
     deliver_key, _ = create_key(db, tenant=DEMO_TENANT, scope="deliver", label="demo")
     return {
         "bank": document["name"],
         "bank_version": version,
         "assessment_id": assessment_id,
+        "battery_assessment_id": battery_id,
         "admin_key": admin_key,
         "deliver_key": deliver_key,
     }
+
+
+def _setup_battery(db: Database) -> str:
+    """Publish the demo battery's banks and its assessment if missing; its id."""
+    with db.read() as session:
+        found = session.scalar(select(Assessment.id).where(
+            Assessment.tenant == DEMO_TENANT, Assessment.name == "demo-battery"))  # fmt: skip
+    if found is not None:
+        return found
+    battery = json.loads(DEMO_BATTERY_PATH.read_text())
+    published = {b["name"]: b["version"] for b in list_banks(db, tenant=DEMO_TENANT)}
+    for sec in battery["sections"]:
+        document = json.loads((BATTERY_DEMO_DIR / sec["bank"]["path"]).read_text())
+        if document["name"] not in published:
+            published[document["name"]] = publish_bank(db, tenant=DEMO_TENANT,
+                                                       document=document)["version"]
+        sec["bank"] = {"name": document["name"], "version": published[document["name"]]}
+    view = create_battery_assessment(db, tenant=DEMO_TENANT, battery=battery,
+                                     name="demo-battery")  # fmt: skip
+    return view["assessment_id"]

@@ -76,3 +76,14 @@ def test_skills_file_problems_are_named(tmp_path):
                               "--out-battery", str(tmp_path / "b.json")], env=ENV)  # fmt: skip
     assert res.exit_code == 1
     assert "row 3: item 'pol1' is given two skills" in res.output
+
+
+def test_readme_battery_example_runs():
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    part = readme[readme.index("## Skill batteries"):readme.index("## CAT engine")]
+    code = part.split("```python\n", 1)[1].split("```", 1)[0]
+    scope: dict = {}
+    exec(compile(code, "README.md (Skill batteries)", "exec"), scope)
+    assert scope["profile"]["stop_reason"] in ("completed", "budget")
+    assert [s["skill_id"] for s in scope["report"]["skills"]] == ["coding",
+                                                                  "project-management", "design"]
