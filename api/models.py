@@ -126,6 +126,8 @@ class TestSession(Base):
     seq: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(20))
     state: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # per-session changes of the assessment's configuration (1EdTech CAT priorData)
+    config_overrides: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)
@@ -144,3 +146,31 @@ class Response(Base):
     response: Mapped[int] = mapped_column(Integer)
     received_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
     reply: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class ImsCatSection(Base):
+    """A 1EdTech CAT section: an assessment plus how the platform's items map onto it.
+
+    ``digest`` is the SHA-256 of the canonical section configuration, so that posting the
+    same configuration again returns the same section.
+    """
+
+    __tablename__ = "ims_cat_sections"
+    __table_args__ = (UniqueConstraint("tenant", "digest"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(100))
+    digest: Mapped[str] = mapped_column(String(64))
+    assessment_id: Mapped[str] = mapped_column(ForeignKey("assessments.id"))
+    configuration: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+
+
+class ServiceSecret(Base):
+    """A random secret of the service (HMAC key of session states and access tokens)."""
+
+    __tablename__ = "service_secrets"
+
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    value: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)

@@ -9,6 +9,15 @@ variable                   meaning
 ``ZAPCAT_DB_POOL_SIZE``    connections per worker process (PostgreSQL), default 10.
 ``ZAPCAT_SQLITE_TIMEOUT``  seconds a SQLite writer waits for the lock, default 30.
 ``ZAPCAT_THREADS``         threads per worker running requests, default 4.
+``ZAPCAT_IMS_CAT_VERSION`` version segment of the 1EdTech CAT API, ``/ims/cat/<v>``,
+                           default ``v1p0``.
+``ZAPCAT_SECRET_KEY``      HMAC key of 1EdTech CAT session states and access tokens;
+                           default a random key stored in the database on first use.
+``ZAPCAT_TOKEN_TTL``       seconds an OAuth 2 access token is valid, default 900.
+``ZAPCAT_SESSION_IDLE``    seconds after which an unfinished session with no activity
+                           is closed (``expired``), default 86400; 0 never.
+``ZAPCAT_CLEANUP_EVERY``   seconds between two clean-ups of idle sessions, default
+                           300; 0 turns the schedule off.
 =========================  ==========================================================
 """
 
@@ -35,12 +44,27 @@ class Settings:
         Seconds a SQLite writer waits for the database lock, > 0.
     threads : int
         Threads per worker process that run requests (database and engine work), >= 1.
+    ims_cat_version : str
+        Version segment of the 1EdTech CAT API routes (``/ims/cat/{version}/...``).
+    secret_key : str or None
+        HMAC key of session states and access tokens (None: one stored in the database).
+    token_ttl : float
+        Lifetime of OAuth 2 access tokens in seconds, > 0.
+    session_idle : float
+        Seconds of inactivity after which an unfinished session is closed (0: never).
+    cleanup_every : float
+        Seconds between clean-ups of idle sessions (0: no schedule).
     """
 
     database_url: str = DEFAULT_DATABASE_URL
     pool_size: int = 10
     sqlite_timeout: float = 30.0
     threads: int = 4
+    ims_cat_version: str = "v1p0"
+    secret_key: str | None = None
+    token_ttl: float = 900.0
+    session_idle: float = 86400.0
+    cleanup_every: float = 300.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -51,6 +75,11 @@ class Settings:
             pool_size=int(env.get("ZAPCAT_DB_POOL_SIZE", "10")),
             sqlite_timeout=float(env.get("ZAPCAT_SQLITE_TIMEOUT", "30")),
             threads=int(env.get("ZAPCAT_THREADS", "4")),
+            ims_cat_version=env.get("ZAPCAT_IMS_CAT_VERSION", "v1p0"),
+            secret_key=env.get("ZAPCAT_SECRET_KEY") or None,
+            token_ttl=float(env.get("ZAPCAT_TOKEN_TTL", "900")),
+            session_idle=float(env.get("ZAPCAT_SESSION_IDLE", "86400")),
+            cleanup_every=float(env.get("ZAPCAT_CLEANUP_EVERY", "300")),
         )
 
     @property

@@ -215,18 +215,19 @@ class CalibrationResult:
         return sorted(out, key=lambda entry: order[entry[0]])
 
     def _items(self, skip: set[str] | frozenset[str] = frozenset()) -> list[Item]:
-        from item_banks.models import get_model
-
-        items = []
-        for item_id, row in self.params.iterrows():
-            if item_id in skip:
-                continue
-            model = row["model"]
-            names = get_model(model).param_names(int(row["n_categories"]))
-            params = {n: float(row[n]) for n in names}
-            se = {n: float(row[f"{n}_se"]) for n in names if np.isfinite(row[f"{n}_se"])}
-            items.append(Item(str(item_id), model, params, int(row["n_categories"]), se=se))
-        return items
+        """Calibrated items from the numeric estimates (not the display frame)."""
+        values, ses = self._entries
+        items: dict[int, Item] = {}
+        for g, v, se in zip(self.problem.groups, values, ses, strict=True):
+            for r, j in enumerate(g.items):
+                item_id = self.item_ids[j]
+                if item_id in skip:
+                    continue
+                params = {n: float(v[r, c]) for c, n in enumerate(g.names)}
+                errors = {n: float(se[r, c]) for c, n in enumerate(g.names)
+                          if np.isfinite(se[r, c])}  # fmt: skip
+                items[int(j)] = Item(item_id, g.model.name, params, g.n_categories, se=errors)
+        return [items[j] for j in sorted(items)]
 
     def to_item_bank(
         self, name: str = "calibrated", version: str = "1", description: str = ""

@@ -15,6 +15,7 @@ from api.cli import calibrate as _calibrate
 from api.cli import keys as _keys
 from api.cli import report as _report
 from api.cli import serve as _serve
+from api.cli import sessions as _sessions
 from api.cli import simulate as _simulate
 from api.cli._common import run_app
 
@@ -30,6 +31,7 @@ app.add_typer(_battery.app, name="battery")
 app.command(name="calibrate")(_calibrate.calibrate)
 app.add_typer(_keys.app, name="keys")
 app.command("serve")(_serve.serve)
+app.add_typer(_sessions.app, name="sessions")
 app.command(name="report")(_report.report)
 app.command(name="simulate")(_simulate.simulate_command)
 

@@ -18,13 +18,14 @@ from item_banks.bank import ItemBank
 
 def _view(row: Assessment, bank: BankVersion) -> dict[str, Any]:
     battery = isinstance(row.config, dict) and row.config.get("kind") == "battery"
+    # rows of earlier versions hold the flat zapcat-cat-config/1 form: shown in today's nested one
     return {
         "assessment_id": row.id,
         "kind": "battery" if battery else "test",
         "name": row.name,
         "bank": bank.name,
         "bank_version": bank.version,
-        "config": row.config,
+        "config": row.config if battery else CATConfig.from_dict(row.config).to_dict(),
         "n_sessions": row.n_sessions,
         "created_at": iso(row.created_at),
     }

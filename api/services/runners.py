@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.db import Database
-from api.errors import NotFoundError
+from api.errors import InvalidRequestError, NotFoundError
 from api.models import Assessment, BankVersion
 from api.services.banks import ImmutableCache, load_bank
 from engine import battery as batteries
@@ -50,6 +50,14 @@ class SingleTest:
     @property
     def show_results(self) -> bool:
         return self.config.show_results
+
+    def with_overrides(self, overrides: dict[str, Any] | None) -> SingleTest:
+        """The test with a session's configuration overrides (1EdTech ``priorData``)."""
+        if not overrides:
+            return self
+        from api.services.sessions import session_config
+
+        return SingleTest(self.bank, session_config(self.config, overrides))
 
     def start(self, seed: int, exposure: dict | None) -> CATState:
         return cat.start(self.bank, self.config, seed=seed, exposure=exposure)
@@ -89,6 +97,15 @@ class BatteryRun:
     @property
     def show_results(self) -> bool:
         return all(c.show_results for c in self.plan.configs)
+
+    def with_overrides(self, overrides: dict[str, Any] | None) -> BatteryRun:
+        """A battery takes no per-session overrides (its priors come from its sections)."""
+        if overrides:
+            raise InvalidRequestError(
+                "a battery assessment takes no per-session configuration overrides",
+                details={"overrides": sorted(overrides)},
+            )
+        return self
 
     def start(self, seed: int, exposure: dict | None) -> BatteryState:
         return batteries.start(self.plan, seed=seed, exposure=exposure)

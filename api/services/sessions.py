@@ -10,6 +10,7 @@ session's ``seq`` is that of the presented item; once finished, that of the last
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import uuid
 from typing import Any
@@ -62,6 +63,32 @@ def _expose(conn: Connection, assessment_id: str, item_id: str) -> None:
     conn.execute(_EXPOSE, {"b_assessment": assessment_id, "b_item": item_id})
 
 
+SESSION_OVERRIDES = ("start_theta", "prior_mean")
+"""Configuration fields a single session may change (1EdTech CAT ``priorData``)."""
+
+_OVERRIDDEN: dict[tuple[CATConfig, tuple[tuple[str, Any], ...]], CATConfig] = {}
+
+
+def session_config(config: CATConfig, overrides: dict[str, Any] | None) -> CATConfig:
+    """The assessment's configuration with a session's ``overrides`` applied (cached).
+
+    Only the fields of :data:`SESSION_OVERRIDES` may change; ``None`` or ``{}`` keeps
+    ``config`` itself (so that such a session runs exactly like a ``/v1`` one).
+    """
+    if not overrides:
+        return config
+    key = (config, tuple(sorted(overrides.items())))
+    hit = _OVERRIDDEN.get(key)
+    if hit is None:
+        unknown = sorted(set(overrides) - set(SESSION_OVERRIDES))
+        if unknown:
+            raise ValueError(f"a session cannot override {unknown}")  # a bug, not input
+        if len(_OVERRIDDEN) > 1024:
+            _OVERRIDDEN.clear()
+        hit = _OVERRIDDEN[key] = dataclasses.replace(config, **overrides)
+    return hit
+
+
 def visible_result(config: CATConfig, result: dict[str, Any], scope: str) -> dict[str, Any]:
     """The part of a single test's engine result that a key of ``scope`` may see.
 
@@ -105,6 +132,7 @@ def start_session(
     examinee_ref: str,
     seed: int | None = None,
     scope: str = "deliver",
+    overrides: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Start a test: the engine picks the first item, which counts as exposed.
 
@@ -120,6 +148,9 @@ def start_session(
         Seed of the engine's random choices, ``0 <= seed < 2**53``; default random.
     scope : str
         Scope of the caller (decides what a result shows when nothing can be given).
+    overrides : dict, optional
+        Changes of this session's configuration (see :func:`session_config`), stored
+        with the session and applied to every later step.
 
     Returns
     -------
@@ -129,6 +160,7 @@ def start_session(
     seed = secrets.randbits(53) if seed is None else int(seed)
     with db.write() as session:
         runner = load_runner(db, session, tenant=tenant, assessment_id=assessment_id)
+        runner = runner.with_overrides(overrides)
         exposure = _exposure(session, assessment_id, runner)
         state = runner.start(seed, exposure)
         conn = session.connection()
@@ -153,6 +185,7 @@ def start_session(
                 seq=seq,
                 status=FINISHED if state.finished else IN_PROGRESS,
                 state=state.to_dict(),
+                config_overrides=overrides or None,
                 created_at=now,
                 updated_at=now,
                 finished_at=now if state.finished else None,
@@ -171,6 +204,7 @@ _LOCK_SESSION = (
         _SESSIONS.c.seq,
         _SESSIONS.c.status,
         _SESSIONS.c.state,
+        _SESSIONS.c.config_overrides,
     )
     .where(_SESSIONS.c.id == bindparam("b_id"), _SESSIONS.c.tenant == bindparam("b_tenant"))
     .with_for_update()
@@ -241,6 +275,7 @@ def respond(
                 details={"seq": seq, "current_seq": row.seq},
             )
         runner = load_runner(db, session, tenant=tenant, assessment_id=row.assessment_id)
+        runner = runner.with_overrides(row.config_overrides)
         state = runner.read_state(row.state)
         exposure = _exposure(session, row.assessment_id, runner)
         new_state = runner.respond(state, item_id, response, exposure)
@@ -282,6 +317,7 @@ def get_session(db: Database, *, tenant: str, session_id: str, scope: str) -> di
             select(Response).where(Response.session_id == row.id).order_by(Response.seq)
         ).all()
         runner = load_runner(db, session, tenant=tenant, assessment_id=row.assessment_id)
+    runner = runner.with_overrides(row.config_overrides)
     state = runner.read_state(row.state)
     delivery = _delivery(row.id, row.seq, runner, state, scope)
     return {

@@ -9,6 +9,7 @@ import pytest
 from api.services.keys import KeyVerifier, create_key
 from item_banks.examples import DEMO_BANK_PATH
 from item_banks.io import bank_from_dict, read_bank
+from tests.api.test_migrations import HEAD
 
 DEMO = json.loads(DEMO_BANK_PATH.read_text())
 
@@ -142,7 +143,7 @@ def test_revoked_key_is_refused(app):
 def test_health_and_metrics(client, tenant):
     health = client.get("/health")
     assert health.status_code == 200
-    assert health.json()["status"] == "ok" and health.json()["schema_revision"] == "0001"
+    assert health.json()["status"] == "ok" and health.json()["schema_revision"] == HEAD
     client.get("/v1/banks", headers=tenant.admin)
     text = client.get("/metrics").text
     assert 'zapcat_http_requests_total{method="GET",route="/v1/banks",status="200"}' in text

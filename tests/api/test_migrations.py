@@ -5,17 +5,20 @@ from __future__ import annotations
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect
 
 from api.migrations import alembic_config, current_revision, upgrade
 from api.models import Base
 from api.settings import Settings
 
+HEAD = ScriptDirectory.from_config(alembic_config()).get_current_head()
+
 
 def test_migrated_schema_matches_the_models(app):
     db = app.state.context.db  # migrated by create_app
     with db.engine.connect() as conn:
-        assert current_revision(conn) == "0001"
+        assert current_revision(conn) == HEAD
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert diff == []
 
@@ -30,5 +33,5 @@ def test_downgrade_and_upgrade_round_trip(tmp_path):
     assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
     with engine.begin() as conn:
         upgrade(conn)
-        assert current_revision(conn) == "0001"
+        assert current_revision(conn) == HEAD
     engine.dispose()
