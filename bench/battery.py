@@ -138,6 +138,19 @@ def speed(n: int = 20000) -> dict:
             "items": data["items"]["mean"]}
 
 
+READING = """\
+Reading the tables: the reference is each person's EAP from its own domain's answers only, so
+without the collateral prior the battery (which gives almost every item of these short
+domains) matches it almost exactly, while the collateral estimates are pulled toward what the
+other domains say and differ from it by design (with smaller posterior SDs). The prior saves
+items mostly in the domains best predicted by earlier ones, lowers the share of learners
+given a strength or area (it pulls domains together), and flat profiles get labels far below
+the 5% one-sided rate. Where borrowing changes a skill's estimate this much (4-9-item
+domains), a battery should set `collateral.borrow: false` for that skill; these tables are
+the evidence to decide it per skill (the choice is not automated).
+"""
+
+
 def markdown(results: list[dict], fast: dict) -> str:
     lines = ["## Skill batteries", "",
              "Command: `.venv/bin/python bench/battery.py --write` "
@@ -171,6 +184,7 @@ def markdown(results: list[dict], fast: dict) -> str:
                          f"{row['RMSE without']:.3f} | {row['SE with']:.3f} | "
                          f"{row['SE without']:.3f} |")  # fmt: skip
         lines.append("")
+    lines += [*READING.splitlines(), ""]
     lines += [f"Batch speed as the user meets it: `zapcat battery simulate` on the demo "
               f"battery (3 skills x 120 items, {fast['items']:.1f} items per learner), "
               f"{fast['n']:,} learners, fresh process: {fast['wall']:.1f} s wall "
