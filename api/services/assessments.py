@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, defer
 
 from api.db import Database
-from api.errors import NotFoundError
+from api.errors import InvalidRequestError, NotFoundError
 from api.models import Assessment, BankVersion, ExposureCount, iso, utcnow
 from api.services.banks import ImmutableCache, find_bank_version, load_bank
 from engine.config import CATConfig
@@ -114,6 +114,8 @@ def load_assessment(
     ------
     NotFoundError
         Unknown assessment, or one of another tenant.
+    InvalidRequestError
+        A battery assessment (one test per skill: see :mod:`api.services.runners`).
     """
     key = (db.uid, assessment_id)
     hit = _LOADED.peek(key)
@@ -124,6 +126,12 @@ def load_assessment(
     ).first()
     if row is None:
         raise NotFoundError("assessment", assessment_id)
+    if isinstance(row.config, dict) and row.config.get("kind") == "battery":
+        raise InvalidRequestError(
+            f"assessment {assessment_id!r} is a skill battery; run it through /v1/sessions "
+            "(this route serves single-skill tests)",
+            details={"assessment_id": assessment_id, "kind": "battery"},
+        )
 
     def build() -> tuple[str, ItemBank, CATConfig]:
         version_row = session.get_one(BankVersion, row.bank_version_id)

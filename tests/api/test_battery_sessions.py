@@ -107,3 +107,17 @@ def test_hidden_profile_and_no_leaks(client, tenant):
             assert needle not in text, (needle, text[:300])
         tokens = set(text.replace(",", " ").replace(":", " ").replace("}", " ").split())
         assert not tokens & values
+
+
+def test_single_test_routes_refuse_a_battery_clearly(app, client, tenant):
+    import pytest
+
+    from api.errors import InvalidRequestError
+    from api.services.assessments import load_assessment
+
+    aid = make_battery(client, tenant)
+    db = app.state.context.db
+    with db.read() as session, pytest.raises(InvalidRequestError, match="skill battery"):
+        load_assessment(db, session, tenant=tenant.name, assessment_id=aid)
+    view = client.get(f"/v1/assessments/{aid}", headers=tenant.admin).json()
+    assert view["kind"] == "battery" and view["config"]["battery"]["name"] == "skills-profile-demo"
