@@ -30,8 +30,9 @@ class AssessmentCreate(_Request):
     )
     config: dict[str, Any] = Field(
         default_factory=dict,
-        description="Engine configuration (engine.config.CATConfig.from_dict); "
-        "omitted keys take the engine's defaults.",
+        description="Engine configuration (engine.config.CATConfig.from_dict): the nested "
+        "form (ability, start, selection, exposure_control, constraints, stopping) or the "
+        "flat keys (selector, stop_se, max_items ...); omitted keys take the engine's defaults.",
     )
     battery: dict[str, Any] | None = Field(
         default=None,

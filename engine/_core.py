@@ -14,24 +14,18 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from engine._random import (  # noqa: F401  (re-exported for the simulation)
-    RESPONSE,
-    START,
-    derive_seeds,
-    draw_response,
-    uniforms,
-)
+from engine._random import START, uniforms
 from engine._registry import overrides
 from engine._tables import BankTables, bank_tables, pair_eval
 from engine.ability import eap_from_loglik, get_estimator, normal_log_weight
 from engine.ability._base import prior_log_weight
 from engine.config import CATConfig
 from engine.constraints import CONSTRAINTS, PretestSeeding, constrain
-from engine.exposure import EXPOSURE_METHODS, capped_items  # noqa: F401
+from engine.exposure import EXPOSURE_METHODS
 from engine.selection import SELECTORS
 from engine.selection._pick import pick
 from engine.selection.shadow import _shadow_solve  # noqa: F401  (tested directly)
-from engine.stopping import STOP_REASONS, STOP_RULES, stop_codes  # noqa: F401
+from engine.stopping import STOP_RULES
 from item_banks.bank import ItemBank
 from item_banks.errors import InvalidConfigError
 
@@ -95,7 +89,9 @@ class Plan:
         self.index = {item_id: i for i, item_id in enumerate(self.item_ids)}
         self.operational, self.pretest = item_eligibility(tables, config)
         self.all_operational = bool(self.operational.all())
-        self.max_len = config.max_items + config.constraints.pretest_count
+        # a test never gives more items than the bank holds (bounds the per-row history
+        # arrays whatever max_items says)
+        self.max_len = min(config.max_items + config.constraints.pretest_count, self.n_items)
         # roles
         method = config.exposure_control.method
         self.exposure = None if method == "none" else EXPOSURE_METHODS.get(method)(self)
@@ -105,15 +101,13 @@ class Plan:
         self.pretest_rule = next(
             (c for c in self.constraints if isinstance(c, PretestSeeding)), None
         )
-        self.content = next((c for c in self.constraints if c.name == "content"), None)
-        self.proportions = next(
-            (c for c in self.constraints if c.name == "content_proportions"), None
-        )
         self.stop_rules = [STOP_RULES.get(name)(self, **dict(params))
                            for name, params in config.stopping.rules]  # fmt: skip
         selection = config.selection
         self.selector = SELECTORS.get(selection.method)(self, **dict(selection.params))
         roles = [*self.constraints, *self.stop_rules, self.selector]
+        if self.exposure is not None:
+            roles.append(self.exposure)
         self.init_hooks = [r for r in roles if overrides(r, "init_rows")]
         self.scored_hooks = [r for r in roles if overrides(r, "add_scored")]
         self.rebuild_hooks = [r for r in roles if overrides(r, "sum_scored")]
@@ -121,13 +115,6 @@ class Plan:
         # items blocked during a test: enemies and exposure-control refusals
         self.may_block = bool(tables.meta("has_enemies") or self.exposure is not None)
         self.has_enemies = any(c.name == "enemies" for c in self.constraints)
-        # arrays of the shadow test's model
-        empty = np.zeros((self.n_items, 0))
-        self.c_member = self.content.member if self.content else empty
-        self.c_min = self.content.min if self.content else np.zeros(0)
-        self.c_max = self.content.max if self.content else np.zeros(0)
-        self.p_member = self.proportions.member if self.proportions else empty
-        self.p_target = self.proportions.target if self.proportions else np.zeros(0)
         # empty-pattern estimate under the configuration's prior
         zero = np.zeros((1, 0), dtype=np.intp)
         t0, s0 = self.estimator._estimate_rows(bank, np.zeros(0, dtype=np.intp), zero)

@@ -27,20 +27,11 @@ from typing import Any
 
 import numpy as np
 
-from engine._core import (
-    Rows,
-    capped_items,
-    classified,
-    estimate,
-    get_plan,
-    record,
-    rows_from_history,
-    select,
-    stop_codes,
-)
+from engine._core import Rows, classified, estimate, get_plan, record, rows_from_history, select
 from engine.config import CATConfig
+from engine.exposure import capped_items
 from engine.state import CATState
-from engine.stopping import STOP_REASONS
+from engine.stopping import STOP_REASONS, stop_codes
 from item_banks.bank import ItemBank
 from item_banks.errors import (
     BankExhaustedError,

@@ -16,19 +16,11 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from engine._core import (
-    Rows,
-    estimate,
-    get_plan,
-    pair_prob,
-    record,
-    select,
-    stop_codes,
-)
+from engine._core import Rows, estimate, get_plan, pair_prob, record, select
 from engine._random import RESPONSE, derive_seeds, draw_response, uniforms
 from engine.config import CATConfig
 from engine.session import respond, start
-from engine.stopping import STOP_REASONS
+from engine.stopping import STOP_REASONS, stop_codes
 from engine.summary import (  # noqa: F401  (report: the name of earlier versions)
     DEFAULT_BANDS,
     REPORT_FORMAT,

@@ -43,6 +43,15 @@ class Constraint(Role):
     holds_stop: ClassVar[bool] = False
     """Whether :meth:`may_stop` can hold a test back (content minimums)."""
 
+    def shadow_bounds(self, given: NDArray[np.bool_]) -> tuple[NDArray, NDArray, NDArray]:
+        """The constraint as linear rows of a shadow test, given the items already scored.
+
+        Returns ``(member, lower, upper)``: ``member`` (n_items, C) and bounds (C,) on the
+        numbers of free items ``member.T @ x`` a full test still takes. Masking constraints
+        define it, so that the shadow test (:mod:`engine.selection.shadow`) meets them.
+        """
+        raise NotImplementedError(f"constraint {self.name!r} has no linear form")
+
     def may_stop(self, rows: Rows, idx: NDArray[np.intp]) -> NDArray[np.bool_]:
         """Whether each row may stop as far as this constraint goes."""
         return np.ones(idx.size, dtype=bool)

@@ -49,6 +49,10 @@ class ContentCounts(Constraint):
     def sum_scored(self, rows: Rows, items: Any, resp: Any) -> None:
         rows.c_counts[0] = self.member[items].sum(axis=0)
 
+    def shadow_bounds(self, given: NDArray[np.bool_]) -> tuple[NDArray, NDArray, NDArray]:
+        done = self.member[given].sum(axis=0)
+        return self.member, np.maximum(self.min - done, 0.0), self.max - done
+
     def deficit(self, counts: NDArray) -> NDArray:
         """Items still needed to meet the minimums, shape ``(N,)``."""
         return np.maximum(self.min - counts, 0.0).sum(axis=1)

@@ -46,6 +46,12 @@ class ContentProportions(Constraint):
     def sum_scored(self, rows: Rows, items: Any, resp: Any) -> None:
         rows.p_counts[0] = self.member[items].sum(axis=0)
 
+    def shadow_bounds(self, given: NDArray[np.bool_]) -> tuple[NDArray, NDArray, NDArray]:
+        length = self.plan.config.stopping.max_items
+        done = self.member[given].sum(axis=0)
+        lower = np.maximum(np.floor(self.target * length) - done, 0.0)
+        return self.member, lower, np.ceil(self.target * length) - done
+
     def mask(self, rows: Rows, sub: NDArray[np.intp], elig: NDArray[np.bool_]) -> NDArray:
         n_scored = np.maximum(rows.n_scored[sub], 1)
         gap = self.target - rows.p_counts[sub] / n_scored[:, None]

@@ -25,7 +25,8 @@ def _shadow_signature(plan: Plan) -> tuple[IntArray, NDArray[np.bool_]]:
     The signature says which constrained content areas an item counts for.
     """
     if plan._shadow_static is None:
-        member = np.hstack([plan.c_member, plan.p_member])
+        member = np.hstack([np.zeros((plan.n_items, 0))]
+                           + [c.member for c in plan.masking])  # fmt: skip
         if member.shape[1]:
             _, sig = np.unique(member, axis=0, return_inverse=True)
         else:
@@ -59,26 +60,18 @@ def _shadow_solve(plan: Plan, rows: Rows, row: int, cand: NDArray, info: FloatAr
     first = np.r_[0, np.nonzero(np.diff(s))[0] + 1]
     rank = np.arange(order.size) - np.repeat(first, np.diff(np.r_[first, order.size]))
     cap = np.full(order.size, float(slots))
-    if plan.c_member.shape[1]:
-        room = plan.c_max - plan.c_member[given].sum(axis=0)
-        cap = np.minimum(cap, np.where(plan.c_member[order] > 0, room, np.inf).min(axis=1))
-    if plan.p_member.shape[1]:
-        room = np.ceil(plan.p_target * cfg.max_items) - plan.p_member[given].sum(axis=0)
-        cap = np.minimum(cap, np.where(plan.p_member[order] > 0, room, np.inf).min(axis=1))
+    # each masking constraint as linear rows: lower <= member' x <= upper over free items
+    linear = [c.shadow_bounds(given) for c in plan.masking]
+    for member, _, up in linear:  # the most items of a signature a test can still take
+        cap = np.minimum(cap, np.where(member[order] > 0, up, np.inf).min(axis=1))
     keep = np.concatenate([order[rank < cap], idx[has_enemy[idx]]])
     m = keep.size
     blocks = [np.ones((1, m))]
     lower, upper = [float(slots)], [float(slots)]
-    if plan.c_member.shape[1]:
-        done = plan.c_member[given].sum(axis=0)
-        blocks.append(plan.c_member[keep].T)
-        lower += list(np.maximum(plan.c_min - done, 0.0))
-        upper += list(plan.c_max - done)
-    if plan.p_member.shape[1]:
-        done = plan.p_member[given].sum(axis=0)
-        blocks.append(plan.p_member[keep].T)
-        lower += list(np.maximum(np.floor(plan.p_target * cfg.max_items) - done, 0.0))
-        upper += list(np.ceil(plan.p_target * cfg.max_items) - done)
+    for member, lo, up in linear:
+        blocks.append(member[keep].T)
+        lower += list(lo)
+        upper += list(up)
     if plan.has_enemies:
         groups = plan.tables.meta("enemy_member")
         present = groups[keep].any(axis=0)

@@ -252,3 +252,10 @@ def test_flat_and_nested_forms_give_the_same_config_and_tests(mixed_bank):
     # flat keys still apply over nested sections (command-line overrides)
     over = CATConfig.from_dict({**nested, "max_items": 20, "stop_se": None})
     assert over.max_items == 20 and over.stopping.rules[0][0] == "sprt"
+
+
+def test_a_huge_max_items_costs_no_more_than_the_bank(mixed_bank):
+    config = CATConfig(max_items=10**9, stop_se=None)
+    res = simulate(mixed_bank, config, n=3, seed=2)
+    assert res.items.shape[1] == len(mixed_bank)
+    assert set(res.stop_reason) == {"bank_exhausted"}
