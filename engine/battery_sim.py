@@ -19,12 +19,12 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from engine._core import Rows, estimate, get_plan, pair_prob, record, select, stop_codes
+from engine._core import Rows, estimate, get_plan, pair_prob, record, select
 from engine._random import RESPONSE, derive_seeds, draw_response, uniforms
 from engine.battery import BatteryPlan
 from engine.battery_prior import conditional_prior, own_likelihood
 from engine.battery_profile import labels
-from engine.stopping import STOP_REASONS
+from engine.stopping import STOP_REASONS, stop_codes
 from item_banks.errors import InvalidConfigError
 
 _BATCH_CELLS = 4_000_000
