@@ -13,6 +13,7 @@ from api.cli import bank as _bank
 from api.cli import battery as _battery
 from api.cli import calibrate as _calibrate
 from api.cli import keys as _keys
+from api.cli import recommend as _recommend
 from api.cli import report as _report
 from api.cli import serve as _serve
 from api.cli import sessions as _sessions
@@ -32,6 +33,7 @@ app.command(name="calibrate")(_calibrate.calibrate)
 app.add_typer(_keys.app, name="keys")
 app.command("serve")(_serve.serve)
 app.add_typer(_sessions.app, name="sessions")
+app.command(name="recommend")(_recommend.recommend_command)
 app.command(name="report")(_report.report)
 app.command(name="simulate")(_simulate.simulate_command)
 

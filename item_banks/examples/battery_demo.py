@@ -18,6 +18,8 @@ from item_banks.io import write_bank
 
 BATTERY_DEMO_DIR = Path(__file__).resolve().parent / "battery_demo"
 DEMO_BATTERY_PATH = BATTERY_DEMO_DIR / "battery.json"
+DEMO_CATALOGUE_PATH = BATTERY_DEMO_DIR / "catalogue.json"
+"""The demo credential catalogue (``zapcat-catalogue/1``; see guidance.catalogue)."""
 
 _SKILLS = (
     ("coding", "Coding", "Writing, reading and debugging code.",
@@ -87,4 +89,4 @@ def build_battery_demo(directory: Path = BATTERY_DEMO_DIR, seed: int = 2027) -> 
     return path
 
 
-__all__ = ["BATTERY_DEMO_DIR", "DEMO_BATTERY_PATH", "build_battery_demo"]
+__all__ = ["BATTERY_DEMO_DIR", "DEMO_BATTERY_PATH", "DEMO_CATALOGUE_PATH", "build_battery_demo"]
