@@ -12,7 +12,8 @@ A credential *closes* a skill that is not met when it develops that skill up to 
 the required level. Its score is ``sum importance_s * (1 - p_s)`` over the skills it
 closes (the importance-weighted probability that the gaps are real); credentials are
 ranked by score, then by fewer hours, then by id. A prerequisite (a skill at a level)
-is *probably not met* when ``P(met) < 0.5``; such a credential is replaced by the best credential that
+is *probably not met* when ``P(met) < 0.5``; such a credential is replaced by the best
+credential that
 develops the prerequisite (and whose own prerequisites are met), or, when there is none,
 listed under ``not_ready``. A prerequisite on a skill the battery does not assess is
 taken as met and said so.
