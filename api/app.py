@@ -16,7 +16,7 @@ from api.db import Database
 from api.deps import ServiceContext
 from api.errors import install_error_handlers
 from api.metrics import MetricsMiddleware
-from api.routes import assessments, banks, ims_cat, sessions, system
+from api.routes import assessments, banks, guidance, ims_cat, sessions, system
 from api.services.keys import KeyVerifier
 from api.settings import Settings
 
@@ -60,7 +60,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     )
     app.state.context = ServiceContext(settings=settings, db=db, keys=KeyVerifier(db))
     install_error_handlers(app)
-    for module in (system, banks, assessments, sessions):
+    for module in (system, banks, assessments, sessions, guidance):
         app.include_router(module.router)
     ims_cat.install(app, settings)  # /ims/cat/{version}: the 1EdTech CAT API
     app.add_middleware(MetricsMiddleware)

@@ -87,6 +87,8 @@ STATUS_OF_CODE: dict[str, int] = {
     "invalid_response": 422,
     "invalid_config": 422,
     "invalid_battery": 422,
+    "invalid_catalogue": 422,
+    "invalid_guidance_request": 422,
     "invalid_item_bank": 422,
     "unknown_model": 422,
     "unknown_item": 422,
