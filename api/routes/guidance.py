@@ -1,5 +1,7 @@
-"""``/v1/catalogues`` (publish and read credential catalogues, admin) and the learner's
-report and recommendations of a finished battery session.
+"""Credential catalogues, and the learner's report and recommendations.
+
+``/v1/catalogues`` publishes and reads catalogue versions (admin); the report and the
+recommendations are given for a finished battery session.
 """
 
 from __future__ import annotations
