@@ -8,8 +8,9 @@ extra items that would likely settle it is the number of the bank's most informa
 items at ``theta_s`` (not already given) whose information, added to ``1/se_s**2``,
 brings ``|theta_s - c_s| / se`` to ``z_{0.9}`` -- offered as "extend this section".
 
-A credential *closes* a skill that is not met when it develops that skill up to at least
-the required level. Its score is ``sum importance_s * (1 - p_s)`` over the skills it
+A credential *closes* a gap (a skill whose status is ``gap``) when it develops that skill
+up to at least the required level; an uncertain skill gets "extend this section", not a
+credential on a guess. Its score is ``sum importance_s * (1 - p_s)`` over the skills it
 closes (the importance-weighted probability that the gaps are real); credentials are
 ranked by score, then by fewer hours, then by id. A prerequisite (a skill at a level)
 is *probably not met* when ``P(met) < 0.5``; such a credential is replaced by the best
@@ -246,7 +247,7 @@ def recommend(
                          role_id=role_id)
     skills = _skills(profile)
     gaps = gap_analysis(profile, levels, role.requires, information=information)
-    open_gaps = {g["skill_id"]: g for g in gaps if g["status"] != "met"}
+    open_gaps = {g["skill_id"]: g for g in gaps if g["status"] == "gap"}
     targets = []
     for cred in catalogue.credentials:
         closes = _closes(cred, levels, open_gaps)
@@ -294,13 +295,12 @@ def recommend(
 
 
 def _why(target: Credential, now: Credential, closes: list[dict]) -> str:
-    parts = [f"{c['skill_id']} ({'gap' if c['status'] == 'gap' else 'uncertain'}, "
-             f"{round(100 * c['p_gap'])}% likely below the required level)" for c in closes]
-    text = "Closes " + "; ".join(parts) + "."
+    parts = "; ".join(f"{c['skill_id']} ({round(100 * c['p_gap'])}% likely below the "
+                      "required level)" for c in closes)
     if now.credential_id != target.credential_id:
-        text += (f" Take it first: it prepares the prerequisites of {target.title!r}"
-                 f" ({target.credential_id}), which are probably not met yet.")
-    return text
+        return (f"Take it first: it prepares the prerequisites (probably not met yet) of "
+                f"{target.title!r} ({target.credential_id}), which closes the gap in {parts}.")
+    return f"Closes the gap in {parts}."
 
 
 __all__ = [

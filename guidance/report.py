@@ -167,10 +167,11 @@ def render_html(report: Mapping[str, Any]) -> str:
     steps = []
     for st in report["next_steps"]:
         if st["kind"] == "credential":
-            link = (f'<a href="{e(st["url"])}">{e(st["title"])}</a>' if st["url"]
-                    else e(st["title"]))
+            # the address as text, not a link: the page references no outside URL
+            where = f' <span class="url">{e(st["url"])}</span>' if st["url"] else ""
             hours = "" if st["hours"] is None else f', {st["hours"]:g} h'
-            steps.append(f'<li>{link} ({e(st["provider"])}{hours}): {e(st["why"])}</li>')
+            steps.append(f'<li><b>{e(st["title"])}</b> ({e(st["provider"])}{hours}){where}: '
+                         f'{e(st["why"])}</li>')
         else:
             steps.append(f'<li>{e(str(st["skill"]))}: {e(st["why"])}</li>')
     role = report.get("role")
@@ -188,7 +189,7 @@ def render_html(report: Mapping[str, Any]) -> str:
         f'<title>{e(report["title"])}</title><style>'
         "body{font-family:system-ui,sans-serif;max-width:640px;margin:2em auto;color:#222}"
         ".skill{border-top:1px solid #ddd;padding:.4em 0}.status.met{color:#1b5e20}"
-        ".status.near{color:#8a6d00}.status.not_met{color:#b00020}.practice{background:#fff3c4;"
+        ".status.near{color:#8a6d00}.url{color:#555;font-size:.9em}.status.not_met{color:#b00020}.practice{background:#fff3c4;"
         "padding:.5em}svg.figure{display:block;max-width:100%;height:auto}</style></head><body>"
         f'<h1>{e(report["title"])}</h1>{practice}'
         f'<p>{report["n_items"]} questions. Each bar shows the levels; the line is your 95% '

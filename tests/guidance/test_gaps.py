@@ -88,7 +88,9 @@ def test_demo_recommendations_for_a_weak_coder():
                                        "prog-fundamentals", "web-product-studio"]
     assert first["score"] == pytest.approx(5 * (1 - 0.0013), abs=1e-4)
     assert all(r["closes"][0]["skill_id"] == "coding" for r in out["recommendations"])
-    assert "coding (gap, 100% likely below the required level)" in out["recommendations"][0]["why"]
+    assert "prepares the prerequisites" in out["recommendations"][0]["why"]
+    assert out["recommendations"][1]["why"] == (
+        "Closes the gap in coding (100% likely below the required level).")
 
 
 def test_prerequisite_replaced_by_the_prerequisite():
