@@ -20,7 +20,7 @@ from api.services.banks import list_banks, publish_bank
 from api.services.battery import create_battery_assessment
 from api.services.keys import create_key
 from item_banks.examples import DEMO_BANK_PATH, DEMO_BATTERY_PATH
-from item_banks.examples.battery_demo import BATTERY_DEMO_DIR
+from item_banks.examples.battery_demo import BATTERY_DEMO_DIR, DEMO_CATALOGUE_PATH
 
 DEMO_TENANT = "demo"
 DEMO_CONFIG: dict[str, Any] = {}
@@ -33,8 +33,8 @@ def setup_demo(db: Database) -> dict[str, Any]:
     Returns
     -------
     dict
-        ``{bank, bank_version, assessment_id, battery_assessment_id, admin_key,
-        deliver_key}``.
+        ``{bank, bank_version, assessment_id, battery_assessment_id, catalogue {name,
+        version}, admin_key, deliver_key}``.
     """
     document = json.loads(DEMO_BANK_PATH.read_text())
     versions = [b for b in list_banks(db, tenant=DEMO_TENANT) if b["name"] == document["name"]]
@@ -56,6 +56,7 @@ def setup_demo(db: Database) -> dict[str, Any]:
             name="demo",
         )["assessment_id"]
     battery_id = _setup_battery(db)
+    catalogue = _setup_catalogue(db)
     admin_key, _ = create_key(db, tenant=DEMO_TENANT, scope="admin", label="demo")
     deliver_key, _ = create_key(db, tenant=DEMO_TENANT, scope="deliver", label="demo")
     return {
@@ -63,9 +64,22 @@ def setup_demo(db: Database) -> dict[str, Any]:
         "bank_version": version,
         "assessment_id": assessment_id,
         "battery_assessment_id": battery_id,
+        "catalogue": catalogue,
         "admin_key": admin_key,
         "deliver_key": deliver_key,
     }
+
+
+def _setup_catalogue(db: Database) -> dict[str, Any]:
+    """Publish the demo credential catalogue if missing; ``{name, version}``."""
+    from api.services.guidance import list_catalogues, publish_catalogue
+
+    document = json.loads(DEMO_CATALOGUE_PATH.read_text())
+    for row in list_catalogues(db, tenant=DEMO_TENANT):
+        if row["name"] == document["name"]:
+            return {"name": row["name"], "version": row["version"]}
+    row = publish_catalogue(db, tenant=DEMO_TENANT, document=document)
+    return {"name": row["name"], "version": row["version"]}
 
 
 def _setup_battery(db: Database) -> str:

@@ -46,6 +46,8 @@ def test_demo_setup_is_idempotent_and_usable(tmp_path):
     second = setup_demo(db)
     assert first["assessment_id"] == second["assessment_id"]
     assert first["battery_assessment_id"] == second["battery_assessment_id"]
+    assert first["catalogue"] == second["catalogue"] == {"name": "demo-catalogue",
+                                                          "version": 1}
     assert first["bank_version"] == second["bank_version"] == 1
     assert first["deliver_key"] != second["deliver_key"]
     with TestClient(app) as client:

@@ -116,3 +116,33 @@ def test_unfinished_and_single_test_sessions_refused(client, tenant):
     sid, _ = run_test(client, tenant.deliver, single, bank)
     rep = client.get(f"/v1/sessions/{sid}/report", headers=tenant.deliver)
     assert rep.status_code == 422 and "battery sessions only" in rep.json()["error"]["message"]
+
+
+def test_demo_learner_report_after_make_run_setup(tmp_path):
+    """What `make run` prints works: the demo battery, then report and recommendations."""
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from api.services.demo import setup_demo
+    from api.settings import Settings
+
+    app = create_app(Settings(f"sqlite:///{tmp_path / 'demo.db'}"))
+    info = setup_demo(app.state.context.db)
+    headers = {"Authorization": f"Bearer {info['deliver_key']}"}
+    cat = info["catalogue"]
+    with TestClient(app) as client:
+        sid, _, _ = run_battery(client, headers, info["battery_assessment_id"], seed=9)
+        for role in ("junior-developer", "project-coordinator", "ux-designer"):
+            rep = client.get(f"/v1/sessions/{sid}/report", headers={**headers,
+                             "Accept": "text/html"},
+                             params={"catalogue": cat["name"], "version": cat["version"],
+                                     "role": role})
+            assert rep.status_code == 200 and "Next steps for" in rep.text
+            recs = client.post(f"/v1/sessions/{sid}/recommendations", headers=headers,
+                               json={**cat, "catalogue": cat["name"], "role": role})
+            assert recs.status_code == 422  # "name" is not a field of the request
+            recs = client.post(f"/v1/sessions/{sid}/recommendations", headers=headers,
+                               json={"catalogue": cat["name"], "version": cat["version"],
+                                     "role": role})
+            assert recs.status_code == 200 and recs.json()["role"]["role_id"] == role
+    app.state.context.db.dispose()
