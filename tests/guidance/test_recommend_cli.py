@@ -52,3 +52,14 @@ def test_recommend_cli_errors_are_clear(tmp_path):
     res = runner.invoke(app, ["recommend", str(path), "--catalogue", str(DEMO_CATALOGUE_PATH),
                               "--role", "ux-designer"], env=ENV)
     assert res.exit_code == 1 and "--battery BATTERY.json" in res.output
+
+
+def test_readme_guidance_example_runs_and_prints_what_it_says(capsys):
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    part = readme[readme.index("## Guidance:"):readme.index("## CAT engine")]
+    code = part.split("```python\n", 1)[1].split("```", 1)[0]
+    expected = [line[2:] for line in code.splitlines() if line.startswith("# ")]
+    exec(compile(code, "README.md (Guidance)", "exec"), {})
+    assert capsys.readouterr().out.splitlines() == expected
