@@ -86,6 +86,23 @@ class BankVersion(Base):
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
 
 
+class CatalogueVersion(Base):
+    """One published, immutable version of a named credential catalogue of a tenant."""
+
+    __tablename__ = "catalogue_versions"
+    __table_args__ = (UniqueConstraint("tenant", "name", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(String(200))
+    version: Mapped[int] = mapped_column(Integer)
+    n_credentials: Mapped[int] = mapped_column(Integer)
+    n_roles: Mapped[int] = mapped_column(Integer)
+    description: Mapped[str] = mapped_column(Text, default="")
+    document: Mapped[str] = mapped_column(Text)  # the zapcat-catalogue/1 JSON, as published
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+
+
 class Assessment(Base):
     """A pinned bank version plus an engine configuration (JSON of ``CATConfig.to_dict``)."""
 

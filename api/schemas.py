@@ -57,15 +57,27 @@ class _Request(BaseModel):
 
 
 class AssessmentCreate(_Request):
-    """``POST /v1/assessments``: a pinned bank version plus an engine configuration."""
+    """``POST /v1/assessments``: a bank version and configuration, or a battery.
 
-    bank: Identifier("bank", "Name of a published item bank.")  # type: ignore[valid-type]
-    bank_version: Integer(1, INT_MAX, "Version of that bank (1, 2, ...).")  # type: ignore[valid-type]
+    A battery has one section per skill, each pinning a published bank version.
+    """
+
+    bank: (
+        Identifier("bank", "Name of a published item bank.") | None  # type: ignore[valid-type]
+    ) = None
+    bank_version: (
+        Integer(1, INT_MAX, "Version of that bank (1, 2, ...).") | None  # type: ignore[valid-type]
+    ) = None
     config: dict[str, Any] = Field(
         default_factory=dict,
         description="Engine configuration (engine.config.CATConfig.from_dict): the nested "
         "form (ability, start, selection, exposure_control, constraints, stopping) or the "
         "flat keys (selector, stop_se, max_items ...); omitted keys take the engine's defaults.",
+    )
+    battery: dict[str, Any] | None = Field(
+        default=None,
+        description="A zapcat-battery/1 document whose sections name published bank "
+        "versions ({name, version}); instead of bank, bank_version and config.",
     )
     name: Annotated[StrictStr, Field(max_length=ID_MAX_LENGTH), AfterValidator(_no_nul)] = ""
 
@@ -108,7 +120,13 @@ class ResponseCreate(_Request):
 
 
 class PresentedItem(BaseModel):
-    """What a delivery client learns of an item: its id and number of categories."""
+    """What a delivery client learns of an item: its id and number of categories.
+
+    In a battery, also ``section``: ``{skill_id, index, of}``, the skill the item measures
+    and its place among the battery's sections (index from 1); never parameters.
+    """
+
+    model_config = ConfigDict(extra="allow")  # "section" only where there is one
 
     item_id: str
     n_categories: int
@@ -161,6 +179,7 @@ class AssessmentView(BaseModel):
 
     assessment_id: str
     name: str
+    kind: Literal["test", "battery"] = "test"
     bank: str
     bank_version: int
     config: dict[str, Any]

@@ -190,6 +190,7 @@ class Rows:
         if draw:
             self._draw_start(plan)
         self.rejected: list[list[int]] = [[] for _ in range(n_rows)]
+        self.any_blocked = False  # set where items are blocked from the start (replay)
 
     def log_weight(self, idx: IntArray) -> FloatArray:
         """Log prior weights on the grid: ``(Q,)`` (configuration's) or ``(R, Q)``."""
@@ -326,7 +327,7 @@ def select(
     """
     out = np.full(idx.size, -1, dtype=np.intp)
     unavailable = rows.given[idx]
-    if plan.may_block:
+    if plan.may_block or rows.any_blocked:
         unavailable |= rows.blocked[idx]
     if plan.pretest_rule is not None:
         plan.pretest_rule.fill(rows, idx, unavailable, out)

@@ -12,9 +12,11 @@ from typing import Annotated
 import typer
 
 from api.cli import bank as _bank
+from api.cli import battery as _battery
 from api.cli import calibrate as _calibrate
 from api.cli import keys as _keys
 from api.cli import maintain as _maintain
+from api.cli import recommend as _recommend
 from api.cli import report as _report
 from api.cli import responses as _responses
 from api.cli import serve as _serve
@@ -57,10 +59,12 @@ _bank.app.command("promote")(_maintain.promote_command)
 app.command("link")(_maintain.link_command)
 app.command("drift")(_maintain.drift)
 app.command("dif")(_maintain.dif)
+app.add_typer(_battery.app, name="battery")
 app.command(name="calibrate")(_calibrate.calibrate)
 app.add_typer(_keys.app, name="keys")
 app.command("serve")(_serve.serve)
 app.add_typer(_sessions.app, name="sessions")
+app.command(name="recommend")(_recommend.recommend_command)
 app.command(name="report")(_report.report)
 app.add_typer(_responses.app, name="responses")
 app.command(name="simulate")(_simulate.simulate_command)

@@ -245,6 +245,16 @@ def calibrate(
     min_pretest_responses: Annotated[
         int, typer.Option(help="With --pretest-only: flag candidates with fewer responses.")
     ] = 200,
+    skills: Annotated[
+        Path | None,
+        typer.Option(help="Item -> skill map (CSV item_id,skill): calibrate a battery, each "
+                     "skill on its own scale, then the latent correlations; needs "
+                     "--out-battery."),
+    ] = None,
+    out_battery: Annotated[
+        Path | None,
+        typer.Option(help="Battery file to write with --skills (banks written beside it)."),
+    ] = None,
 ) -> None:
     """Calibrate item parameters (marginal maximum likelihood) and write an item bank.
 
@@ -306,6 +316,13 @@ def calibrate(
             min_responses=min_responses,
             client=client,
         )
+        if skills is not None or out_battery is not None:
+            if skills is None or out_battery is None:
+                raise CalibrationError("--skills and --out-battery go together")
+            from api.cli.battery import calibrate_to_battery
+
+            calibrate_to_battery(data, skills, out_battery, model, options, name)
+            return
         with (
             Progress(
                 TextColumn("[bold]EM"),

@@ -24,6 +24,10 @@ SIMULATION_FORMAT = "zapcat-simulation-report/1"
 """``format`` of the simulation reports (``engine.simulation.REPORT_FORMAT``; a test keeps
 the two equal, so that ``zapcat --help`` need not import the engine)."""
 
+BATTERY_FORMAT = "zapcat-battery-report/1"
+"""``format`` of the battery simulation reports (``engine.battery_summary.REPORT_FORMAT``;
+kept equal by the same test)."""
+
 
 def _bank(data: dict[str, Any], source: str) -> HtmlReport:
     from item_banks.report import bank_report
@@ -37,7 +41,14 @@ def _simulation(data: dict[str, Any], source: str) -> HtmlReport:
     return simulation_report(data, source=source)
 
 
-BUILDERS: dict[str, Builder] = {BANK_FORMAT: _bank, SIMULATION_FORMAT: _simulation}
+def _battery(data: dict[str, Any], source: str) -> HtmlReport:
+    from engine.battery_report import battery_report
+
+    return battery_report(data, source=source)
+
+
+BUILDERS: dict[str, Builder] = {BANK_FORMAT: _bank, SIMULATION_FORMAT: _simulation,
+                                BATTERY_FORMAT: _battery}  # fmt: skip
 """Report builder for each ``format`` value of the JSON files ``zapcat report`` reads."""
 
 

@@ -123,6 +123,20 @@ def serve(
         console.print(f"export ADMIN_KEY={info['admin_key']}", highlight=False)
         console.print(f"export DELIVER_KEY={info['deliver_key']}", highlight=False)
         console.print(f"export ASSESSMENT={info['assessment_id']}", highlight=False)
+        console.print(f"export BATTERY={info['battery_assessment_id']}  # coding, project "
+                      "management, design (simulated banks)", highlight=False)  # fmt: skip
+        cat = info["catalogue"]
+        console.print(
+            "after a battery session SESSION has finished, the learner's report and "
+            f"recommendations (catalogue {cat['name']} v{cat['version']}; roles "
+            "junior-developer, project-coordinator, ux-designer):\n"
+            '  curl -H "Authorization: Bearer $DELIVER_KEY" -H "Accept: text/html" '
+            f'"$ZAPCAT_URL/v1/sessions/$SESSION/report?catalogue={cat["name"]}'
+            f'&version={cat["version"]}&role=junior-developer" > report.html\n'
+            '  curl -H "Authorization: Bearer $DELIVER_KEY" -H "Content-Type: application/json" '
+            f'-d \'{{"catalogue": "{cat["name"]}", "version": {cat["version"]}, '
+            '"role": "junior-developer"}\' "$ZAPCAT_URL/v1/sessions/$SESSION/recommendations"',
+            highlight=False, soft_wrap=True)
     db.dispose()
     if port_note:
         console.print(f"[yellow]note[/]: {port_note}", highlight=False)

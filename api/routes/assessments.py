@@ -7,9 +7,10 @@ from typing import Any
 from fastapi import APIRouter, status
 
 from api.deps import AdminKey, ContextDep
+from api.errors import InvalidRequestError
 from api.routes._body import IdempotencyHeader
 from api.schemas import AssessmentCreate, AssessmentView
-from api.services import assessments
+from api.services import assessments, battery
 from api.services.idempotency import request_key
 
 router = APIRouter(prefix="/v1/assessments", tags=["assessments"])
@@ -24,9 +25,29 @@ async def create_assessment(
 ) -> Any:
     """Create an assessment (admin); the configuration is validated against the bank.
 
-    Runs on the service's administrative thread (a large bank takes a moment to check),
-    so examinees' requests keep their threads meanwhile.
+    With ``battery`` instead of ``bank``/``bank_version``/``config``: a battery
+    assessment (every section validated against its pinned bank version). Runs on the
+    service's administrative thread (a large bank takes a moment to check), so examinees'
+    requests keep their threads meanwhile.
     """
+    if body.battery is not None:
+        if body.bank is not None or body.bank_version is not None or body.config:
+            raise InvalidRequestError(
+                "give either battery, or bank, bank_version and config, not both",
+                details={"fields": ["battery", "bank", "bank_version", "config"]},
+            )
+        return await context.run_admin(
+            battery.create_battery_assessment,
+            context.db,
+            tenant=principal.tenant,
+            battery=body.battery,
+            name=body.name,
+        )
+    if body.bank is None or body.bank_version is None:
+        raise InvalidRequestError(
+            "an assessment needs bank and bank_version (or a battery)",
+            details={"fields": ["bank", "bank_version"]},
+        )
     return await context.run_admin(
         assessments.create_assessment,
         context.db,

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, defer
 
 from api.db import Database
-from api.errors import NotFoundError
+from api.errors import InvalidRequestError, NotFoundError
 from api.limits import is_server_id
 from api.models import Assessment, BankVersion, iso, utcnow
 from api.services.bank_documents import building_large_objects
@@ -23,13 +23,15 @@ from item_banks.errors import ZapcatError
 
 
 def _view(row: Assessment, bank: BankVersion) -> dict[str, Any]:
+    battery = isinstance(row.config, dict) and row.config.get("kind") == "battery"
     # rows of earlier versions hold the flat zapcat-cat-config/1 form: shown in today's nested one
     return {
         "assessment_id": row.id,
+        "kind": "battery" if battery else "test",
         "name": row.name,
         "bank": bank.name,
         "bank_version": bank.version,
-        "config": CATConfig.from_dict(row.config).to_dict(),
+        "config": row.config if battery else CATConfig.from_dict(row.config).to_dict(),
         "n_sessions": row.n_sessions,
         "created_at": iso(row.created_at),
     }
@@ -157,6 +159,8 @@ def load_assessment(
     ------
     NotFoundError
         Unknown assessment, or one of another tenant.
+    InvalidRequestError
+        A battery assessment (one test per skill: see :mod:`api.services.runners`).
     """
     if not is_server_id(assessment_id):
         raise NotFoundError("assessment", assessment_id)
@@ -169,6 +173,12 @@ def load_assessment(
     ).first()
     if row is None:
         raise NotFoundError("assessment", assessment_id)
+    if isinstance(row.config, dict) and row.config.get("kind") == "battery":
+        raise InvalidRequestError(
+            f"assessment {assessment_id!r} is a skill battery; run it through /v1/sessions "
+            "(this route serves single-skill tests)",
+            details={"assessment_id": assessment_id, "kind": "battery"},
+        )
 
     def build() -> tuple[str, ItemBank, CATConfig]:
         version_row = session.get_one(

@@ -1,6 +1,8 @@
 """The demo set-up of ``zapcat serve --demo`` (and ``make run``).
 
 Tenant ``demo``: the demo bank published (once), an assessment on it named ``demo``
+(once), the three banks of the demo battery (coding, project management, design; simulated,
+not calibrated on real data) and a battery assessment on them named ``demo-battery``
 (once), and a fresh admin and delivery key on every call (keys are shown only once, so the
 demo keys printed before are revoked: one set of live demo keys, not a pile).
 """
@@ -17,8 +19,10 @@ from api.db import Database
 from api.models import ApiKey, Assessment
 from api.services.assessments import create_assessment
 from api.services.banks import list_banks, publish_bank
+from api.services.battery import create_battery_assessment
 from api.services.keys import create_key
-from item_banks.examples import DEMO_BANK_PATH
+from item_banks.examples import DEMO_BANK_PATH, DEMO_BATTERY_PATH
+from item_banks.examples.battery_demo import BATTERY_DEMO_DIR, DEMO_CATALOGUE_PATH
 
 DEMO_TENANT = "demo"
 DEMO_CONFIG: dict[str, Any] = {}
@@ -31,7 +35,8 @@ def setup_demo(db: Database) -> dict[str, Any]:
     Returns
     -------
     dict
-        ``{bank, bank_version, assessment_id, admin_key, deliver_key}``.
+        ``{bank, bank_version, assessment_id, battery_assessment_id, catalogue {name,
+        version}, admin_key, deliver_key}``.
     """
     document = json.loads(DEMO_BANK_PATH.read_text())
     versions = [b for b in list_banks(db, tenant=DEMO_TENANT) if b["name"] == document["name"]]
@@ -60,12 +65,48 @@ def setup_demo(db: Database) -> dict[str, Any]:
             )
         ):
             row.revoked_at = now
+    battery_id = _setup_battery(db)
+    catalogue = _setup_catalogue(db)
     admin_key, _ = create_key(db, tenant=DEMO_TENANT, scope="admin", label="demo")
     deliver_key, _ = create_key(db, tenant=DEMO_TENANT, scope="deliver", label="demo")
     return {
         "bank": document["name"],
         "bank_version": version,
         "assessment_id": assessment_id,
+        "battery_assessment_id": battery_id,
+        "catalogue": catalogue,
         "admin_key": admin_key,
         "deliver_key": deliver_key,
     }
+
+
+def _setup_catalogue(db: Database) -> dict[str, Any]:
+    """Publish the demo credential catalogue if missing; ``{name, version}``."""
+    from api.services.guidance import list_catalogues, publish_catalogue
+
+    document = json.loads(DEMO_CATALOGUE_PATH.read_text())
+    for row in list_catalogues(db, tenant=DEMO_TENANT):
+        if row["name"] == document["name"]:
+            return {"name": row["name"], "version": row["version"]}
+    row = publish_catalogue(db, tenant=DEMO_TENANT, document=document)
+    return {"name": row["name"], "version": row["version"]}
+
+
+def _setup_battery(db: Database) -> str:
+    """Publish the demo battery's banks and its assessment if missing; its id."""
+    with db.read() as session:
+        found = session.scalar(select(Assessment.id).where(
+            Assessment.tenant == DEMO_TENANT, Assessment.name == "demo-battery"))  # fmt: skip
+    if found is not None:
+        return found
+    battery = json.loads(DEMO_BATTERY_PATH.read_text())
+    published = {b["name"]: b["version"] for b in list_banks(db, tenant=DEMO_TENANT)}
+    for sec in battery["sections"]:
+        document = json.loads((BATTERY_DEMO_DIR / sec["bank"]["path"]).read_text())
+        if document["name"] not in published:
+            published[document["name"]] = publish_bank(db, tenant=DEMO_TENANT,
+                                                       document=document)["version"]
+        sec["bank"] = {"name": document["name"], "version": published[document["name"]]}
+    view = create_battery_assessment(db, tenant=DEMO_TENANT, battery=battery,
+                                     name="demo-battery")  # fmt: skip
+    return view["assessment_id"]

@@ -24,24 +24,21 @@ from api.db import Database
 from api.errors import FutureSeqError, NotFoundError, StaleSeqError
 from api.limits import is_server_id
 from api.models import Assessment, ExposureCount, Response, TestSession, iso, utcnow
-from api.services.assessments import is_loaded, load_assessment
 from api.services.idempotency import IdempotencyKey, create_once, replay
-from engine import session as cat
+from api.services.runners import RESULT_WHEN_HIDDEN, Runner, load_runner, runner_is_loaded
 from engine.config import CATConfig
-from engine.state import CATState
-from item_banks.bank import ItemBank
 from item_banks.errors import TestFinishedError
 
 IN_PROGRESS = "in_progress"
 FINISHED = "finished"
 
 
-def _exposure(session: Session, assessment_id: str, config: CATConfig) -> dict[str, int] | None:
+def _exposure(session: Session, assessment_id: str, runner: Runner) -> dict[str, int] | None:
     """Exposure counts for the engine: ``{item_id: n_tests_given, "__tests__": n_tests}``.
 
     Read only when a rule uses them (``max_exposure_rate``); ``None`` otherwise.
     """
-    if config.max_exposure_rate is None:
+    if not runner.uses_exposure:
         return None
     rows = session.execute(
         select(ExposureCount.item_id, ExposureCount.count).where(
@@ -77,12 +74,6 @@ def _expose(conn: Connection, assessment_id: str, item_id: str) -> None:
     conn.execute(_EXPOSE[conn.dialect.name], {"b_assessment": assessment_id, "b_item": item_id})
 
 
-def _present(bank: ItemBank, item_id: str | None) -> dict[str, Any] | None:
-    if item_id is None:
-        return None
-    return {"item_id": item_id, "n_categories": bank[item_id].n_categories}
-
-
 SESSION_OVERRIDES = ("start_theta", "prior_mean")
 """Configuration fields a single session may change (1EdTech CAT ``priorData``)."""
 
@@ -109,17 +100,14 @@ def session_config(config: CATConfig, overrides: dict[str, Any] | None) -> CATCo
     return hit
 
 
-RESULT_WHEN_HIDDEN = ("n_items", "n_administered", "finished", "stop_reason")
-"""Result fields a delivery key sees when the assessment sets ``show_results: false``."""
-
-
 def visible_result(config: CATConfig, result: dict[str, Any], scope: str) -> dict[str, Any]:
-    """The part of an engine result that a key of ``scope`` may see.
+    """The part of a single test's engine result that a key of ``scope`` may see.
 
     Admin keys see everything. Delivery keys see the estimates, the classification and
     their own answers (``item_id``, ``response``) when the configuration's
     ``show_results`` is true, otherwise only :data:`RESULT_WHEN_HIDDEN` (no scores);
-    never which items were unscored pretest items.
+    never which items were unscored pretest items. (A battery's profile follows the same
+    rule, see :mod:`api.services.runners`.)
     """
     if scope == "admin":
         return result
@@ -129,23 +117,20 @@ def visible_result(config: CATConfig, result: dict[str, Any], scope: str) -> dic
     return {**result, "items": items}
 
 
-def _delivery(
-    session_id: str, seq: int, bank: ItemBank, config: CATConfig, state: CATState, scope: str
-) -> dict[str, Any]:
+def _delivery(session_id: str, seq: int, runner: Runner, state: Any, scope: str) -> dict[str, Any]:
     if state.finished:
-        result = visible_result(config, cat.result(bank, config, state), scope)
         return {
             "session_id": session_id,
             "status": FINISHED,
             "seq": seq,
             "item": None,
-            "result": result,
+            "result": runner.result(state, scope),
         }
     return {
         "session_id": session_id,
         "status": IN_PROGRESS,
         "seq": seq,
-        "item": _present(bank, state.pending_item),
+        "item": runner.present(state),
         "result": None,
     }
 
@@ -194,12 +179,12 @@ def start_session(
     if stored_reply is not None:
         return stored_reply
     with db.read() as session:  # parsing a bank never holds the write lock
-        bank, config = load_assessment(db, session, tenant=tenant, assessment_id=assessment_id)
-        config = session_config(config, overrides)
+        runner = load_runner(db, session, tenant=tenant, assessment_id=assessment_id)
+    runner = runner.with_overrides(overrides)
 
     def create(session: Session) -> dict[str, Any]:
-        exposure = _exposure(session, assessment_id, config)
-        state = cat.start(bank, config, seed=seed, exposure=exposure)
+        exposure = _exposure(session, assessment_id, runner)
+        state = runner.start(seed, exposure)
         conn = session.connection()
         assessments = Assessment.__table__
         conn.execute(
@@ -229,7 +214,7 @@ def start_session(
                 finished_at=now if state.finished else None,
             )
         )
-        return _delivery(session_id, seq, bank, config, state, scope)
+        return _delivery(session_id, seq, runner, state, scope)
 
     return create_once(db, tenant, idempotency, create)
 
@@ -297,7 +282,7 @@ def respond(
             return _respond(db, tenant, session_id, item_id, seq, response, scope)
         except _ColdAssessment as cold:  # parse the bank outside the write lock, then retry
             with db.read() as session:
-                load_assessment(db, session, tenant=tenant, assessment_id=cold.assessment_id)
+                load_runner(db, session, tenant=tenant, assessment_id=cold.assessment_id)
     return _respond(db, tenant, session_id, item_id, seq, response, scope)  # pragma: no cover
 
 
@@ -312,7 +297,7 @@ def _respond(
     with db.write() as session:
         conn = session.connection()
         row = _locked_session(conn, tenant, session_id)
-        if not is_loaded(db, tenant, row.assessment_id):
+        if not runner_is_loaded(db, tenant, row.assessment_id):
             raise _ColdAssessment(row.assessment_id)
         answered = row.seq if row.status == FINISHED else row.seq - 1
         if seq <= answered:
@@ -321,12 +306,11 @@ def _respond(
                 if scope == "admin" and stored.reply.get("status") == FINISHED:
                     # the stored reply is the delivery view: an admin gets the admin view
                     # of the same final state, as the first call did
-                    bank, config = load_assessment(
+                    runner = load_runner(
                         db, session, tenant=tenant, assessment_id=row.assessment_id
-                    )
-                    config = session_config(config, row.config_overrides)
-                    state = CATState.from_dict(row.state)
-                    return _delivery(row.id, stored.reply["seq"], bank, config, state, scope)
+                    ).with_overrides(row.config_overrides)
+                    state = runner.read_state(row.state)
+                    return _delivery(row.id, stored.reply["seq"], runner, state, scope)
                 return stored.reply
             raise StaleSeqError(
                 f"seq {seq} of session {row.id!r} was already answered (item "
@@ -344,11 +328,11 @@ def _respond(
                 f"seq {seq} is ahead of session {row.id!r}: the presented item has seq {row.seq}",
                 details={"seq": seq, "current_seq": row.seq},
             )
-        bank, config = load_assessment(db, session, tenant=tenant, assessment_id=row.assessment_id)
-        config = session_config(config, row.config_overrides)
-        state = CATState.from_dict(row.state)
-        exposure = _exposure(session, row.assessment_id, config)
-        new_state = cat.respond(bank, config, state, item_id, response, exposure=exposure)
+        runner = load_runner(db, session, tenant=tenant, assessment_id=row.assessment_id)
+        runner = runner.with_overrides(row.config_overrides)
+        state = runner.read_state(row.state)
+        exposure = _exposure(session, row.assessment_id, runner)
+        new_state = runner.respond(state, item_id, response, exposure)
         now = utcnow()
         changes: dict[str, Any] = {"state": new_state.to_dict(), "updated_at": now}
         if new_state.finished:
@@ -358,7 +342,7 @@ def _respond(
             next_seq = changes["seq"] = seq + 1
             _expose(conn, row.assessment_id, new_state.pending_item)
         conn.execute(_UPDATE_SESSION, {"b_id": row.id, **changes})
-        reply = _delivery(row.id, next_seq, bank, config, new_state, "deliver")
+        reply = _delivery(row.id, next_seq, runner, new_state, "deliver")
         conn.execute(
             _INSERT_RESPONSE,
             {
@@ -371,7 +355,7 @@ def _respond(
             },
         )
         if scope == "admin":
-            return _delivery(row.id, next_seq, bank, config, new_state, scope)
+            return _delivery(row.id, next_seq, runner, new_state, scope)
         return reply
 
 
@@ -388,10 +372,10 @@ def get_session(db: Database, *, tenant: str, session_id: str, scope: str) -> di
         responses = session.scalars(
             select(Response).where(Response.session_id == row.id).order_by(Response.seq)
         ).all()
-        bank, config = load_assessment(db, session, tenant=tenant, assessment_id=row.assessment_id)
-    config = session_config(config, row.config_overrides)
-    state = CATState.from_dict(row.state)
-    delivery = _delivery(row.id, row.seq, bank, config, state, scope)
+        runner = load_runner(db, session, tenant=tenant, assessment_id=row.assessment_id)
+    runner = runner.with_overrides(row.config_overrides)
+    state = runner.read_state(row.state)
+    delivery = _delivery(row.id, row.seq, runner, state, scope)
     return {
         "session_id": row.id,
         "assessment_id": row.assessment_id,

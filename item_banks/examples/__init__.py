@@ -101,4 +101,6 @@ def build_skills_demo(seed: int = 2026) -> ItemBank:
     )
 
 
-__all__ = ["DEMO_BANK_PATH", "EXAMPLES_DIR", "build_skills_demo"]
+from item_banks.examples.battery_demo import DEMO_BATTERY_PATH  # noqa: E402
+
+__all__ = ["DEMO_BANK_PATH", "DEMO_BATTERY_PATH", "EXAMPLES_DIR", "build_skills_demo"]

@@ -64,6 +64,10 @@ def heavy_in(modules: set[str], names: tuple[str, ...] = HEAVY) -> list[str]:
         ["drift", "--help"],
         ["dif", "--help"],
         ["responses", "--help"],
+        ["battery", "--help"],
+        ["battery", "show", "--help"],
+        ["battery", "simulate", "--help"],
+        ["recommend", "--help"],
         ["bank", "show", str(DEMO_BANK_PATH)],
         ["bank", "show", str(DEMO_BANK_PATH), "--format", "json"],
         ["bank", "validate", str(DEMO_BANK_PATH)],
@@ -98,3 +102,7 @@ def test_report_format_constant_matches_the_engine() -> None:
     from engine.simulation import REPORT_FORMAT
 
     assert SIMULATION_FORMAT == REPORT_FORMAT
+    from api.cli.report import BATTERY_FORMAT
+    from engine.battery_summary import REPORT_FORMAT as BATTERY_REPORT_FORMAT
+
+    assert BATTERY_FORMAT == BATTERY_REPORT_FORMAT

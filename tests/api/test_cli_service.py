@@ -45,6 +45,9 @@ def test_demo_setup_is_idempotent_and_usable(tmp_path):
     first = setup_demo(db)
     second = setup_demo(db)
     assert first["assessment_id"] == second["assessment_id"]
+    assert first["battery_assessment_id"] == second["battery_assessment_id"]
+    assert first["catalogue"] == second["catalogue"] == {"name": "demo-catalogue",
+                                                          "version": 1}
     assert first["bank_version"] == second["bank_version"] == 1
     assert first["deliver_key"] != second["deliver_key"]
     with TestClient(app) as client:
@@ -54,6 +57,13 @@ def test_demo_setup_is_idempotent_and_usable(tmp_path):
             headers={"Authorization": f"Bearer {second['deliver_key']}"},
         )
         assert reply.status_code == 201 and reply.json()["item"]["item_id"]
+        reply = client.post(
+            "/v1/sessions",
+            json={"assessment_id": first["battery_assessment_id"], "examinee_ref": "demo"},
+            headers={"Authorization": f"Bearer {second['deliver_key']}"},
+        )
+        assert reply.status_code == 201
+        assert reply.json()["item"]["section"] == {"skill_id": "coding", "index": 1, "of": 3}
         # one set of live demo keys, not a pile: the keys printed before are revoked
         stale = client.get("/v1/banks", headers={"Authorization": f"Bearer {first['admin_key']}"})
         assert stale.status_code == 401

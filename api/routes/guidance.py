@@ -1,0 +1,81 @@
+"""Credential catalogues, and the learner's report and recommendations.
+
+``/v1/catalogues`` publishes and reads catalogue versions (admin); the report and the
+recommendations are given for a finished battery session.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Query, Request, status
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+
+from api.deps import AdminKey, ContextDep, DeliverKey
+from api.services import guidance
+from guidance.report import render_html
+
+router = APIRouter(tags=["guidance"])
+
+
+class RecommendationsRequest(BaseModel):
+    """``POST /v1/sessions/{id}/recommendations``: which catalogue version and role."""
+
+    model_config = ConfigDict(extra="forbid")
+    catalogue: Annotated[StrictStr, Field(min_length=1, max_length=200)]
+    version: Annotated[StrictInt, Field(ge=1)]
+    role: Annotated[StrictStr, Field(min_length=1, max_length=200)]
+
+
+@router.post("/v1/catalogues", status_code=status.HTTP_201_CREATED)
+def publish_catalogue(
+    context: ContextDep,
+    principal: AdminKey,
+    document: dict[str, Any] = Body(description="A zapcat-catalogue/1 document."),  # noqa: B008
+) -> dict[str, Any]:
+    """Publish a credential catalogue (admin): the next version (1, 2, ...) of its name."""
+    return guidance.publish_catalogue(context.db, tenant=principal.tenant, document=document)
+
+
+@router.get("/v1/catalogues")
+def list_catalogues(context: ContextDep, principal: AdminKey) -> list[dict[str, Any]]:
+    """Every published catalogue version of the caller's tenant (admin)."""
+    return guidance.list_catalogues(context.db, tenant=principal.tenant)
+
+
+@router.get("/v1/catalogues/{name}/versions/{version}")
+def get_catalogue_version(name: str, version: int, context: ContextDep,
+                          principal: AdminKey) -> dict[str, Any]:
+    """One catalogue version with its document (admin)."""
+    return guidance.get_catalogue_version(context.db, tenant=principal.tenant, name=name,
+                                          version=version)
+
+
+@router.post("/v1/sessions/{session_id}/recommendations")
+def recommendations(session_id: str, body: RecommendationsRequest, context: ContextDep,
+                    principal: DeliverKey) -> dict[str, Any]:
+    """Gap analysis against a role and the credentials that close the gaps, ranked."""
+    return guidance.session_recommendations(
+        context.db, tenant=principal.tenant, session_id=session_id, scope=principal.scope,
+        catalogue=body.catalogue, version=body.version, role=body.role)
+
+
+@router.get("/v1/sessions/{session_id}/report", response_model=None)
+def report(
+    session_id: str, request: Request, context: ContextDep, principal: DeliverKey,
+    catalogue: Annotated[str | None, Query(max_length=200)] = None,
+    version: Annotated[int | None, Query(ge=1)] = None,
+    role: Annotated[str | None, Query(max_length=200)] = None,
+) -> Response:
+    """The learner's skill-gap report: JSON, or one HTML page with ``Accept: text/html``.
+
+    With ``catalogue``, ``version`` and ``role`` the report's next steps name credentials.
+    """
+    out = guidance.session_report(context.db, tenant=principal.tenant, session_id=session_id,
+                                  scope=principal.scope, catalogue=catalogue, version=version,
+                                  role=role)
+    accept = request.headers.get("accept", "")
+    if "text/html" in accept and "application/json" not in accept.split(",")[0]:
+        return HTMLResponse(render_html(out))
+    return JSONResponse(out)
