@@ -85,3 +85,12 @@ def test_unbundled_context_is_refused():
     with pytest.raises(BadgeError) as err:
         verify_proof(doc, load_public(VECTOR["publicKeyMultibase"]))
     assert err.value.code == "unknown_context"
+
+
+def test_readme_example_runs(monkeypatch):
+    root = Path(__file__).resolve().parents[2]
+    readme = (root / "README.md").read_text()
+    section = readme.split("## Verifiable results: Open Badges 3.0 proofs", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    monkeypatch.chdir(root)
+    exec(compile(code, "README.md (Verifiable results)", "exec"), {})
