@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import typer
 
+from api.cli import badge as _badge
 from api.cli import bank as _bank
 from api.cli import battery as _battery
 from api.cli import calibrate as _calibrate
@@ -27,6 +28,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+app.add_typer(_badge.app, name="badge")
 app.add_typer(_bank.app, name="bank")
 app.add_typer(_battery.app, name="battery")
 app.command(name="calibrate")(_calibrate.calibrate)
