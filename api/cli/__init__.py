@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 
+from api.cli import badge as _badge
 from api.cli import bank as _bank
 from api.cli import battery as _battery
 from api.cli import calibrate as _calibrate
@@ -53,6 +54,7 @@ def _main(
     """Zapcat: calibrate item banks, simulate adaptive tests and serve them over HTTP."""
 
 
+app.add_typer(_badge.app, name="badge")
 app.add_typer(_bank.app, name="bank")
 _bank.app.command("transform")(_maintain.transform)
 _bank.app.command("promote")(_maintain.promote_command)

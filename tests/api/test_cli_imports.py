@@ -17,7 +17,10 @@ import pytest
 
 from item_banks.examples import DEMO_BANK_PATH
 
-HEAVY = ("matplotlib", "scipy", "sqlalchemy", "fastapi", "uvicorn", "alembic", "pandas")
+HEAVY = (
+    "matplotlib", "scipy", "sqlalchemy", "fastapi", "uvicorn", "alembic", "pandas", "pyld",
+    "cryptography",
+)
 """Libraries that no command needs for its help, nor for reading and printing a bank."""
 
 PROGRAM = """
@@ -68,6 +71,8 @@ def heavy_in(modules: set[str], names: tuple[str, ...] = HEAVY) -> list[str]:
         ["battery", "show", "--help"],
         ["battery", "simulate", "--help"],
         ["recommend", "--help"],
+        ["badge", "--help"],
+        ["badge", "verify", "--help"],
         ["bank", "show", str(DEMO_BANK_PATH)],
         ["bank", "show", str(DEMO_BANK_PATH), "--format", "json"],
         ["bank", "validate", str(DEMO_BANK_PATH)],

@@ -1,0 +1,6 @@
+"""Open Badges 3.0 credentials: Data Integrity proofs (eddsa-rdfc-2022) signed and verified offline.
+
+Pure functions, no HTTP and no database: :mod:`guidance.badges.proof` (sign, verify, every
+intermediate value), :mod:`guidance.badges.multikey` (Ed25519 Multikey, did:key),
+:mod:`guidance.badges.contexts` (bundled JSON-LD contexts, a loader that never fetches).
+"""
