@@ -20,6 +20,8 @@ variable                   meaning
                            is closed (``expired``), default 86400; 0 never.
 ``ZAPCAT_CLEANUP_EVERY``   seconds between two clean-ups of idle sessions, default
                            300; 0 turns the schedule off.
+``ZAPCAT_IDEMPOTENCY_TTL`` seconds an ``Idempotency-Key``'s reply is kept (pruned by
+                           the same clean-up), default 86400; 0 keeps them forever.
 =========================  ==========================================================
 """
 
@@ -58,6 +60,9 @@ class Settings:
         Seconds of inactivity after which an unfinished session is closed (0: never).
     cleanup_every : float
         Seconds between clean-ups of idle sessions (0: no schedule).
+    idempotency_ttl : float
+        Seconds the reply of an ``Idempotency-Key`` is kept before the clean-up prunes
+        it (0: never pruned).
     """
 
     database_url: str = DEFAULT_DATABASE_URL
@@ -70,6 +75,7 @@ class Settings:
     token_ttl: float = 900.0
     session_idle: float = 86400.0
     cleanup_every: float = 300.0
+    idempotency_ttl: float = 86400.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -86,6 +92,7 @@ class Settings:
             token_ttl=float(env.get("ZAPCAT_TOKEN_TTL", "900")),
             session_idle=float(env.get("ZAPCAT_SESSION_IDLE", "86400")),
             cleanup_every=float(env.get("ZAPCAT_CLEANUP_EVERY", "300")),
+            idempotency_ttl=float(env.get("ZAPCAT_IDEMPOTENCY_TTL", "86400")),
         )
 
     @property
