@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, StrictStr
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
 from api.limits import ID_MAX_LENGTH, ID_PATTERN, ID_RULE, INT_MAX, check_identifier, text_problem
 
@@ -82,6 +82,10 @@ class SessionCreate(_Request):
         le=2**53 - 1,
         description="Seed of the engine's random choices (default: a random one). "
         + STRICT_INTEGER,
+    )
+    practice: StrictBool = Field(
+        default=False,
+        description="A practice test: delivered as any other, never exported for calibration.",
     )
 
 

@@ -22,6 +22,8 @@ variable                   meaning
                            300; 0 turns the schedule off.
 ``ZAPCAT_IDEMPOTENCY_TTL`` seconds an ``Idempotency-Key``'s reply is kept (pruned by
                            the same clean-up), default 86400; 0 keeps them forever.
+``ZAPCAT_EXPORT_SECRET``   key of the examinee pseudonyms in response exports (stable
+                           across exports when set; a random key per export otherwise).
 =========================  ==========================================================
 """
 
@@ -63,6 +65,8 @@ class Settings:
     idempotency_ttl : float
         Seconds the reply of an ``Idempotency-Key`` is kept before the clean-up prunes
         it (0: never pruned).
+    export_secret : str, optional
+        Key of the examinee pseudonyms of response exports.
     """
 
     database_url: str = DEFAULT_DATABASE_URL
@@ -76,6 +80,7 @@ class Settings:
     session_idle: float = 86400.0
     cleanup_every: float = 300.0
     idempotency_ttl: float = 86400.0
+    export_secret: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -93,6 +98,7 @@ class Settings:
             session_idle=float(env.get("ZAPCAT_SESSION_IDLE", "86400")),
             cleanup_every=float(env.get("ZAPCAT_CLEANUP_EVERY", "300")),
             idempotency_ttl=float(env.get("ZAPCAT_IDEMPOTENCY_TTL", "86400")),
+            export_secret=env.get("ZAPCAT_EXPORT_SECRET") or None,
         )
 
     @property

@@ -35,6 +35,8 @@ from item_banks.errors import CalibrationError, ConvergenceWarning, ZapcatError
 from item_banks.models import get_model
 
 SE_METHODS = ("louis", "crossprod", "none")
+LATENT = ("fixed", "estimate")
+MAX_LATENT_CYCLES = 500
 
 
 def quadrature(
@@ -68,6 +70,29 @@ def quadrature(
     logw = stats.norm.logpdf(theta)
     logw -= np.logaddexp.reduce(logw)
     return theta, logw
+
+
+def normal_log_weights(theta: FloatArray, mean: float, sd: float) -> FloatArray:
+    """Log weights of a normal N(mean, sd^2) on the points ``theta``, normalised to sum to 1.
+
+    Examples
+    --------
+    >>> w = np.exp(normal_log_weights(np.linspace(-6, 6, 61), 0.5, 1.2))
+    >>> round(float(w @ np.linspace(-6, 6, 61)), 3)
+    0.5
+    """
+    logw = stats.norm.logpdf(theta, mean, sd)
+    return logw - np.logaddexp.reduce(logw)
+
+
+def _latent_moments(problem: EMProblem, beta: FloatArray) -> tuple[float, float]:
+    """Mean and SD of the persons' posterior distribution pooled over the grid."""
+    _, _, post = problem.estep(beta, keep_posterior=True)
+    assert post is not None
+    f = problem.design.counts @ post
+    f = f / f.sum()
+    mean = float(f @ problem.theta)
+    return mean, float(np.sqrt(f @ (problem.theta - mean) ** 2))
 
 
 def _covariance(info: FloatArray) -> tuple[FloatArray, np.ndarray]:
@@ -172,6 +197,14 @@ class Calibrator:
         Force a dense or sparse design; by default chosen from the data's density.
     callback : callable(n_steps, loglik, change), optional
         Called after each accepted EM point (for progress bars).
+    latent : {"fixed", "estimate"}, default "fixed"
+        The persons' distribution: N(0, 1) (the scale of a free calibration), or a normal
+        whose mean and SD are estimated with the item parameters (needs anchors, which
+        fix the scale; for example a live population calibrated onto a bank's scale).
+        Each EM cycle fits the items at the current distribution, then moves the mean and
+        SD to those of the persons' posterior, until neither the items nor the mean and SD
+        change by more than ``tol``. The estimates are in ``latent_mean_`` and
+        ``latent_sd_`` (and the result's ``latent``).
 
     Examples
     --------
@@ -201,6 +234,7 @@ class Calibrator:
         accelerate: bool = True,
         dense: bool | None = None,
         callback: Callable[[int, float, float], None] | None = None,
+        latent: str = "fixed",
     ) -> None:
         self.model = model
         self.item_models = item_models
@@ -215,6 +249,7 @@ class Calibrator:
         self.accelerate = accelerate
         self.dense = dense
         self.callback = callback
+        self.latent = latent
 
     # ----------------------------------------------------------------------- checks
     def _models_of(self, data: ResponseData) -> list[str]:
@@ -346,10 +381,19 @@ class Calibrator:
             raise CalibrationError(
                 f"se_method must be one of {', '.join(SE_METHODS)}, got {self.se_method!r}"
             )
+        if self.latent not in LATENT:
+            raise CalibrationError(
+                f"latent must be one of {', '.join(LATENT)}, got {self.latent!r}"
+            )
         if not isinstance(data, ResponseData):
             data = read_responses(data)
         names = self._models_of(data)
         anchors_by_id = self._anchors(data, names)
+        if self.latent == "estimate" and not anchors_by_id:
+            raise CalibrationError(
+                "latent='estimate' needs anchor items (fixed=...): without them the mean and "
+                "SD of the persons are not identified (a free calibration sets them to 0 and 1)"
+            )
         data, names, excluded_items, excluded_persons = self._screen(data, names)
         models = [get_model(n) for n in names]
         priors = _as_priors(self.priors, set(names))
@@ -372,14 +416,7 @@ class Calibrator:
         if not problem.valid(beta):
             raise CalibrationError("could not find admissible start values")  # pragma: no cover
         with np.errstate(over="ignore", under="ignore"):
-            beta, history, steps, converged = squarem(
-                problem,
-                beta,
-                max_iter=self.max_iter,
-                tol=self.tol,
-                accelerate=self.accelerate,
-                callback=self.callback,
-            )
+            beta, history, steps, converged, latent = self._em(problem, beta)
         if not converged:
             warnings.warn(
                 f"EM did not converge in {steps} steps (max_iter={self.max_iter}, "
@@ -409,6 +446,7 @@ class Calibrator:
                 cov = None
                 se_note = f"standard errors not available: {exc}"
         self.problem_ = problem
+        self.latent_mean_, self.latent_sd_ = latent
         self.beta_ = beta
         self.converged_ = converged
         self.n_iter_ = steps
@@ -430,6 +468,7 @@ class Calibrator:
             se_method=self.se_method if cov is not None else "none",
             notes=(se_note,) if se_note else (),
             anchored=tuple(anchors_by_id),
+            latent=latent if self.latent == "estimate" else None,
             seconds={"em": em_seconds, "total": time.perf_counter() - started},
             singular=tuple(singular),
         )
@@ -444,6 +483,47 @@ class Calibrator:
                 stacklevel=2,
             )
         return self
+
+    def _em(
+        self, problem: EMProblem, beta: FloatArray
+    ) -> tuple[FloatArray, list[float], int, bool, tuple[float, float]]:
+        """EM of the items, alternating with the latent mean and SD when estimated."""
+        if self.latent == "fixed":
+            out = squarem(
+                problem,
+                beta,
+                max_iter=self.max_iter,
+                tol=self.tol,
+                accelerate=self.accelerate,
+                callback=self.callback,
+            )
+            return (*out, (0.0, 1.0))
+        mean, sd = 0.0, 1.0
+        history: list[float] = []
+        steps = 0
+        converged = False
+        for _cycle in range(MAX_LATENT_CYCLES):
+            problem.log_weights = normal_log_weights(problem.theta, mean, sd)
+            beta, hist, n, items_converged = squarem(
+                problem,
+                beta,
+                max_iter=max(self.max_iter - steps, 1),
+                tol=self.tol,
+                accelerate=self.accelerate,
+                callback=self.callback,
+            )
+            steps += n
+            history += hist if not history else hist[1:]
+            new_mean, new_sd = _latent_moments(problem, beta)
+            change = max(abs(new_mean - mean), abs(new_sd - sd))
+            mean, sd = new_mean, new_sd
+            if steps >= self.max_iter:
+                break
+            if change < self.tol and items_converged:
+                converged = True
+                break
+        problem.log_weights = normal_log_weights(problem.theta, mean, sd)
+        return beta, history, steps, converged, (mean, sd)
 
 
 def calibrate(

@@ -40,7 +40,14 @@ def rmsd(result: CalibrationResult) -> FloatArray:
     problem = result.problem
     _, counts, _ = problem.estep(result.beta)
     logp = problem.log_prob_matrix(problem.unpack(result.beta))  # (sum K, Q)
-    off = problem.design.col_offset
+    return rmsd_from_counts(counts, logp, problem.design.col_offset)
+
+
+def rmsd_from_counts(counts: FloatArray, logp: FloatArray, off: FloatArray) -> FloatArray:
+    """RMSD of each item from expected counts and log-probabilities, both (sum K, Q).
+
+    ``off`` holds the first column of each item (``off[-1]`` = sum K).
+    """
     out = np.empty(off.size - 1)
     for j in range(off.size - 1):
         r = counts[off[j] : off[j + 1]]  # (K, Q)

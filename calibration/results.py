@@ -49,6 +49,9 @@ class CalibrationResult:
         accepted EM point (non-decreasing).
     excluded_items, excluded_persons : dict of id to reason
         What was left out and why.
+    latent : (float, float) or None
+        Estimated mean and SD of the persons' normal distribution (``latent="estimate"``);
+        ``None`` when it was fixed at N(0, 1).
     """
 
     data: ResponseData
@@ -67,6 +70,7 @@ class CalibrationResult:
     se_method: str
     notes: tuple[str, ...] = ()
     anchored: tuple[str, ...] = ()
+    latent: tuple[float, float] | None = None
     seconds: dict[str, float] = field(default_factory=dict)
     singular: tuple[str, ...] = ()
     em_converged: bool | None = None
@@ -218,13 +222,20 @@ class CalibrationResult:
             "quadrature": {
                 "n_points": int(theta.size),
                 "range": [float(theta[0]), float(theta[-1])],
-                "latent": "N(0, 1)",
+                "latent": self.latent_text,
             },
             "standard_errors": self.se_method,
             "excluded_items": dict(self.excluded_items),
             "n_excluded_persons": len(self.excluded_persons),
             "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         }
+
+    @property
+    def latent_text(self) -> str:
+        """The persons' distribution: ``"N(0, 1)"`` or ``"N(0.412, 0.873^2) estimated"``."""
+        if self.latent is None:
+            return "N(0, 1)"
+        return f"N({self.latent[0]:.3f}, {self.latent[1]:.3f}^2) estimated"
 
     def negative_slopes(self) -> list[str]:
         """Ids of items whose estimated slope ``a`` is negative (reverse-keyed items)."""
@@ -483,7 +494,7 @@ class Summary:
             (
                 "quadrature",
                 f"{r.problem.theta.size} points on [{r.problem.theta[0]:g}, "
-                f"{r.problem.theta[-1]:g}], N(0, 1)",
+                f"{r.problem.theta[-1]:g}], {r.latent_text}",
             ),
             ("standard errors", r.se_method),
             (

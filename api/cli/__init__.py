@@ -14,7 +14,9 @@ import typer
 from api.cli import bank as _bank
 from api.cli import calibrate as _calibrate
 from api.cli import keys as _keys
+from api.cli import maintain as _maintain
 from api.cli import report as _report
+from api.cli import responses as _responses
 from api.cli import serve as _serve
 from api.cli import sessions as _sessions
 from api.cli import simulate as _simulate
@@ -50,11 +52,17 @@ def _main(
 
 
 app.add_typer(_bank.app, name="bank")
+_bank.app.command("transform")(_maintain.transform)
+_bank.app.command("promote")(_maintain.promote_command)
+app.command("link")(_maintain.link_command)
+app.command("drift")(_maintain.drift)
+app.command("dif")(_maintain.dif)
 app.command(name="calibrate")(_calibrate.calibrate)
 app.add_typer(_keys.app, name="keys")
 app.command("serve")(_serve.serve)
 app.add_typer(_sessions.app, name="sessions")
 app.command(name="report")(_report.report)
+app.add_typer(_responses.app, name="responses")
 app.command(name="simulate")(_simulate.simulate_command)
 
 

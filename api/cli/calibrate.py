@@ -204,6 +204,20 @@ def calibrate(
             "the engine administers them (by default it does not)."
         ),
     ] = False,
+    pretest_only: Annotated[
+        bool,
+        typer.Option(
+            help="Online calibration of a response export (zapcat responses export): the "
+            "--anchors bank's operational items fixed, its pretest items estimated with the "
+            "population's mean and SD; --out gets the candidates (zapcat bank promote)."
+        ),
+    ] = False,
+    online_method: Annotated[
+        str, typer.Option(help="With --pretest-only: mem (multiple EM cycles) or oem (one).")
+    ] = "mem",
+    min_pretest_responses: Annotated[
+        int, typer.Option(help="With --pretest-only: flag candidates with fewer responses.")
+    ] = 200,
 ) -> None:
     """Calibrate item parameters (marginal maximum likelihood) and write an item bank.
 
@@ -211,6 +225,22 @@ def calibrate(
     file hash, models, log-likelihood, quadrature, date, zapcat version).
     """
     try:
+        if pretest_only:
+            from api.cli.pretest import calibrate_pretest
+
+            return calibrate_pretest(
+                responses,
+                read_bank(anchors) if anchors is not None else None,
+                out,
+                method=online_method,
+                model=model,
+                priors=_priors(prior or [], default_priors),
+                n_quad=quad,
+                max_iter=max_iter,
+                tol=tol,
+                se_method=se.value,
+                min_responses=min_pretest_responses,
+            )
         data = read_responses(
             responses,
             layout=layout.value,

@@ -33,6 +33,7 @@ def start_session(
         assessment_id=body.assessment_id,
         examinee_ref=body.examinee_ref,
         seed=body.seed,
+        practice=body.practice,
         scope=principal.scope,
         idempotency=request_key(
             idempotency_key, "POST", "/v1/sessions", body.model_dump(mode="json")

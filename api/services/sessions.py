@@ -156,6 +156,7 @@ def start_session(
     assessment_id: str,
     examinee_ref: str,
     seed: int | None = None,
+    practice: bool = False,
     scope: str = "deliver",
     idempotency: IdempotencyKey | None = None,
     overrides: dict[str, Any] | None = None,
@@ -172,6 +173,8 @@ def start_session(
         The platform's reference of the examinee (stored, never interpreted).
     seed : int, optional
         Seed of the engine's random choices, ``0 <= seed < 2**53``; default random.
+    practice : bool, default False
+        A practice test (its responses are left out of response exports).
     scope : str
         Scope of the caller (decides what a result shows when nothing can be given).
     idempotency : IdempotencyKey, optional
@@ -214,6 +217,7 @@ def start_session(
                 tenant=tenant,
                 assessment_id=assessment_id,
                 examinee_ref=examinee_ref,
+                practice=bool(practice),
                 seed=seed,
                 seq=seq,
                 status=FINISHED if state.finished else IN_PROGRESS,
