@@ -1,7 +1,8 @@
 """The ONE mapping from domain errors to HTTP: status codes and the error envelope.
 
 Every 4xx/5xx body reads ``{"error": {"code", "message", "details"}}``. Domain errors
-(:mod:`item_banks.errors`) are mapped by their stable ``code``; request validation,
+(:mod:`item_banks.errors`) and the service's own errors (defined here: keys, requests,
+resources, response order) are mapped by their stable ``code``; request validation,
 unknown routes and database outages get their own codes here. Nothing else in ``api/``
 chooses a status code for an error.
 """
@@ -21,6 +22,49 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from item_banks.errors import ZapcatError
 
 log = logging.getLogger("zapcat.api")
+
+
+# ------------------------------------------------------------------ service errors
+class NotFoundError(ZapcatError):
+    """A resource (bank, assessment, session) does not exist or belongs to another tenant."""
+
+    code = "not_found"
+
+    def __init__(self, resource: str, ident: object) -> None:
+        super().__init__(
+            f"{resource} {ident!r} not found", details={"resource": resource, "id": str(ident)}
+        )
+
+
+class AuthenticationError(ZapcatError):
+    """No API key, or an unknown or revoked one, was presented."""
+
+    code = "unauthorized"
+
+
+class PermissionDeniedError(ZapcatError):
+    """The API key is valid but its scope does not allow the request."""
+
+    code = "forbidden"
+
+
+class InvalidRequestError(ZapcatError):
+    """A request body or parameter has a wrong type or value (``details["problems"]``)."""
+
+    code = "invalid_request"
+
+
+class StaleSeqError(ZapcatError):
+    """A response names a ``seq`` already answered, with a different item or response."""
+
+    code = "stale_seq"
+
+
+class FutureSeqError(ZapcatError):
+    """A response names a ``seq`` beyond the item currently presented."""
+
+    code = "future_seq"
+
 
 STATUS_OF_CODE: dict[str, int] = {
     "malformed_json": 400,
@@ -49,7 +93,10 @@ class MalformedJSONError(ZapcatError):
 
     code = "malformed_json"
 
-    def __init__(self, error: Exception) -> None:
+    def __init__(self, error: Exception | str) -> None:
+        if isinstance(error, str):  # a message already written by the caller
+            super().__init__(error)
+            return
         position = getattr(error, "pos", None)
         reason = getattr(error, "msg", None) or "too deeply nested"
         super().__init__(

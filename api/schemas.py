@@ -63,8 +63,9 @@ class AssessmentCreate(_Request):
     bank_version: Integer(1, INT_MAX, "Version of that bank (1, 2, ...).")  # type: ignore[valid-type]
     config: dict[str, Any] = Field(
         default_factory=dict,
-        description="Engine configuration (engine.config.CATConfig.from_dict); "
-        "omitted keys take the engine's defaults.",
+        description="Engine configuration (engine.config.CATConfig.from_dict): the nested "
+        "form (ability, start, selection, exposure_control, constraints, stopping) or the "
+        "flat keys (selector, stop_se, max_items ...); omitted keys take the engine's defaults.",
     )
     name: Annotated[StrictStr, Field(max_length=ID_MAX_LENGTH), AfterValidator(_no_nul)] = ""
 

@@ -11,8 +11,10 @@ from collections.abc import Callable
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy import sparse
 
 from calibration._layout import LOGP_FLOOR, Design, FloatArray, Group
+from calibration._threads import blas_threads
 
 MAX_NEWTON = 1  # Fisher-scoring steps per M-step (a generalised EM step; SQUAREM does the rest)
 MAX_HALVINGS = 12
@@ -20,6 +22,7 @@ M_TOL = 1e-8  # M-step Newton iterations stop when no parameter moves more
 MAX_STEP = 1.0  # largest change of one parameter in one Newton step
 PARAM_LIMIT = 1e3
 EXP_CUTOFF = 40.0  # exp(-40) * Q is far below the rounding of a posterior total >= 1
+CHUNK_ROWS = 16384  # persons per chunk of a sparse E-step: (rows, Q) doubles fit in cache
 
 
 class EMProblem:
@@ -50,6 +53,9 @@ class EMProblem:
         self.group_cols = [
             design.col_offset[g.items][:, None] + np.arange(g.n_categories)[None, :] for g in groups
         ]
+        # operations of the E-step's two products (dense designs: BLAS; see _threads)
+        n_z = int(design.zmap.shape[0])
+        self._product_flops = 2.0 * design.n_rows * n_z * theta.size if design.dense else 0.0
         # the groups' log_prob at the last point an E- or M-step evaluated (beta, list)
         self._lp_cache: tuple[FloatArray, list[FloatArray]] | None = None
 
@@ -138,7 +144,8 @@ class EMProblem:
         """
         d = self.design
         zlogp = logp if self.zmap_is_identity else self.zmap @ logp
-        out = d.z @ zlogp
+        with blas_threads(self._product_flops):
+            out = d.z @ zlogp
         shift = self.log_weights
         if d.complete:
             shift = shift + logp[d.base_cols].sum(axis=0)
@@ -166,25 +173,49 @@ class EMProblem:
         if lps is None:
             lps = self._group_log_probs(values)
             self._lp_cache = (beta.copy(), lps)
-        log_lik, extra = self._log_lik_rows(self.log_prob_matrix(values, lps))
-        top = log_lik.max(axis=1, keepdims=True)
-        np.subtract(log_lik, top, out=log_lik)
-        # points more than EXP_CUTOFF below a row's top get weight 0: their exp is below
-        # the rounding of the row's total (>= 1), and skipping them avoids the slow
-        # underflowing exp of the far tails (about 5x faster on long tests)
-        keep = log_lik > -EXP_CUTOFF
-        post = np.exp(log_lik, out=log_lik, where=keep)
-        np.multiply(post, keep, out=post)
-        total = post.sum(axis=1, keepdims=True)
-        post /= total
-        row_ll = top[:, 0] + np.log(total[:, 0])
+        logp = self.log_prob_matrix(values, lps)
+        if not d.dense and d.n_rows > CHUNK_ROWS:
+            return self._estep_chunks(logp, keep_posterior)
+        log_lik, extra = self._log_lik_rows(logp)
+        post, row_ll = _posterior(log_lik)
         loglik = float(d.counts @ row_ll) + extra
-        counts = np.asarray(d.zt_sum @ post)
+        with blas_threads(self._product_flops):
+            counts = np.asarray(d.zt_sum @ post)
         if not self.zmap_is_identity:
             counts = np.asarray(self.zmap_t @ counts)
         if d.complete:
             counts[d.base_cols] += d.counts @ post
         return loglik, counts, (post if keep_posterior else None)
+
+    def _estep_chunks(
+        self, logp: FloatArray, keep_posterior: bool
+    ) -> tuple[float, FloatArray, FloatArray | None]:
+        """The E-step of a sparse design, persons in chunks of :data:`CHUNK_ROWS`.
+
+        Each chunk's (rows, Q) log-likelihoods and posterior stay in the processor's cache
+        through the seven passes over them (products, maximum, exp, sums) instead of going
+        through memory; a million persons x 61 points never exist as one array unless the
+        posterior is kept.
+        """
+        y = self.design.z
+        n_rows, n_cols = y.shape
+        counts = np.zeros((n_cols, self.theta.size))
+        post_all = np.empty((n_rows, self.theta.size)) if keep_posterior else None
+        loglik = 0.0
+        for lo in range(0, n_rows, CHUNK_ROWS):
+            hi = min(n_rows, lo + CHUNK_ROWS)
+            a, b = int(y.indptr[lo]), int(y.indptr[hi])
+            sub = sparse.csr_array(
+                (y.data[a:b], y.indices[a:b], y.indptr[lo : hi + 1] - a), shape=(hi - lo, n_cols)
+            )
+            log_lik = sub @ logp
+            log_lik += self.log_weights
+            post, row_ll = _posterior(log_lik)
+            loglik += float(row_ll.sum())
+            counts += sub.T @ post  # the CSC view: row by row into the small result
+            if post_all is not None:
+                post_all[lo:hi] = post
+        return loglik, counts, post_all
 
     def gradient(self, beta: FloatArray) -> FloatArray:
         """Analytic gradient of the marginal log-likelihood (+ log prior) at ``beta``.
@@ -252,6 +283,21 @@ class EMProblem:
         return out
 
 
+def _posterior(log_lik: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Posterior weights of rows of log-likelihoods (in place) and the rows' log totals."""
+    top = log_lik.max(axis=1, keepdims=True)
+    np.subtract(log_lik, top, out=log_lik)
+    # points more than EXP_CUTOFF below a row's top get weight 0: their exp is below the
+    # rounding of the row's total (>= 1), and skipping them avoids the slow underflowing
+    # exp of the far tails (about 5x faster on long tests)
+    keep = log_lik > -EXP_CUTOFF
+    post = np.exp(log_lik, out=log_lik, where=keep)
+    np.multiply(post, keep, out=post)
+    total = post.sum(axis=1, keepdims=True)
+    post /= total
+    return post, top[:, 0] + np.log(total[:, 0])
+
+
 def _to_beta(g: Group, grad_e: FloatArray) -> FloatArray:
     """Map a gradient over a group's entries (n_g, P) to its part of beta."""
     if g.jac is not None:
@@ -265,22 +311,13 @@ def _valid_rows(g: Group, v: FloatArray) -> NDArray[np.bool_]:
 
 
 def _valid_rows_unchecked(g: Group, v: FloatArray) -> NDArray[np.bool_]:
-    names = g.names
-    limited = np.ones(len(names), dtype=bool)
+    limited = np.ones(len(g.names), dtype=bool)
     if g.slope_intercept:  # b = -d / a may be large while a and d are moderate
         limited[g.b_cols] = False
     ok = np.all(np.isfinite(v), axis=1) & np.all(np.abs(v[:, limited]) < PARAM_LIMIT, axis=1)
-    if "a" in names:  # negative slopes are allowed (reverse-keyed items): the true maximum
-        ok &= np.abs(v[:, names.index("a")]) > 1e-6
-    c = v[:, names.index("c")] if "c" in names else 0.0
-    u = v[:, names.index("u")] if "u" in names else 1.0
-    if "c" in names:
-        ok &= (c >= 0.0) & (c < 0.999)
-    if "u" in names:
-        ok &= (u <= 1.0) & (u > c + 1e-3)
-    if g.model.name == "grm" and g.n_categories > 2:  # P(X >= k) decreasing in k
-        ok &= np.all(np.diff(v[:, 1:], axis=1) * np.sign(v[:, :1]) > 1e-8, axis=1)
-    return ok
+    # the model's admissible region; negative slopes are allowed (reverse-keyed items):
+    # the true maximum
+    return ok & g.model.admissible(v, g.n_categories, reverse_slopes=True)
 
 
 def _item_objective(

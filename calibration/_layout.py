@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 from scipy import sparse
-from scipy.special import logit
 
 from calibration.data import ResponseData
 from calibration.priors import Prior, prior_for
@@ -70,14 +69,18 @@ class Group:
         form, where a slope may cross zero (reverse-keyed items get the negative slope of
         the true maximum) and the likelihood is closer to quadratic.
         """
-        return self.jac is None and self.names[0] == "a" and bool(self.b_cols)
+        si = self.model.slope_intercept_columns(self.n_categories)
+        return self.jac is None and si is not None
 
     @property
     def b_cols(self) -> list[int]:
-        """Columns of the difficulties / thresholds ``b, b1 .. bK-1``."""
-        return [
-            c for c, n in enumerate(self.names) if n == "b" or (n[0] == "b" and n[1:].isdigit())
-        ]
+        """Columns of the locations (difficulties, thresholds) of the model's contract."""
+        return self.model.columns(self.n_categories, "location")
+
+    @property
+    def slope_col(self) -> int:
+        """Column of the slope (groups in slope-intercept form)."""
+        return self.model.columns(self.n_categories, "slope")[0]
 
     def natural(self, part: FloatArray) -> FloatArray:
         """The group's part of ``beta`` in the bank's parameterisation (same layout)."""
@@ -85,8 +88,9 @@ class Group:
             return part
         out = part.reshape(-1, self.n_params).copy()
         cols = self.b_cols
+        s = self.slope_col
         with np.errstate(divide="ignore", invalid="ignore"):  # a = 0: rejected as invalid
-            out[:, cols] = -out[:, cols] / out[:, :1]
+            out[:, cols] = -out[:, cols] / out[:, s : s + 1]
         return out.ravel()
 
     def from_natural(self, part: FloatArray) -> FloatArray:
@@ -94,8 +98,8 @@ class Group:
         if not self.slope_intercept:
             return part
         out = part.reshape(-1, self.n_params).copy()
-        cols = self.b_cols
-        out[:, cols] = -out[:, cols] * out[:, :1]
+        cols, s = self.b_cols, self.slope_col
+        out[:, cols] = -out[:, cols] * out[:, s : s + 1]
         return out.ravel()
 
     def natural_jacobian(self, part: FloatArray) -> FloatArray:
@@ -104,11 +108,12 @@ class Group:
         rows = part.reshape(-1, n_p)
         out = np.tile(np.eye(n_p), (rows.shape[0], 1, 1))
         if self.slope_intercept:
-            a = rows[:, 0]
+            s = self.slope_col
+            a = rows[:, s]
             with np.errstate(divide="ignore", invalid="ignore"):
                 for c in self.b_cols:
                     b = -rows[:, c] / a
-                    out[:, c, 0] = -b / a  # d b / d a at fixed intercept
+                    out[:, c, s] = -b / a  # d b / d a at fixed intercept
                     out[:, c, c] = -1.0 / a  # d b / d intercept
         return out
 
@@ -193,7 +198,8 @@ def _shared_map(group: Group, shared_cols: list[int]) -> None:
     """
     names, n_g, n_p = group.names, group.offset.shape[0], group.n_params
     own_cols = [c for c in range(n_p) if c not in shared_cols]
-    sum_zero = all(names[c].startswith("t") for c in shared_cols) and len(shared_cols) > 1
+    roles = group.model.param_roles(group.n_categories)
+    sum_zero = all(roles[c] == "offset" for c in shared_cols) and len(shared_cols) > 1
     n_shared = len(shared_cols) - (1 if sum_zero else 0)
     free = group.free_rows
     n_beta = n_shared + free.size * len(own_cols)
@@ -215,7 +221,7 @@ def _shared_map(group: Group, shared_cols: list[int]) -> None:
 
 
 def start_values(group: Group, counts: FloatArray) -> FloatArray:
-    """Start values of a group from its items' category counts.
+    """Start values of a group: the model's own (:meth:`ItemModel.start_params`).
 
     Parameters
     ----------
@@ -227,43 +233,8 @@ def start_values(group: Group, counts: FloatArray) -> FloatArray:
     -------
     ndarray, shape (n_g, P)
     """
-    n_g, k = counts.shape
-    total = counts.sum(axis=1, keepdims=True)
-    scale = np.sqrt(1.0 + np.pi / 8.0)  # E[expit(theta - b)] ~ expit(-b / scale)
-    out = np.zeros((n_g, group.n_params))
-    # steps between adjacent categories and thresholds of cumulative proportions
-    tail = np.cumsum(counts[:, ::-1], axis=1)[:, ::-1][:, 1:]  # P(X >= k), k = 1..K-1
-    cum = (tail + 0.5) / (total + 1.0)
-    thresholds = -logit(cum) * scale
-    thresholds = np.maximum.accumulate(thresholds + 1e-3 * np.arange(k - 1), axis=1)
-    thresholds += 1e-2 * np.arange(k - 1)
-    steps = np.log((counts[:, :-1] + 0.5) / (counts[:, 1:] + 0.5)) * scale
-    for c, name in enumerate(group.names):
-        prior = group.col_priors[c]
-        if name == "a":
-            out[:, c] = 1.0
-        elif name == "c":
-            out[:, c] = prior.mode() if prior is not None else 0.1
-        elif name == "u":
-            out[:, c] = prior.mode() if prior is not None else 0.98
-        elif group.model.name == "grm" and name.startswith("b"):
-            out[:, c] = thresholds[:, int(name[1:]) - 1]
-        elif name.startswith("b") and name != "b":
-            out[:, c] = steps[:, int(name[1:]) - 1]
-        elif name == "b" and group.model.name == "rsm":
-            out[:, c] = steps.mean(axis=1)
-        elif name == "b":
-            p = np.clip(cum[:, 0], 1e-3, 1 - 1e-3)
-            if "c" in group.names or "u" in group.names:
-                lo = out[:, group.names.index("c")] if "c" in group.names else 0.0
-                p = np.clip((p - lo) / (1.0 - lo), 0.02, 0.98)
-            out[:, c] = -logit(p) * scale
-        elif name.startswith("t"):
-            dev = steps - steps.mean(axis=1, keepdims=True)
-            out[:, c] = dev.mean(axis=0)[int(name[1:]) - 1]
-    if group.model.name == "1pl":
-        out[:, 0] = 1.0
-    return out
+    modes = [prior.mode() if prior is not None else None for prior in group.col_priors]
+    return group.model.start_params(counts, group.n_categories, modes)
 
 
 def common_slope(groups: Sequence[Group]) -> bool:
@@ -277,12 +248,13 @@ def common_slope(groups: Sequence[Group]) -> bool:
     for g in groups:
         if not g.model.score_sufficient:
             return False
-        if "a" not in g.names:
+        slope = g.model.columns(g.n_categories, "slope")
+        if not slope:
             sources.add(1.0)
             continue
-        col = g.names.index("a")
+        col = slope[0]
         if g.free_rows.size:
-            if not g.shared or "a" not in g.model.shared_params:
+            if not g.shared or g.names[col] not in g.model.shared_params:
                 return False  # a free slope per item
             sources.add(("shared", id(g)))
         sources.update(float(v) for v in g.offset[g.anchored, col])
@@ -529,16 +501,22 @@ def _dense_design(
 
 def _sparse_design(data: ResponseData, n_categories: IntArray, col_offset: IntArray) -> Design:
     n_cols = int(col_offset[-1])
-    order = np.lexsort((data.item, data.person))
-    person, item = data.person[order], data.item[order]
-    cols = col_offset[item] + data.category[order]
     n_rows = data.n_persons
-    y = sparse.csr_array((np.ones(cols.size), (person, cols)), shape=(n_rows, n_cols))
-    y.sort_indices()
+    key = data.person.astype(np.int64) * max(1, data.n_items) + data.item
+    if key.size > 1 and not bool(np.all(key[1:] > key[:-1])):  # long files come sorted
+        order = np.argsort(key, kind="stable")
+        person, item, category = data.person[order], data.item[order], data.category[order]
+    else:
+        person, item, category = data.person, data.item, data.category
+    del key
+    cols = (col_offset[item] + category).astype(np.int32)  # increasing within each person
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(person, minlength=n_rows))])
+    # built from its CSR arrays directly (no COO conversion, no sort: already in order)
+    y = sparse.csr_array((np.ones(cols.size), cols, indptr), shape=(n_rows, n_cols))
+    y.has_sorted_indices = True
     # expected counts Y' @ posterior through the CSC view of Y: person by person, adding
     # into the small (sum K, Q) result, about twice as fast as a CSR copy of Y'
     yt = y.T
-    indptr = np.concatenate([[0], np.cumsum(np.bincount(person, minlength=n_rows))])
     return Design(
         col_offset,
         y,
@@ -548,8 +526,8 @@ def _sparse_design(data: ResponseData, n_categories: IntArray, col_offset: IntAr
         np.ones(n_rows),
         np.arange(n_rows, dtype=np.int64),
         indptr.astype(np.int64),
-        cols.astype(np.int64),
-        item.astype(np.int64),
+        cols,  # int32: 4 bytes per response (40 million responses: 160 MB each)
+        item.astype(np.int32),
         False,
         None,
     )

@@ -22,6 +22,10 @@ from scipy.linalg import blas
 
 from calibration._em import EMProblem
 from calibration._layout import Design, FloatArray
+from calibration._threads import blas_threads
+
+SPARSE_BATCH_DOUBLES = 8_000_000
+"""Doubles of the derivative arrays of one batch of persons in the sparse Louis term."""
 
 WEIGHT_FLOOR = 1e-9
 """Posterior weights below this are left out of the Louis term (relative change of the
@@ -253,11 +257,11 @@ def _covariance_sparse(
     d = problem.design
     p_e = n_items * p_max
     size = p_e + 1
-    out = np.zeros(size * size)
+    out = np.zeros((size, size))
     n_obs = np.diff(d.indptr)
     eap = post @ problem.theta
     order = np.lexsort((eap, n_obs))  # similar persons together: short padding, few points
-    budget = 4_000_000  # doubles per batch
+    budget = SPARSE_BATCH_DOUBLES
     start = 0
     n_q = problem.theta.size
     # (sum K + 1, p_max, Q + 1): a row's derivatives are contiguous; the extra point holds
@@ -297,22 +301,34 @@ def _covariance_sparse(
         ent = np.where(
             items[:, :, None] < n_items, items[:, :, None] * p_max + np.arange(p_max), p_e
         ).reshape(b, -1)
-        flat = (ent[:, :, None] * size + ent[:, None, :]).ravel()
-        out += np.bincount(flat, block.ravel(), minlength=size * size)
-    return out.reshape(size, size)[:p_e, :p_e]
+        used, local = np.unique(ent, return_inverse=True)
+        if 4 * used.size < size:
+            # the batch's persons (similar abilities) answered a small part of a large bank
+            # (a CAT log): add their blocks up over those items' entries, then into the whole
+            n_used = used.size
+            local = local.reshape(ent.shape).astype(np.int32 if n_used < 46_000 else np.int64)
+            flat = (local[:, :, None] * n_used + local[:, None, :]).ravel()
+            summed = np.bincount(flat, block.ravel(), minlength=n_used * n_used)
+            out[np.ix_(used, used)] += summed.reshape(n_used, n_used)
+        else:
+            flat = (ent[:, :, None] * size + ent[:, None, :]).ravel()
+            out += np.bincount(flat, block.ravel(), minlength=size * size).reshape(size, size)
+    return out[:p_e, :p_e]
 
 
 def information(
     problem: EMProblem,
     beta: FloatArray,
     method: str = "louis",
-    estep: tuple[FloatArray, FloatArray] | None = None,
+    estep: tuple[FloatArray, FloatArray | None] | None = None,
 ) -> FloatArray:
     """Observed (``louis``) or cross-product (``crossprod``) information of ``beta``.
 
     Parameters
     ----------
     problem : EMProblem
+        Or a partitioned problem (:mod:`calibration.distributed`): one with a method
+        ``covariance_sum(beta, method)`` computes the sum over persons where they live.
     beta : ndarray, (n_beta,)
     method : {"louis", "crossprod"}
     estep : (counts, posterior), optional
@@ -326,24 +342,63 @@ def information(
         its outer-product approximation (``crossprod``), both including the prior's
         curvature.
     """
-    values = problem.unpack(beta)
-    n_items = int(problem.design.col_offset.size - 1)
-    p_max = max(g.n_params for g in problem.groups)
-    if estep is None:
+    partitioned = getattr(problem, "covariance_sum", None)
+    if partitioned is not None:
+        counts = problem.estep(beta)[1] if estep is None else estep[0]
+        return assemble(problem, beta, method, counts, partitioned(beta, method))
+    if estep is None or estep[1] is None:
         _, counts, post = problem.estep(beta, keep_posterior=True)
     else:
         counts, post = estep
     assert post is not None
-    dmat = _score_derivatives(problem, values, p_max)
+    return assemble(problem, beta, method, counts, covariance_sum(problem, beta, method, post))
+
+
+def covariance_sum(
+    problem: EMProblem, beta: FloatArray, method: str, post: FloatArray
+) -> FloatArray:
+    """The persons' part of the information over item entries, (n_items * p_max,) ** 2.
+
+    ``sum_i Cov_i(d l_c)`` (``louis``) or ``sum_i s_i s_i'`` (``crossprod``) of the rows of
+    ``problem`` with posterior ``post``: a sum over persons, so that partitions of the
+    persons can compute theirs where the data are and add them up.
+    """
+    p_max = max(g.n_params for g in problem.groups)
+    n_items = int(problem.design.col_offset.size - 1)
+    dmat = _score_derivatives(problem, problem.unpack(beta), p_max)
     if problem.design.moments is not None:
         covariance = _covariance_groups
     else:
         covariance = _covariance_dense if problem.design.dense else _covariance_sparse
+    with blas_threads(_largest_product(problem, p_max)):
+        return covariance(problem, post, dmat, n_items, p_max, method)
+
+
+def _largest_product(problem: EMProblem, p_max: int) -> float:
+    """Operations of the largest single BLAS call of the information (threads, see _threads)."""
+    d = problem.design
+    p_e = (d.col_offset.size - 1) * p_max
+    if d.dense:
+        n_z = int(np.asarray(d.z).shape[1]) if d.moments is None else int(d.zt_sum.shape[0])
+        return 2.0 * d.n_rows * n_z * max(n_z, p_e)
+    return 8.0e6 * problem.theta.size  # a batch of persons: about 4e6 doubles x points
+
+
+def assemble(
+    problem: EMProblem, beta: FloatArray, method: str, counts: FloatArray, cov: FloatArray
+) -> FloatArray:
+    """The information of ``beta`` from the persons' sum ``cov`` and the expected counts.
+
+    Louis: ``E[-d2 l_c] - sum_i Cov_i(d l_c)``, the first term item-wise from ``counts``;
+    then mapped from item entries to ``beta`` and the prior's curvature added.
+    """
+    values = problem.unpack(beta)
+    n_items = int(problem.design.col_offset.size - 1)
+    p_max = max(g.n_params for g in problem.groups)
     if method == "crossprod":
-        info_e = covariance(problem, post, dmat, n_items, p_max, "crossprod")
+        info_e = cov.copy()
     else:
-        # Louis: E[-d2 l_c] - sum_i Cov_i(d l_c)
-        info_e = -covariance(problem, post, dmat, n_items, p_max, "louis")
+        info_e = -cov
         hess = _second_derivatives(problem, values, counts, n_items, p_max)
         idx = np.arange(n_items)[:, None, None] * p_max
         rr = (idx + np.arange(p_max)[None, :, None]).repeat(p_max, axis=2)

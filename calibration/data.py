@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from calibration import _read
 from calibration.sniff import layout_hints, looks_like_id, mask_missing, parse_missing, sniff_text
 from item_banks.errors import ResponseDataError
 
@@ -218,19 +219,37 @@ def _file_hash(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _read_table(path: Path, fmt: str | None) -> pd.DataFrame:
+ID_COLUMNS = ("person", "id", "person_id")
+"""Names of a wide file's first column that make it the person-id column."""
+
+
+def _read_table(
+    path: Path,
+    fmt: str | None,
+    text_columns: tuple[str, ...] = (),
+    numeric_columns: tuple[str, ...] | None = None,
+) -> pd.DataFrame:
     fmt = (fmt or path.suffix.lstrip(".")).lower()
     if not path.exists():
         raise ResponseDataError([f"file not found: {str(path)!r}"], source=str(path))
     if path.stat().st_size == 0:
         raise ResponseDataError(["the file is empty (no header, no rows)"], source=str(path))
     if fmt in ("parquet", "pq"):
-        return pd.read_parquet(path)
+        import pyarrow.parquet as pq
+
+        # id columns as dictionaries: one string per distinct id, not one per row
+        schema = pq.read_schema(path)
+        ids = [c for c in text_columns if c in schema.names]
+        return pq.read_table(path, read_dictionary=ids).to_pandas()
     if fmt in ("csv", "txt", "tsv"):
         text = sniff_text(path, "\t" if fmt == "tsv" else ",")
         try:
-            frame = pd.read_csv(
-                path, sep=text.delimiter, encoding=text.encoding, dtype=str, keep_default_na=False
+            frame = _read.read_csv(
+                path,
+                text.delimiter,
+                (*text_columns, *ID_COLUMNS),
+                numeric_columns,
+                encoding=text.encoding,
             )
         except pd.errors.EmptyDataError:
             raise ResponseDataError(
@@ -326,11 +345,16 @@ def read_responses(
         frame, name, sha = source, "DataFrame", ""
     else:
         path = Path(source)
-        frame, name, sha = _read_table(path, format), str(path), _file_hash(path)
+        if layout == "wide":
+            frame = _read_table(path, format, (id_column,) if id_column else ())
+        else:
+            text = (id_column or "person", item_column)
+            frame = _read_table(path, format, text, (response_column,))
+        name, sha = str(path), _file_hash(path)
     if frame.shape[0] == 0 or frame.shape[1] == 0:
         raise ResponseDataError(["no responses: the data have no rows"], source=name)
     notes = list(frame.attrs.get("notes", []))
-    frame = frame.copy()
+    frame = frame.copy(deep=False)  # the caller's frame keeps its column names
     frame.columns = [str(c).strip() for c in frame.columns]
     codes = parse_missing(missing)
     if codes:
@@ -374,19 +398,23 @@ def read_responses(
 
 
 def _person_ids(values: pd.Series, column: str, problems: list[str]) -> list[str]:
-    ids = values.astype("string").str.strip().fillna("").tolist()
-    seen: dict[str, int] = {}
-    for row, pid in enumerate(ids, start=1):
-        if pid == "":
-            problems.append(f"row {row}, column {column!r}: empty person id")
-        elif pid in seen:
-            problems.append(
-                f"row {row}, column {column!r}: duplicate person id {pid!r} (first at row "
-                f"{seen[pid]})"
-            )
-        else:
-            seen[pid] = row
-    return ids
+    ids = values.astype("string").str.strip().fillna("")
+    empty = (ids == "").to_numpy(dtype=bool)
+    repeated = ids.duplicated(keep="first").to_numpy(dtype=bool) & ~empty
+    if empty.any() or repeated.any():  # messages in row order, each repeat with its first row
+        first: dict[str, int] = {}
+        for row in np.nonzero(empty | repeated | ids.duplicated(keep=False).to_numpy())[0]:
+            pid = ids.iloc[row]
+            if pid == "":
+                problems.append(f"row {row + 1}, column {column!r}: empty person id")
+            elif pid in first:
+                problems.append(
+                    f"row {row + 1}, column {column!r}: duplicate person id {pid!r} (first at "
+                    f"row {first[pid]})"
+                )
+            else:
+                first[pid] = row + 1
+    return ids.tolist()
 
 
 def _recode(
@@ -420,6 +448,18 @@ def _recode(
     return cat, tuple(float(c) for c in table)
 
 
+def _column_problems(
+    values: pd.Series, bad: NDArray[np.bool_], col: str, problems: list[str]
+) -> None:
+    """Messages for the non-numeric cells of one wide column."""
+    for r in np.nonzero(bad)[0][:10]:
+        problems.append(
+            f"row {r + 1}, column {col!r} (item {col!r}): non-numeric value {values.iloc[r]!r}"
+        )
+    if bad.sum() > 10:
+        problems.append(f"column {col!r}: {int(bad.sum()) - 10} more non-numeric values")
+
+
 def _from_wide(
     frame: pd.DataFrame,
     id_column: str | None,
@@ -433,7 +473,7 @@ def _from_wide(
         raise ResponseDataError(
             [f"duplicate column(s) {', '.join(map(repr, dup_cols))}"], source=name
         )
-    if id_column is None and cols and cols[0].lower() in ("person", "id", "person_id"):
+    if id_column is None and cols and cols[0].lower() in ID_COLUMNS:
         id_column = cols[0]
     if id_column is not None:
         if id_column not in frame.columns:
@@ -448,42 +488,62 @@ def _from_wide(
         item_cols = cols
     if not item_cols:
         raise ResponseDataError(["no item columns"], source=name)
-    for item_id in categories or {}:
+    declared = dict(categories or {})
+    for item_id in declared:
         if item_id not in item_cols:
             problems.append(f"categories given for unknown item {item_id!r}")
-    persons, items, cats, codes_out = [], [], [], []
-    for j, col in enumerate(item_cols):
+    # every item at once: numeric columns as one block; text columns (rare: a stray word,
+    # a decimal comma) through the per-column parser that names each bad cell
+    numeric = np.array([_read.is_numeric(frame[c]) for c in item_cols], dtype=bool)
+    # the observed cells of every numeric column (no persons x items array), then all
+    # items recoded at once
+    rows, vals = [], []
+    for j in np.nonzero(numeric)[0]:
+        column = frame[item_cols[j]].to_numpy(dtype=np.float64, na_value=np.nan)
+        obs = np.flatnonzero(~np.isnan(column))
+        rows.append(obs)
+        vals.append(column[obs])
+    sizes = [r.size for r in rows]
+    person = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
+    codes = np.concatenate(vals) if vals else np.zeros(0)
+    item = np.repeat(np.nonzero(numeric)[0], sizes)
+    parts: dict[int, tuple[NDArray[np.int64], NDArray[np.float64]]] = {}
+    for j in np.nonzero(~numeric)[0]:
+        col = item_cols[j]
         num, missing, bad = _codes(frame[col])
-        for r in np.nonzero(bad)[0][:10]:
-            problems.append(
-                f"row {r + 1}, column {col!r} (item {col!r}): non-numeric value "
-                f"{frame[col].iloc[r]!r}"
-            )
-        if bad.sum() > 10:
-            problems.append(f"column {col!r}: {int(bad.sum()) - 10} more non-numeric values")
+        _column_problems(frame[col], bad, col, problems)
         obs = np.nonzero(~missing & ~bad)[0]
-        cat, table = _recode(
-            col,
-            obs + 1,
-            num[obs],
-            (categories or {}).get(col),
-            problems,
-            f"column {col!r} (item {col!r})",
+        parts[int(j)] = (obs, num[obs])
+    fractional = np.zeros(len(item_cols), dtype=bool)
+    fractional[np.unique(item[codes != np.round(codes)])] = True
+    special = ~numeric | fractional | np.isin(item_cols, list(declared))
+    regular = ~special[item]
+    plain = np.nonzero(~special)[0]
+    renumber = np.cumsum(~special) - 1
+    category, plain_tables = _read.recode(renumber[item[regular]], codes[regular], plain.size)
+    tables: list[tuple[float, ...]] = [()] * len(item_cols)
+    for j, table in zip(plain, plain_tables, strict=True):
+        tables[j] = table
+    out = [(person[regular], item[regular], category)]
+    for j in np.nonzero(special)[0]:
+        col = item_cols[j]
+        if j in parts:
+            obs, values = parts[int(j)]
+        else:
+            sel = item == j
+            obs, values = person[sel], codes[sel]
+        cat, tables[j] = _recode(
+            col, obs + 1, values, declared.get(col), problems, f"column {col!r} (item {col!r})"
         )
-        persons.append(obs)
-        items.append(np.full(obs.size, j, dtype=np.int64))
-        cats.append(cat)
-        codes_out.append(table)
+        out.append((obs, np.full(obs.size, j, dtype=np.int64), cat))
     if problems:
         raise ResponseDataError(problems, source=name)
+    person, item, category = (np.concatenate(x) for x in zip(*out, strict=True))
+    if len(out) > 1:  # item-major order, persons ascending within an item
+        order = np.argsort(item, kind="stable")
+        person, item, category = person[order], item[order], category[order]
     return ResponseData(
-        tuple(person_ids),
-        tuple(item_cols),
-        np.concatenate(persons).astype(np.int64),
-        np.concatenate(items),
-        np.concatenate(cats),
-        tuple(codes_out),
-        name,
+        tuple(person_ids), tuple(item_cols), person, item, category, tuple(tables), name
     )
 
 
@@ -507,68 +567,106 @@ def _from_long(
             ],
             source=name,
         )
-    pid = frame[person_column].astype("string").str.strip().fillna("")
-    iid = frame[item_column].astype("string").str.strip().fillna("")
-    for r in np.nonzero((pid == "").to_numpy())[0][:10]:
+    p_all, person_ids = _read.factorize(frame[person_column])
+    i_all, item_ids = _read.factorize(frame[item_column])
+    for r in np.nonzero(p_all < 0)[0][:10]:
         problems.append(f"row {r + 1}, column {person_column!r}: empty person id")
-    for r in np.nonzero((iid == "").to_numpy())[0][:10]:
+    for r in np.nonzero(i_all < 0)[0][:10]:
         problems.append(f"row {r + 1}, column {item_column!r}: empty item id")
-    num, missing, bad = _codes(frame[response_column])
-    for r in np.nonzero(bad)[0][:10]:
-        problems.append(
-            f"row {r + 1}, column {response_column!r} (item {iid.iloc[r]!r}): non-numeric value "
-            f"{frame[response_column].iloc[r]!r}"
-        )
-    pairs = pd.DataFrame({"p": pid, "i": iid})
-    dup = pairs.duplicated(keep=False).to_numpy() & ~missing
-    if dup.any():
-        first: dict[tuple[str, str], int] = {}
-        for r in np.nonzero(dup)[0]:
-            key = (pid.iloc[r], iid.iloc[r])
-            if key in first:
-                problems.append(
-                    f"row {r + 1}: duplicate response of person {key[0]!r} to item {key[1]!r} "
-                    f"(first at row {first[key]})"
-                )
-            else:
-                first[key] = r + 1
-    person_ids = tuple(pd.unique(pid[pid != ""]))
-    item_ids = tuple(pd.unique(iid[iid != ""]))
-    for item_id in categories or {}:
+    response = frame[response_column]
+    if _read.is_numeric(response) and response.dtype.kind in "iu":  # integers, none missing
+        num = response.to_numpy()
+        missing, bad = np.zeros(num.size, dtype=bool), None
+    elif _read.is_numeric(response):
+        num = response.to_numpy(dtype=np.float64, na_value=np.nan)
+        missing, bad = np.isnan(num), None
+    else:
+        num, missing, bad = _codes(response)
+        for r in np.nonzero(bad)[0][:10]:
+            item_id = item_ids[i_all[r]] if i_all[r] >= 0 else ""
+            problems.append(
+                f"row {r + 1}, column {response_column!r} (item {item_id!r}): non-numeric "
+                f"value {response.iloc[r]!r}"
+            )
+    n_items = len(item_ids)
+    keep = ~missing & (p_all >= 0) & (i_all >= 0)
+    if bad is not None:
+        keep &= ~bad
+    if keep.all():  # the usual case: no copy of 40 million rows for nothing
+        rows = None
+        person, item, codes = p_all.astype(np.int32), i_all.astype(np.int32), num
+    else:
+        rows = np.nonzero(keep)[0]
+        person, item, codes = p_all[rows].astype(np.int32), i_all[rows].astype(np.int32), num[rows]
+    del p_all, i_all, num, keep
+    # person-major order (the layout of the E-step); a log sorted by person costs no sort
+    key = person.astype(np.int64) * max(n_items, 1) + item
+    if key.size > 1 and not bool(np.all(key[1:] > key[:-1])):
+        order = np.argsort(key, kind="stable")
+        key, person, item, codes = key[order], person[order], item[order], codes[order]
+        rows = order if rows is None else rows[order]
+    if rows is None:
+        rows = np.arange(key.size)
+    repeat = np.nonzero(key[1:] == key[:-1])[0] + 1
+    if repeat.size:
+        _duplicate_problems(rows, key, repeat, person_ids, item_ids, problems)
+    del key
+    declared = dict(categories or {})
+    for item_id in declared:
         if item_id not in item_ids:
             problems.append(f"categories given for unknown item {item_id!r}")
-    keep = ~missing & ~bad & (pid != "").to_numpy() & (iid != "").to_numpy()
-    p_index = {p: k for k, p in enumerate(person_ids)}
-    i_index = {i: k for k, i in enumerate(item_ids)}
-    p_all = pid.map(p_index).to_numpy(dtype=float, na_value=-1).astype(np.int64)
-    i_all = iid.map(i_index).to_numpy(dtype=float, na_value=-1).astype(np.int64)
-    rows = np.arange(1, len(frame) + 1)
-    order = np.argsort(i_all[keep], kind="stable")
-    persons, items, cats, codes_out = [], [], [], []
-    kept = np.nonzero(keep)[0][order]
-    bounds = np.searchsorted(i_all[kept], np.arange(len(item_ids) + 1))
-    for j, item_id in enumerate(item_ids):
-        sel = kept[bounds[j] : bounds[j + 1]]
-        cat, table = _recode(
-            item_id,
-            rows[sel],
-            num[sel],
-            (categories or {}).get(item_id),
-            problems,
-            f"column {response_column!r} (item {item_id!r})",
+    special = np.zeros(n_items, dtype=bool)
+    if codes.dtype.kind == "f":
+        special[np.unique(item[codes != np.round(codes)])] = True
+    special[[item_ids.index(i) for i in declared if i in item_ids]] = True
+    plain = np.nonzero(~special)[0]
+    if special.any():
+        regular = ~special[item]
+        local = np.cumsum(~special) - 1
+        category = np.zeros(codes.size, dtype=np.int16)
+        category[regular], plain_tables = _read.recode(
+            local[item[regular]], codes[regular], plain.size
         )
-        persons.append(p_all[sel])
-        items.append(np.full(sel.size, j, dtype=np.int64))
-        cats.append(cat)
-        codes_out.append(table)
+    else:
+        category, plain_tables = _read.recode(item, codes, n_items)
+    tables: list[tuple[float, ...]] = [()] * n_items
+    for j, table in zip(plain, plain_tables, strict=True):
+        tables[j] = table
+    for j in np.nonzero(special)[0]:
+        sel = np.nonzero(item == j)[0]
+        order = np.argsort(rows[sel], kind="stable")  # messages in file order
+        sel = sel[order]
+        category[sel], tables[j] = _recode(
+            item_ids[j],
+            rows[sel] + 1,
+            codes[sel].astype(np.float64),
+            declared.get(item_ids[j]),
+            problems,
+            f"column {response_column!r} (item {item_ids[j]!r})",
+        )
     if problems:
         raise ResponseDataError(problems, source=name)
     return ResponseData(
-        person_ids,
-        item_ids,
-        np.concatenate(persons),
-        np.concatenate(items),
-        np.concatenate(cats),
-        tuple(codes_out),
-        name,
+        tuple(person_ids), tuple(item_ids), person, item, category, tuple(tables), name
     )
+
+
+def _duplicate_problems(
+    rows: NDArray[np.intp],
+    key: NDArray[np.int64],
+    repeat: NDArray[np.intp],
+    person_ids: list[str],
+    item_ids: list[str],
+    problems: list[str],
+) -> None:
+    """One message per repeated (person, item) response, in file order, with its first row."""
+    n_items = max(len(item_ids), 1)
+    new = np.concatenate([[True], key[1:] != key[:-1]])
+    group_start = np.maximum.accumulate(np.where(new, np.arange(key.size), 0))
+    entries = sorted((int(rows[t]), int(rows[group_start[t]]), int(key[t])) for t in repeat)
+    for r, f, k in entries:
+        p, i = divmod(k, n_items)
+        problems.append(
+            f"row {r + 1}: duplicate response of person {person_ids[p]!r} to item "
+            f"{item_ids[i]!r} (first at row {f + 1})"
+        )

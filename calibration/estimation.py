@@ -13,11 +13,10 @@ import time
 import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from calibration import _se
 from calibration._em import EMProblem, squarem
@@ -28,11 +27,15 @@ from calibration._layout import (
     common_slope,
     start_values,
 )
+from calibration._threads import blas_threads
 from calibration.data import ResponseData, read_responses
 from calibration.priors import DEFAULT_PRIORS, Prior, parse_prior
 from item_banks.bank import ItemBank
 from item_banks.errors import CalibrationError, ConvergenceWarning, ZapcatError
 from item_banks.models import get_model
+
+if TYPE_CHECKING:  # results import this module's layout helpers at run time
+    from calibration.results import CalibrationResult
 
 SE_METHODS = ("louis", "crossprod", "none")
 LATENT = ("fixed", "estimate")
@@ -67,7 +70,7 @@ def quadrature(
     if not lo < hi:
         raise CalibrationError(f"theta_range must be increasing, got {theta_range}")
     theta = np.linspace(lo, hi, n_points)
-    logw = stats.norm.logpdf(theta)
+    logw = -0.5 * theta**2  # the normal density up to its constant, normalised below
     logw -= np.logaddexp.reduce(logw)
     return theta, logw
 
@@ -81,7 +84,7 @@ def normal_log_weights(theta: FloatArray, mean: float, sd: float) -> FloatArray:
     >>> round(float(w @ np.linspace(-6, 6, 61)), 3)
     0.5
     """
-    logw = stats.norm.logpdf(theta, mean, sd)
+    logw = -0.5 * ((np.asarray(theta) - mean) / sd) ** 2  # the constant cancels below
     return logw - np.logaddexp.reduce(logw)
 
 
@@ -103,13 +106,16 @@ def _covariance(info: FloatArray) -> tuple[FloatArray, np.ndarray]:
     eigenvalues below ``1e-9`` of the largest are left out (pseudo-inverse) and the
     parameters loading on them get NaN variances; the other SEs stay exact.
     """
-    try:
-        cov = np.linalg.inv(np.linalg.cholesky(info))
-        cov = cov.T @ cov
-        return cov, np.zeros(info.shape[0], dtype=bool)
-    except np.linalg.LinAlgError:
-        pass
-    values, vectors = np.linalg.eigh(info)
+    n = info.shape[0]
+    # the inverse of a large information on the configured BLAS threads (one large call)
+    with blas_threads(float(n) ** 3):
+        try:
+            cov = np.linalg.inv(np.linalg.cholesky(info))
+            cov = cov.T @ cov
+            return cov, np.zeros(n, dtype=bool)
+        except np.linalg.LinAlgError:
+            pass
+        values, vectors = np.linalg.eigh(info)
     small = values <= 1e-9 * max(values.max(), 1e-300)
     keep = ~small
     cov = (vectors[:, keep] / values[keep]) @ vectors[:, keep].T
@@ -137,6 +143,8 @@ def _items_of(problem: EMProblem, positions: np.ndarray, item_ids: tuple[str, ..
 
 def _category_counts(data: ResponseData, k_max: int) -> FloatArray:
     """Number of responses in each category of each item, (n_items, k_max)."""
+    if hasattr(data, "category_counts"):  # partitioned over a cluster
+        return data.category_counts(k_max)
     key = data.item.astype(np.int64) * k_max + data.category
     flat = np.bincount(key, minlength=data.n_items * k_max)
     return flat.reshape(data.n_items, k_max).astype(float)
@@ -197,6 +205,11 @@ class Calibrator:
         Force a dense or sparse design; by default chosen from the data's density.
     callback : callable(n_steps, loglik, change), optional
         Called after each accepted EM point (for progress bars).
+    client : dask.distributed.Client, optional
+        Calibrate on this Dask cluster: the persons are split over its workers (a long
+        Parquet file is read there, by row groups), each computes its E-step and its part
+        of the information, and only item-sized sums come back (see
+        :mod:`calibration.distributed`). Same estimates and SEs as in memory.
     latent : {"fixed", "estimate"}, default "fixed"
         The persons' distribution: N(0, 1) (the scale of a free calibration), or a normal
         whose mean and SD are estimated with the item parameters (needs anchors, which
@@ -234,6 +247,7 @@ class Calibrator:
         accelerate: bool = True,
         dense: bool | None = None,
         callback: Callable[[int, float, float], None] | None = None,
+        client: Any = None,
         latent: str = "fixed",
     ) -> None:
         self.model = model
@@ -249,6 +263,7 @@ class Calibrator:
         self.accelerate = accelerate
         self.dense = dense
         self.callback = callback
+        self.client = client
         self.latent = latent
 
     # ----------------------------------------------------------------------- checks
@@ -341,6 +356,10 @@ class Calibrator:
         if not keep.all():
             data = data.subset_items(keep)
         names = [n for n, k in zip(names, keep, strict=True) if k]
+        if hasattr(data, "drop_empty_persons"):  # partitioned over a cluster
+            data, empty = data.drop_empty_persons()
+            reason = "no responses to the calibrated items"
+            return data, names, excluded, dict.fromkeys(empty, reason)
         answered = np.bincount(data.person, minlength=data.n_persons) > 0
         excluded_persons = {
             p: "no responses to the calibrated items"
@@ -374,6 +393,11 @@ class Calibrator:
         ResponseDataError
             Invalid response data.
         """
+        with blas_threads():  # one BLAS thread unless one product is large (see _threads)
+            return self._fit(data)
+
+    def _fit(self, data: ResponseData | pd.DataFrame | str | Path) -> Calibrator:
+        """Body of :meth:`fit`."""
         from calibration.results import CalibrationResult
 
         started = time.perf_counter()
@@ -385,7 +409,15 @@ class Calibrator:
             raise CalibrationError(
                 f"latent must be one of {', '.join(LATENT)}, got {self.latent!r}"
             )
-        if not isinstance(data, ResponseData):
+        if self.client is not None and self.latent != "fixed":
+            raise CalibrationError("latent='estimate' is not available on a cluster (client=...)")
+        if self.client is not None:
+            from calibration.distributed import PartitionedResponses, partition
+
+            if not isinstance(data, PartitionedResponses):
+                data = partition(self.client, data if isinstance(data, ResponseData | str | Path)
+                                 else read_responses(data))  # fmt: skip
+        elif not isinstance(data, ResponseData):
             data = read_responses(data)
         names = self._models_of(data)
         anchors_by_id = self._anchors(data, names)
@@ -402,9 +434,16 @@ class Calibrator:
             data.item_ids.index(i): v for i, v in anchors_by_id.items() if i in data.item_ids
         }
         groups = build_groups(models, k, anchors, priors)
-        design = build_design(data, k, dense=self.dense, score_groups=common_slope(groups))
         theta, logw = quadrature(self.n_quad, self.theta_range)
-        problem = EMProblem(groups, design, theta, logw)
+        if self.client is not None:
+            from calibration.distributed import PartitionedProblem
+
+            problem: EMProblem = PartitionedProblem(
+                data, groups, k, theta, logw, dense=self.dense, score_groups=common_slope(groups)
+            )
+        else:
+            design = build_design(data, k, dense=self.dense, score_groups=common_slope(groups))
+            problem = EMProblem(groups, design, theta, logw)
         if problem.n_beta == 0:
             raise CalibrationError("nothing to estimate: every item is anchored")
         counts = _category_counts(data, int(k.max()))
@@ -425,8 +464,7 @@ class Calibrator:
                 stacklevel=2,
             )
         em_seconds = time.perf_counter() - started
-        loglik, counts, post = problem.estep(beta, keep_posterior=True)
-        assert post is not None
+        loglik, counts, post = problem.estep(beta, keep_posterior=self.client is None)
         cov = None
         se_note = ""
         singular: list[str] = []
@@ -528,7 +566,7 @@ class Calibrator:
 
 def calibrate(
     data: ResponseData | pd.DataFrame | str | Path, model: str = "2pl", **options: Any
-) -> Any:
+) -> CalibrationResult:
     """Calibrate and return the :class:`~calibration.results.CalibrationResult`.
 
     Shorthand for ``Calibrator(model, **options).fit(data).result_``.

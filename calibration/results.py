@@ -11,7 +11,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from calibration._em import EMProblem
 from calibration._layout import FloatArray
@@ -20,6 +19,7 @@ from calibration.diagnostics import ItemFlag, diverged_items, flags_by_item, ite
 from calibration.priors import Prior
 from item_banks.bank import Item, ItemBank
 from item_banks.errors import CalibrationError
+from item_banks.models import param_sort_key
 
 
 def _zapcat_version() -> str:
@@ -141,9 +141,7 @@ class CalibrationResult:
         names = [
             c for c in frame.columns if c not in ("model", "n_categories") and not c.endswith("_se")
         ]
-        from item_banks.io import _param_sort_key
-
-        names.sort(key=_param_sort_key)
+        names.sort(key=param_sort_key)
         cols = ["model", "n_categories"] + [x for n in names for x in (n, f"{n}_se")]
         return frame[cols]
 
@@ -161,6 +159,8 @@ class CalibrationResult:
         """
         if not 0 < alpha < 1:
             raise CalibrationError(f"alpha must be in (0, 1), got {alpha!r}")
+        from scipy import stats  # scipy.stats costs 0.3 s to import: only when asked
+
         z = stats.norm.ppf(1 - alpha / 2)
         out = []
         table = self.params
@@ -238,41 +238,47 @@ class CalibrationResult:
         return f"N({self.latent[0]:.3f}, {self.latent[1]:.3f}^2) estimated"
 
     def negative_slopes(self) -> list[str]:
-        """Ids of items whose estimated slope ``a`` is negative (reverse-keyed items)."""
-        if "a" not in self.params:
-            return []
-        a = self.params["a"]
-        return [str(i) for i in a.index[a.notna() & (a <= 0)]]
+        """Ids of items whose estimated slope is negative (reverse-keyed items).
+
+        The slope is the parameter with role ``slope`` in the item model's contract.
+        """
+        return [item_id for item_id, _, _ in self._negative_slopes()]
+
+    def _negative_slopes(self) -> list[tuple[str, str, float]]:
+        out = []
+        for g, values in zip(self.problem.groups, self._entries[0], strict=True):
+            cols = g.model.columns(g.n_categories, "slope")
+            if cols:
+                for r in np.nonzero(values[:, cols[0]] <= 0)[0]:
+                    out.append((self.item_ids[g.items[r]], g.names[cols[0]],
+                                float(values[r, cols[0]])))  # fmt: skip
+        order = {item_id: n for n, item_id in enumerate(self.item_ids)}
+        return sorted(out, key=lambda entry: order[entry[0]])
 
     def _items(
         self, skip: set[str] | frozenset[str] = frozenset(), accept_flagged: bool = False
     ) -> list[Item]:
-        from item_banks.models import get_model
+        """Calibrated items from the numeric estimates (not the display frame).
 
+        With their category codes and calibration flags (accepted when ``accept_flagged``).
+        """
         flags = flags_by_item(self.flags)
         codes = dict(zip(self.item_ids, self.data.category_codes, strict=True))
-        items = []
-        for item_id, row in self.params.iterrows():
-            if item_id in skip:
-                continue
-            model = row["model"]
-            names = get_model(model).param_names(int(row["n_categories"]))
-            params = {n: float(row[n]) for n in names}
-            se = {n: float(row[f"{n}_se"]) for n in names if np.isfinite(row[f"{n}_se"])}
-            own = [f"{f.param}: {f.reason}" for f in flags.get(str(item_id), [])]
-            items.append(
-                Item(
-                    str(item_id),
-                    model,
-                    params,
-                    int(row["n_categories"]),
-                    se=se,
-                    codes=codes[str(item_id)],
-                    flags=own,
-                    flags_accepted=accept_flagged and bool(own),
-                )
-            )
-        return items
+        values, ses = self._entries
+        items: dict[int, Item] = {}
+        for g, v, se in zip(self.problem.groups, values, ses, strict=True):
+            for r, j in enumerate(g.items):
+                item_id = str(self.item_ids[j])
+                if item_id in skip:
+                    continue
+                params = {n: float(v[r, c]) for c, n in enumerate(g.names)}
+                errors = {n: float(se[r, c]) for c, n in enumerate(g.names)
+                          if np.isfinite(se[r, c])}  # fmt: skip
+                own = [f"{f.param}: {f.reason}" for f in flags.get(item_id, [])]
+                items[int(j)] = Item(item_id, g.model.name, params, g.n_categories, se=errors,
+                                     codes=codes[item_id], flags=own,
+                                     flags_accepted=accept_flagged and bool(own))  # fmt: skip
+        return [items[j] for j in sorted(items)]
 
     def to_item_bank(
         self,
@@ -304,9 +310,9 @@ class CalibrationResult:
             When some items have negative slopes (an item bank needs ``a > 0``): reverse
             their scoring (or leave them out) and calibrate again.
         """
-        negative = self.negative_slopes()
+        negative = self._negative_slopes()
         if negative:
-            shown = ", ".join(f"{i} (a = {self.params.loc[i, 'a']:.3f})" for i in negative[:20])
+            shown = ", ".join(f"{i} ({n} = {v:.3f})" for i, n, v in negative[:20])
             raise CalibrationError(
                 f"{len(negative)} item(s) have negative slopes, which an item bank does not "
                 f"allow: {shown}; reverse their scoring or leave them out and calibrate again"

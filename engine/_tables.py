@@ -46,11 +46,10 @@ def second_derivative_term(bank: ItemBank, theta: FloatArray, items: NDArray | N
 def _location_columns(model: Any, n_categories: int) -> list[int] | None:
     """Parameter columns that shift with theta (``P(theta; b) = P(theta - s; b - s)``).
 
-    Checked numerically once per model layout; ``None`` if the model is not of this
-    location family (every built-in model is).
+    The model's ``location`` parameters, checked numerically once per model layout;
+    ``None`` if the model is not of this location family (every built-in model is).
     """
-    names = model.param_names(n_categories)
-    cols = [j for j, nm in enumerate(names) if nm == "b" or (nm[0] == "b" and nm[1:].isdigit())]
+    cols = model.columns(n_categories, "location")
     if not cols:
         return None
     params = model.default_params(n_categories)[None, :]
@@ -269,15 +268,15 @@ class BankTables:
         slope = np.ones(n)
         location = np.zeros(n)
         for group in bank.groups:
-            names = group.model.param_names(group.n_categories)
+            model, k = group.model, group.n_categories
             params = np.asarray(group.params)
-            if "a" in names:
-                slope[group.indices] = params[:, names.index("a")]
-            b_cols = [j for j, nm in enumerate(names) if nm.startswith("b")]
-            t_cols = [j for j, nm in enumerate(names) if nm.startswith("t")]
-            loc = params[:, b_cols].mean(axis=1)
-            if t_cols:
-                loc = loc + params[:, t_cols].mean(axis=1)
+            slope_cols = model.columns(k, "slope")
+            if slope_cols:
+                slope[group.indices] = params[:, slope_cols[0]]
+            loc = params[:, model.columns(k, "location")].mean(axis=1)
+            offsets = model.columns(k, "offset")
+            if offsets:
+                loc = loc + params[:, offsets].mean(axis=1)
             location[group.indices] = loc
         # a flagged item (its calibration ran off) is given only once its owner accepts it:
         # it is treated like an item of no administrable status

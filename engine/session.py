@@ -21,24 +21,17 @@ Examples
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
-from engine._core import (
-    STOP_REASONS,
-    Rows,
-    capped_items,
-    estimate,
-    get_plan,
-    record,
-    rows_from_history,
-    select,
-    stop_codes,
-)
+from engine._core import Rows, classified, estimate, get_plan, record, rows_from_history, select
 from engine.config import CATConfig
+from engine.exposure import capped_items
 from engine.state import CATState
+from engine.stopping import STOP_REASONS, stop_codes
 from item_banks.bank import ItemBank
 from item_banks.errors import (
     BankExhaustedError,
@@ -73,6 +66,8 @@ def _new_state(plan, rows: Rows, base: CATState | None, pending: int, code: int)
         start_theta=float(rows.start_theta[0]),
         theta_history=(*base.theta_history, float(rows.theta[0])) if base else (),
         se_history=(*base.se_history, float(rows.se[0])) if base else (),
+        prior_mean=None if rows.prior is None else float(rows.prior[0][0]),
+        prior_sd=None if rows.prior is None else float(rows.prior[1][0]),
     )
 
 
@@ -82,6 +77,7 @@ def start(
     *,
     seed: int,
     exposure: Mapping[str, int] | None = None,
+    prior: tuple[float, float] | None = None,
 ) -> CATState:
     """Open a test and choose its first item.
 
@@ -95,6 +91,11 @@ def start(
     exposure : mapping of str to int, optional
         Exposure counts kept outside the bank: ``{item_id: tests that gave it,
         "__tests__": tests started}``; used by ``config.max_exposure_rate``.
+    prior : (float, float) or {"mean": float, "sd": float}, optional
+        The test's own normal prior ``(mean, sd)``, ``sd > 0`` (for example a returning
+        examinee's last ``(theta, se)``, or a battery's conditional prior); kept in the
+        state. The test starts at the prior mean (plus the start spread), EAP/MAP and
+        the posterior-weighted selectors use it. By default the configuration's prior.
 
     Returns
     -------
@@ -110,10 +111,29 @@ def start(
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or not 0 <= seed < 2**53:
         raise InvalidStateError(f"seed must be an integer in 0..2**53-1, got {seed!r}")
     plan = get_plan(bank, config)
-    rows = Rows(plan, np.array([int(seed)]))
+    own = None
+    if prior is not None:
+        mean, sd = _check_prior(prior)
+        own = (np.array([mean]), np.array([sd]))
+    rows = Rows(plan, np.array([int(seed)]), prior=own)
     idx = np.zeros(1, dtype=np.intp)
     pending = int(select(plan, rows, idx, capped_items(plan, exposure))[0])
     return _new_state(plan, rows, None, pending, -1)
+
+
+def _check_prior(prior: Any) -> tuple[float, float]:
+    if isinstance(prior, Mapping) and set(prior) == {"mean", "sd"}:
+        prior = (prior["mean"], prior["sd"])
+    try:
+        mean, sd = (float(v) for v in prior)
+    except (TypeError, ValueError):
+        raise InvalidStateError(f"prior must be (mean, sd), got {prior!r}") from None
+    if not (math.isfinite(mean) and math.isfinite(sd) and sd > 0):
+        raise InvalidStateError(
+            f"prior must be a finite mean and an sd > 0, got ({mean!r}, {sd!r})",
+            details={"prior": [repr(mean), repr(sd)]},
+        )
+    return mean, sd
 
 
 def _check_response(bank: ItemBank, item_id: str, response: Any) -> int:
@@ -143,8 +163,9 @@ def _rebuild(plan, state: CATState) -> Rows:
         ) from None
     resp = np.array(state.responses, dtype=np.intp)
     rows = rows_from_history(
-        plan, state.seed, items, resp, rejected, state.pretest_positions, state.start_theta
-    )
+        plan, state.seed, items, resp, rejected, state.pretest_positions, state.start_theta,
+        prior=state.prior, se_history=state.se_history,
+    )  # fmt: skip
     rows.theta[0], rows.se[0] = state.theta, state.se
     return rows
 
@@ -243,8 +264,6 @@ def result(bank: ItemBank, config: CATConfig, state: CATState) -> dict[str, Any]
         decided = None
         if config.classification is not None and state.administered:
             plan = get_plan(bank, config)
-            from engine._core import classified
-
             decided = bool(classified(plan, _rebuild(plan, state), np.zeros(1, dtype=np.intp))[0])
         out["classification"] = {
             "cut_scores": list(config.cut_scores),

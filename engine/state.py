@@ -50,6 +50,10 @@ class CATState:
         Ability at which the first item was chosen.
     theta_history, se_history : tuple of float
         Estimate after each administered item.
+    prior_mean, prior_sd : float or None
+        The test's own normal prior (a returning examinee's last result, or the
+        conditional prior of a later skill of a battery); ``None``: the configuration's
+        prior. States written before these fields existed read as ``None``.
     """
 
     administered: tuple[str, ...] = ()
@@ -66,7 +70,15 @@ class CATState:
     start_theta: float = 0.0
     theta_history: tuple[float, ...] = ()
     se_history: tuple[float, ...] = ()
+    prior_mean: float | None = None
+    prior_sd: float | None = None
 
+    @property
+    def prior(self) -> tuple[float, float] | None:
+        """``(prior_mean, prior_sd)`` of the test's own prior, or ``None``."""
+        if self.prior_mean is None or self.prior_sd is None:
+            return None
+        return (self.prior_mean, self.prior_sd)
     @property
     def n_items(self) -> int:
         """Number of administered items (scored and pretest)."""
@@ -106,6 +118,8 @@ class CATState:
                 problems.append(f"unknown field {key!r}")
         for name in names:
             if name not in data:
+                if name in _OPTIONAL:
+                    continue
                 problems.append(f"missing field {name!r}")
                 continue
             value = data[name]
@@ -113,6 +127,8 @@ class CATState:
                 kwargs[name] = _read(name, value)
             except (TypeError, ValueError) as error:
                 problems.append(f"field {name!r}: {error}")
+        if not problems and (kwargs.get("prior_mean") is None) != (kwargs.get("prior_sd") is None):
+            problems.append("fields 'prior_mean' and 'prior_sd' go together (both or neither)")
         if not problems:
             n = len(kwargs["administered"])
             for name in ("responses", "scored", "theta_history", "se_history"):
@@ -123,6 +139,9 @@ class CATState:
             raise InvalidStateError("invalid CAT state: " + "; ".join(problems),
                                     details={"problems": problems})  # fmt: skip
         return cls(**kwargs)
+
+
+_OPTIONAL = ("prior_mean", "prior_sd")
 
 
 def _read(name: str, value: Any) -> Any:
@@ -151,6 +170,13 @@ def _read(name: str, value: Any) -> Any:
     if name in ("theta", "se", "start_theta"):
         if not is_num(value):
             raise TypeError(f"expected a finite number, got {value!r}")
+        return float(value)
+    if name in _OPTIONAL:
+        if value is None:
+            return None
+        if not is_num(value) or (name == "prior_sd" and value <= 0):
+            need = "a number > 0" if name == "prior_sd" else "a finite number"
+            raise TypeError(f"expected {need} or null, got {value!r}")
         return float(value)
     if name in ("pending_item", "stop_reason"):
         if value is not None and not isinstance(value, str):

@@ -3,6 +3,8 @@
 Every error carries a stable machine-readable ``code`` so that the HTTP layer (``api/``)
 can turn it into a structured response without inspecting messages. Lower layers
 (``item_banks``, ``calibration``, ``engine``) raise these; only ``api`` maps them to HTTP.
+Errors of the service itself (keys, requests, resources, response order) are defined in
+:mod:`api.errors`, the layer that raises them.
 """
 
 from __future__ import annotations
@@ -140,53 +142,6 @@ class ReportInputError(ZapcatError):
     """A file given to ``zapcat report`` is not a bank, simulation or calibration report."""
 
     code = "invalid_report_input"
-
-
-class NotFoundError(ZapcatError):
-    """A resource (bank, assessment, session) does not exist or belongs to another tenant."""
-
-    code = "not_found"
-
-    def __init__(self, resource: str, ident: object) -> None:
-        super().__init__(
-            f"{resource} {ident!r} not found", details={"resource": resource, "id": str(ident)}
-        )
-
-
-class AuthenticationError(ZapcatError):
-    """No API key, or an unknown or revoked one, was presented."""
-
-    code = "unauthorized"
-
-
-class PermissionDeniedError(ZapcatError):
-    """The API key is valid but its scope does not allow the request."""
-
-    code = "forbidden"
-
-
-class InvalidRequestError(ZapcatError):
-    """A request body or parameter has a wrong type or value (``details["problems"]``)."""
-
-    code = "invalid_request"
-
-
-class MalformedJSONError(ZapcatError):
-    """A request body is not valid JSON."""
-
-    code = "malformed_json"
-
-
-class StaleSeqError(ZapcatError):
-    """A response names a ``seq`` already answered, with a different item or response."""
-
-    code = "stale_seq"
-
-
-class FutureSeqError(ZapcatError):
-    """A response names a ``seq`` beyond the item currently presented."""
-
-    code = "future_seq"
 
 
 class ResponseDataError(ZapcatError):

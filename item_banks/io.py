@@ -23,16 +23,16 @@ from __future__ import annotations
 import io
 import json
 import math
-import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import IO, Any
-
-import pandas as pd
+from typing import IO, TYPE_CHECKING, Any
 
 from item_banks.bank import LIST_SEPARATOR, Item, ItemBank, bank_problems
 from item_banks.errors import BankValidationError, Problem, ZapcatError
-from item_banks.models import get_model, model_names
+from item_banks.models import get_model, is_param_name, model_names, param_sort_key
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 FORMAT = "zapcat-bank/1"
 """Value of the ``format`` field of bank JSON files."""
@@ -44,21 +44,8 @@ FIXED_DEFAULTS = {"a": 1.0, "c": 0.0, "u": 1.0}
 """Parameters some models fix: a column at this value is accepted for those models (many
 tools export ``c = 0, u = 1`` for 2PL items, ``a = 1`` for Rasch items)."""
 _ID_COLUMNS = ("item_id", "model", "n_categories")
-_PARAM_ORDER = re.compile(r"^(a|b|c|u|b(\d+)|t(\d+))$")
 
 PathLike = str | Path
-
-
-def _param_sort_key(name: str) -> tuple[int, int]:
-    fixed = {"a": 0, "b": 1, "c": 2, "u": 3}
-    if name in fixed:
-        return (fixed[name], 0)
-    match = _PARAM_ORDER.match(name)
-    if match and match.group(2):
-        return (4, int(match.group(2)))
-    if match and match.group(3):
-        return (5, int(match.group(3)))
-    return (6, 0)
 
 
 # --------------------------------------------------------------------------- records
@@ -373,8 +360,10 @@ def bank_to_frame(bank: ItemBank) -> pd.DataFrame:
         Columns ``item_id, model, n_categories``, parameters, SEs, then
         ``content_areas, enemy_groups, status, tags`` (lists joined with ``;``).
     """
-    param_names = sorted({n for it in bank for n in it.params}, key=_param_sort_key)
-    se_names = sorted({n for it in bank for n in it.se}, key=_param_sort_key)
+    import pandas as pd
+
+    param_names = sorted({n for it in bank for n in it.params}, key=param_sort_key)
+    se_names = sorted({n for it in bank for n in it.se}, key=param_sort_key)
     rows = []
     for it in bank:
         row: dict[str, Any] = {
@@ -404,6 +393,8 @@ def bank_to_frame(bank: ItemBank) -> pd.DataFrame:
 
 def bank_to_csv(bank: ItemBank) -> str:
     """The CSV table of :func:`bank_to_frame` as text (floats written exactly)."""
+    import pandas as pd
+
     buffer = io.StringIO()
     frame = bank_to_frame(bank)
     for col in frame.columns:
@@ -435,6 +426,8 @@ def bank_from_csv(
     BankValidationError
         Every problem at once, located by CSV row (the header is row 1).
     """
+    import pandas as pd
+
     label = str(source) if isinstance(source, str | Path) else getattr(source, "name", "<csv>")
     try:
         frame = pd.read_csv(source, dtype=str, keep_default_na=False)
@@ -473,7 +466,7 @@ def bank_from_csv(
                 continue
             elif col.endswith("_se"):
                 rec["se"][col[:-3]] = value
-            elif _PARAM_ORDER.match(col):
+            elif is_param_name(col):
                 rec["params"][col] = value
             else:
                 rec[col] = value

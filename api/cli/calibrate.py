@@ -8,16 +8,11 @@ import shlex
 import warnings
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
-import pandas as pd
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from api.cli._common import console, err_console, fail
-from calibration import CalibrationResult, Calibrator, parse_prior, read_responses
-from calibration.recode import drop_items, reverse_items, split_ids
-from calibration.report import calibration_report
 from item_banks.errors import (
     MAX_LISTED,
     CalibrationError,
@@ -25,8 +20,13 @@ from item_banks.errors import (
     ResponseDataError,
     ZapcatError,
 )
-from item_banks.io import read_bank, write_bank
 from item_banks.models import model_names
+
+if TYPE_CHECKING:
+    from calibration import CalibrationResult
+
+# calibration, pandas, rich.progress and the report (matplotlib) are imported by the
+# command when it runs: `zapcat --help` and the other commands never load them
 
 
 class Layout(StrEnum):
@@ -65,6 +65,8 @@ def _item_models(path: Path) -> dict[str, str]:
         if not isinstance(data, dict):
             raise CalibrationError(f"{path}: expected an object {{item_id: model}}")
         return {str(k): str(v) for k, v in data.items()}
+    import pandas as pd
+
     frame = pd.read_csv(path, dtype=str, keep_default_na=False)
     if not {"item_id", "model"} <= set(frame.columns):
         raise CalibrationError(
@@ -73,7 +75,24 @@ def _item_models(path: Path) -> dict[str, str]:
     return dict(zip(frame["item_id"].str.strip(), frame["model"].str.strip(), strict=True))
 
 
+def _client(address: str) -> Any:
+    """A Dask client of the scheduler at ``address``, with a clear error when none answers."""
+    try:
+        from dask.distributed import Client
+    except ImportError:
+        raise CalibrationError("--scheduler needs Dask: pip install 'zapcat[dask]'") from None
+    try:
+        return Client(address, timeout=10)
+    except (OSError, TimeoutError) as exc:
+        raise CalibrationError(
+            f"no Dask scheduler answers at {address!r} ({exc}); start one with "
+            "'dask scheduler' and workers with 'dask worker ADDRESS'"
+        ) from None
+
+
 def _priors(values: list[str], use_defaults: bool) -> object:
+    from calibration.priors import parse_prior
+
     if not values:
         return "default" if use_defaults else None
     out = {}
@@ -171,6 +190,14 @@ def calibrate(
             "information, Wright map) to this file."
         ),
     ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            help="Dask scheduler address (tcp://host:8786): calibrate on that cluster, persons "
+            "split over its workers (a long Parquet file is read by them, row group by row "
+            "group; each worker must see the path). Needs zapcat[dask].",
+        ),
+    ] = None,
     name: Annotated[str, typer.Option(help="Name of the bank written.")] = "calibrated",
     version: Annotated[str, typer.Option(help="Version of the bank written.")] = "1",
     missing: Annotated[
@@ -224,6 +251,13 @@ def calibrate(
     The bank carries each parameter's standard error and the calibration's provenance (data
     file hash, models, log-likelihood, quadrature, date, zapcat version).
     """
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from calibration import Calibrator, read_responses
+    from calibration.recode import drop_items, reverse_items, split_ids
+    from item_banks.io import read_bank, write_bank
+
+    client = None
     try:
         if pretest_only:
             from api.cli.pretest import calibrate_pretest
@@ -241,15 +275,25 @@ def calibrate(
                 se_method=se.value,
                 min_responses=min_pretest_responses,
             )
-        data = read_responses(
-            responses,
+        reading = dict(
             layout=layout.value,
             id_column=id_column,
             item_column=item_column,
             response_column=response_column,
             missing=missing,
         )
-        data = reverse_items(drop_items(data, split_ids(drop)), split_ids(reverse))
+        client = _client(scheduler) if scheduler else None
+        if client is not None and not (drop or reverse):
+            from calibration.distributed import partition
+
+            data = partition(client, responses, **reading)  # read by the workers
+        else:
+            data = read_responses(responses, **reading)
+            data = reverse_items(drop_items(data, split_ids(drop)), split_ids(reverse))
+            if client is not None:
+                from calibration.distributed import partition
+
+                data = partition(client, data)
         fixed = read_bank(anchors) if anchors is not None else None
         options = dict(
             item_models=_item_models(item_models) if item_models else None,
@@ -260,6 +304,7 @@ def calibrate(
             tol=tol,
             se_method=se.value,
             min_responses=min_responses,
+            client=client,
         )
         with (
             Progress(
@@ -286,6 +331,8 @@ def calibrate(
                 raise CalibrationError(_with_way_out(error.message, model)) from None
         result = fitted.result_
         if report is not None:  # first: it also explains a fit that cannot become a bank
+            from calibration.report import calibration_report
+
             calibration_report(result).write(report)
             console.print(f"wrote report to {report}")
         console.print(str(result.summary()), highlight=False, soft_wrap=True, markup=False)
@@ -313,6 +360,9 @@ def calibrate(
         raise fail(error) from None
     except ZapcatError as error:
         raise fail(error) from None
+    finally:
+        if client is not None:
+            client.close()
 
 
 class _Listed(ZapcatError):
@@ -351,6 +401,7 @@ def _print_ways_forward(
 ) -> None:
     """The command lines that take the flagged parameters: priors, or dropping the items."""
     from calibration.diagnostics import PRIOR_FOR
+    from calibration.recode import split_ids
 
     named = {p.partition("=")[0].strip() for p in priors}
     wanted = [PRIOR_FOR[k] for k in ("a", "b") if k not in named]

@@ -5,18 +5,17 @@ from __future__ import annotations
 import dataclasses
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
-from sqlalchemy import select
 
 from api.cli._common import console, err_console, fail
-from api.db import Database
-from api.models import ApiKey
-from api.services.keys import create_key
-from api.settings import Settings
-from item_banks.errors import NotFoundError, ZapcatError
+from item_banks.errors import ZapcatError
+
+if TYPE_CHECKING:
+    from api.db import Database
+
+# the service's database layer (SQLAlchemy, alembic) is imported when a command runs
 
 app = typer.Typer(
     help="Create, list and revoke API keys (stored hashed; shown once).", no_args_is_help=True
@@ -41,6 +40,9 @@ class Scope(StrEnum):
 
 def open_database(database_url: str | None) -> Database:
     """The service database named by ``database_url`` or the environment, migrated."""
+    from api.db import Database
+    from api.settings import Settings
+
     settings = Settings.from_env()
     if database_url:
         settings = dataclasses.replace(settings, database_url=database_url)
@@ -59,6 +61,8 @@ def create(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Create an API key and print it (the only time it is shown)."""
+    from api.services.keys import create_key
+
     try:
         token, principal = create_key(
             open_database(database_url), tenant=tenant, scope=scope.value, label=label
@@ -79,6 +83,11 @@ def list_keys(
     database_url: DatabaseUrl = None,
 ) -> None:
     """List keys (id, tenant, scope, label, dates); never the secrets."""
+    from rich.table import Table
+    from sqlalchemy import select
+
+    from api.models import ApiKey
+
     db = open_database(database_url)
     query = select(ApiKey).order_by(ApiKey.tenant, ApiKey.created_at)
     if tenant:
@@ -106,6 +115,11 @@ def revoke(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Revoke a key (services stop accepting it within 30 seconds)."""
+    from sqlalchemy import select
+
+    from api.errors import NotFoundError
+    from api.models import ApiKey
+
     db = open_database(database_url)
     with db.write() as session:
         row = session.scalars(select(ApiKey).where(ApiKey.key_id == key_id)).first()

@@ -11,13 +11,9 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
-import pandas as pd
 import typer
 
 from api.cli._common import console, fail
-from calibration.drift import lr_dif, mantel_haenszel, parameter_drift
-from calibration.linking import Link, link, transform_bank
-from calibration.promotion import promote
 from item_banks.errors import CalibrationError, ZapcatError
 from item_banks.io import read_bank, write_bank
 
@@ -59,6 +55,8 @@ def link_command(
     out: Annotated[Path, typer.Option("--out", "-o", help="Link file (JSON).")] = Path("link.json"),
 ) -> None:
     """Link FROM's scale to TO's (theta_TO = A theta_FROM + B) through the common items."""
+    from calibration.linking import link
+
     try:
         result = link(read_bank(from_bank), read_bank(to_bank), method, items=_ids(items) or None)
     except ZapcatError as error:
@@ -77,6 +75,8 @@ def transform(
     out: Annotated[Path, typer.Option("--out", "-o", help="Bank to write.")],
 ) -> None:
     """Apply a link to every item of a bank (a / A, A b + B; SEs likewise)."""
+    from calibration.linking import Link, transform_bank
+
     try:
         new = transform_bank(
             read_bank(bank), Link.from_dict(_json(link_file, "link"), source=str(link_file))
@@ -112,6 +112,9 @@ def promote_command(
     Publish it with POST /v1/banks, or promote on the service directly with
     POST /v1/banks/{name}/versions/{version}/promotions.
     """
+    from calibration.linking import Link
+    from calibration.promotion import promote
+
     try:
         old = read_bank(bank)
         new = promote(
@@ -148,6 +151,9 @@ def drift(
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Table to write (CSV).")] = None,
 ) -> None:
     """Wald tests of parameter drift per common item, Benjamini-Hochberg flags."""
+    from calibration.drift import parameter_drift
+    from calibration.linking import Link, transform_bank
+
     try:
         later = read_bank(after)
         if link_file is not None:
@@ -181,7 +187,10 @@ def dif(
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Table to write (CSV).")] = None,
 ) -> None:
     """DIF between two groups of examinees: Mantel-Haenszel (ETS A/B/C) or IRT LR."""
+    import pandas as pd
+
     from calibration import read_responses
+    from calibration.drift import lr_dif, mantel_haenszel
 
     try:
         data = read_responses(responses)

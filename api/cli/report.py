@@ -5,26 +5,35 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from api.cli._common import console, fail
-from engine.simulation import REPORT_FORMAT as SIMULATION_FORMAT
-from engine.simulation_report import simulation_report
 from item_banks.errors import ReportInputError, ZapcatError
 from item_banks.io import FORMAT as BANK_FORMAT
 from item_banks.io import bank_from_dict, read_bank
-from item_banks.report import HtmlReport, bank_report
 
-Builder = Callable[[dict[str, Any], str], HtmlReport]
+if TYPE_CHECKING:
+    from item_banks.report import HtmlReport
+
+# the report builders (matplotlib, the engine) are imported when the command runs
+Builder = Callable[[dict[str, Any], str], "HtmlReport"]
+
+SIMULATION_FORMAT = "zapcat-simulation-report/1"
+"""``format`` of the simulation reports (``engine.simulation.REPORT_FORMAT``; a test keeps
+the two equal, so that ``zapcat --help`` need not import the engine)."""
 
 
 def _bank(data: dict[str, Any], source: str) -> HtmlReport:
+    from item_banks.report import bank_report
+
     return bank_report(bank_from_dict(data, source=source))
 
 
 def _simulation(data: dict[str, Any], source: str) -> HtmlReport:
+    from engine.simulation_report import simulation_report
+
     return simulation_report(data, source=source)
 
 
@@ -34,6 +43,8 @@ BUILDERS: dict[str, Builder] = {BANK_FORMAT: _bank, SIMULATION_FORMAT: _simulati
 
 def _build(path: Path) -> HtmlReport:
     if path.suffix.lower() == ".csv":
+        from item_banks.report import bank_report
+
         return bank_report(read_bank(path))
     try:
         data = json.loads(path.read_text(encoding="utf-8"))

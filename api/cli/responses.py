@@ -11,7 +11,6 @@ import typer
 
 from api.cli._common import console, err_console, fail
 from api.cli.keys import DatabaseUrl, open_database
-from api.services import exports
 from item_banks.errors import ZapcatError
 
 app = typer.Typer(help="Export the responses recorded by the service.", no_args_is_help=True)
@@ -52,6 +51,8 @@ def export(
     Columns: person, session_id, item, response, seq, time, scored (false for pretest
     items), finished. Memory stays constant however many responses there are.
     """
+    from api.services import exports
+
     started = time.perf_counter()
     try:
         db = open_database(database_url)

@@ -8,11 +8,9 @@ import tempfile
 from typing import Annotated
 
 import typer
-import uvicorn
 
 from api.cli._common import console, fail
 from api.cli.keys import DatabaseUrl, open_database
-from api.server import HTTP_PROTOCOL
 from item_banks.errors import ZapcatError
 
 DEFAULT_PORT = 8000
@@ -90,6 +88,10 @@ def serve(
     The database is $ZAPCAT_DATABASE_URL (default a SQLite file zapcat.db in the current
     folder). Open http://HOST:PORT/docs for the API documentation.
     """
+    import uvicorn
+
+    from api.server import HTTP_PROTOCOL
+
     try:
         port, port_note = choose_port(host, port)
     except ZapcatError as error:

@@ -8,7 +8,8 @@ import typer
 
 from api.cli._common import console
 from api.cli.keys import DatabaseUrl, open_database
-from api.services.cleanup import close_idle_sessions
+
+# the service layer (SQLAlchemy) is imported when the command runs
 
 app = typer.Typer(help="Maintain test sessions of the delivery service.", no_args_is_help=True)
 
@@ -28,6 +29,8 @@ def close_idle(
     The service does this by itself every ZAPCAT_CLEANUP_EVERY seconds; this command is
     for deployments that turn that schedule off and run it from cron instead.
     """
+    from api.services.cleanup import close_idle_sessions
+
     db = open_database(database_url)
     total = 0
     try:

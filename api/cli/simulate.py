@@ -5,38 +5,17 @@ from __future__ import annotations
 import json
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
-from rich.table import Table
 
 from api.cli._common import console, err_console, fail
-from engine.config import CATConfig
-from engine.exposure import fit_sympson_hetter
-from engine.simulation import report, simulate
 from item_banks.errors import InvalidConfigError, ZapcatError
-from item_banks.io import read_bank
 
+if TYPE_CHECKING:
+    from engine.config import CATConfig
 
-class Selector(StrEnum):
-    """Item selectors."""
-
-    mfi = "mfi"
-    kl = "kl"
-    mepv = "mepv"
-    a_stratified = "a_stratified"
-    shadow = "shadow"
-
-
-class Estimator(StrEnum):
-    """Ability estimators."""
-
-    eap = "eap"
-    map = "map"
-    ml = "ml"
-    wle = "wle"
-
+# the engine (scipy) and rich's progress bars are imported when the command runs
 
 class Classification(StrEnum):
     """Classification stopping rules."""
@@ -46,6 +25,8 @@ class Classification(StrEnum):
 
 
 def _build_config(config_path: Path | None, overrides: dict[str, Any], bank) -> CATConfig:
+    from engine.config import CATConfig
+
     data: dict[str, Any] = {}
     if config_path is not None:
         try:
@@ -75,9 +56,18 @@ def simulate_command(
         Path | None,
         typer.Option("--config", help="CATConfig as JSON (options below override its keys)."),
     ] = None,
-    selector: Annotated[Selector | None, typer.Option(help="Item selector (default mfi).")] = None,
+    selector: Annotated[
+        str | None,
+        typer.Option(
+            help="Item selector registered in engine.selection: mfi (default), kl, mepv, mpwi, "
+            "a_stratified, shadow; an unknown name is refused with the registered ones."
+        ),
+    ] = None,
     estimator: Annotated[
-        Estimator | None, typer.Option(help="Ability estimator (default eap).")
+        str | None,
+        typer.Option(
+            help="Ability estimator registered in engine.ability: eap (default), map, ml, wle."
+        ),
     ] = None,
     stop_se: Annotated[
         float | None, typer.Option("--stop-se", help="Stop at SE <= this (default 0.3).")
@@ -119,6 +109,18 @@ def simulate_command(
     Prints mean test length, bias and RMSE (overall and by band of true theta), item
     exposure, test overlap, blueprint compliance and classification accuracy.
     """
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        TaskProgressColumn,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    from engine.exposure import fit_sympson_hetter
+    from engine.simulation import report, simulate
+    from item_banks.io import read_bank
+
     try:
         bank = read_bank(bank_path)
     except ZapcatError as error:
@@ -133,8 +135,8 @@ def simulate_command(
             soft_wrap=True,
         )
     overrides = {
-        "selector": selector.value if selector else None,
-        "estimator": estimator.value if estimator else None,
+        "selector": selector,
+        "estimator": estimator,
         "stop_se": stop_se,
         "min_items": min_items,
         "max_items": max_items,
@@ -196,6 +198,8 @@ def exposure_check(rep: dict[str, Any], target: float) -> str | None:
 
 
 def _print_summary(rep: dict[str, Any]) -> None:
+    from rich.table import Table
+
     length = rep["test_length"]
     table = Table(title=f"{rep['n_simulees']} simulees on {rep['bank']['name']}", show_header=False)
     table.add_row(

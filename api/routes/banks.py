@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from api.deps import AdminKey, AnyKey, ContextDep
+from api.errors import InvalidRequestError
 from api.limits import INT_MAX
 from api.openapi import BANK_BODY, NEXT_PAGE_HEADERS, integer_text
 from api.routes._body import IdempotencyHeader
@@ -18,7 +19,6 @@ from api.schemas import BankSummary, BankVersionView
 from api.services import banks
 from api.services.bank_documents import prepare_document
 from api.services.idempotency import IdempotencyKey
-from item_banks.errors import InvalidRequestError
 
 router = APIRouter(prefix="/v1/banks", tags=["banks"])
 

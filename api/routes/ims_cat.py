@@ -24,11 +24,11 @@ from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import ContextDep
+from api.errors import AuthenticationError, MalformedJSONError
 from api.services import ims_cat, tokens
 from api.services.cleanup import cleanup_schedule
 from api.services.keys import Principal
 from api.settings import Settings
-from item_banks.errors import AuthenticationError, MalformedJSONError
 
 # the caller is a route's first dependency: the key is checked before the body is read
 BASE = "/ims/cat"

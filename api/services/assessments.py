@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, defer
 
 from api.db import Database
+from api.errors import NotFoundError
 from api.limits import is_server_id
 from api.models import Assessment, BankVersion, iso, utcnow
 from api.services.bank_documents import building_large_objects
@@ -18,16 +19,17 @@ from api.services.idempotency import IdempotencyKey, create_once, replay
 from engine import session as cat
 from engine.config import CATConfig
 from item_banks.bank import ItemBank
-from item_banks.errors import NotFoundError, ZapcatError
+from item_banks.errors import ZapcatError
 
 
 def _view(row: Assessment, bank: BankVersion) -> dict[str, Any]:
+    # rows of earlier versions hold the flat zapcat-cat-config/1 form: shown in today's nested one
     return {
         "assessment_id": row.id,
         "name": row.name,
         "bank": bank.name,
         "bank_version": bank.version,
-        "config": row.config,
+        "config": CATConfig.from_dict(row.config).to_dict(),
         "n_sessions": row.n_sessions,
         "created_at": iso(row.created_at),
     }

@@ -17,6 +17,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, defer
 
 from api.db import Database
+from api.errors import NotFoundError
 from api.limits import (
     DESCRIPTION_MAX_LENGTH,
     ID_MAX_LENGTH,
@@ -33,7 +34,7 @@ from api.services.bank_documents import (
 )
 from api.services.idempotency import IdempotencyKey, create_once
 from item_banks.bank import ItemBank
-from item_banks.errors import BankValidationError, NotFoundError, Problem
+from item_banks.errors import BankValidationError, Problem
 from item_banks.io import bank_from_dict
 
 T = TypeVar("T")

@@ -43,9 +43,10 @@ import pyarrow.parquet as pq
 from sqlalchemy import Connection, Select, select
 
 from api.db import Database
+from api.errors import NotFoundError
 from api.models import Assessment, Response, TestSession
 from api.services.banks import find_bank_version, load_bank
-from item_banks.errors import NotFoundError, ZapcatError
+from item_banks.errors import ZapcatError
 
 FORMATS = ("csv", "parquet")
 PARTITION = 50_000

@@ -30,6 +30,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from api.db import Database
+from api.errors import InvalidRequestError, NotFoundError, StaleSeqError
 from api.models import ImsCatSection, utcnow
 from api.services import sessions
 from api.services.assessments import create_assessment, load_assessment
@@ -46,11 +47,8 @@ from api.services.keys import Principal
 from api.services.tokens import InvalidSignedValueError, sign, unsign
 from item_banks.bank import ItemBank
 from item_banks.errors import (
-    InvalidRequestError,
     InvalidResponseError,
     ItemMismatchError,
-    NotFoundError,
-    StaleSeqError,
     TestFinishedError,
     UnknownItemError,
 )

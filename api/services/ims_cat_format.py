@@ -19,7 +19,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from item_banks.errors import InvalidRequestError
+from api.errors import InvalidRequestError
 
 SECTION_FORMAT = "zapcat-ims-cat-section/1"
 UNSELECTED_RULES = ("refuse", "ignore")

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from api.db import Database
+from api.errors import AuthenticationError, InvalidRequestError, PermissionDeniedError
 from api.models import ApiKey, utcnow
-from item_banks.errors import AuthenticationError, InvalidRequestError, PermissionDeniedError
 
 SCOPES = ("admin", "deliver")
 """``admin``: banks, assessments, sessions and full results; ``deliver``: sessions only."""

@@ -21,6 +21,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from api.db import Database
+from api.errors import FutureSeqError, NotFoundError, StaleSeqError
 from api.limits import is_server_id
 from api.models import Assessment, ExposureCount, Response, TestSession, iso, utcnow
 from api.services.assessments import is_loaded, load_assessment
@@ -29,7 +30,7 @@ from engine import session as cat
 from engine.config import CATConfig
 from engine.state import CATState
 from item_banks.bank import ItemBank
-from item_banks.errors import FutureSeqError, NotFoundError, StaleSeqError, TestFinishedError
+from item_banks.errors import TestFinishedError
 
 IN_PROGRESS = "in_progress"
 FINISHED = "finished"

@@ -28,9 +28,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from api.db import Database
+from api.errors import AuthenticationError
 from api.models import ServiceSecret, utcnow
 from api.services.keys import KeyVerifier, Principal
-from item_banks.errors import AuthenticationError, ZapcatError
+from item_banks.errors import ZapcatError
 
 TOKEN_PREFIX = "zct."
 """Access tokens start with this (API keys with ``zc_``)."""

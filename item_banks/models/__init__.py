@@ -11,7 +11,26 @@ See ``_template.py`` for how to add a model.
 
 from item_banks.models import dichotomous as _dichotomous  # noqa: F401  (registers)
 from item_banks.models import polytomous as _polytomous  # noqa: F401  (registers)
-from item_banks.models._base import ItemModel, get_model, model_names, register_model
+from item_banks.models._base import (
+    PARAM_ROLES,
+    ItemModel,
+    get_model,
+    is_param_name,
+    model_names,
+    param_sort_key,
+    register_model,
+    unregister_model,
+)
 from item_banks.models.dichotomous import LogisticModel
 
-__all__ = ["ItemModel", "LogisticModel", "get_model", "model_names", "register_model"]
+__all__ = [
+    "PARAM_ROLES",
+    "ItemModel",
+    "LogisticModel",
+    "get_model",
+    "is_param_name",
+    "model_names",
+    "param_sort_key",
+    "register_model",
+    "unregister_model",
+]

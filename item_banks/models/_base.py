@@ -11,9 +11,17 @@ items of the same model and number of categories at once:
 * derivatives with respect to parameters add a last axis of length ``n_params``.
 
 Public methods validate and broadcast, then call private methods that hold the formulas
-(the pattern of ``scipy.stats``). A new model defines ``name``, ``param_names`` and
-``_log_prob``; the derivatives fall back to central finite differences, so analytic ones
-are an optimisation (see ``_template.py``).
+(the pattern of ``scipy.stats``). A new model defines ``name``, ``param_names``,
+``param_roles`` and ``_log_prob``; the derivatives fall back to central finite
+differences, so analytic ones are an optimisation (see ``_template.py``).
+
+Each model owns its **parameter contract** (as a ``scipy.stats`` distribution owns
+``_argcheck`` and ``_fitstart``): the names and roles of its parameters
+(:meth:`ItemModel.param_roles`), the admissible region (:meth:`ItemModel.admissible`,
+with messages from :meth:`ItemModel.check_params`), start values for calibration
+(:meth:`ItemModel.start_params`) and the slope-intercept map used inside calibration
+(:meth:`ItemModel.slope_intercept_columns`). Calibration, bank files and the engine's
+tables read the contract; none of them switches on model or parameter names.
 """
 
 from __future__ import annotations
@@ -25,8 +33,23 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from item_banks.errors import UnknownModelError, ZapcatError
+from item_banks.models._special import logit
 
 FloatArray = NDArray[np.float64]
+
+PARAM_ROLES = ("slope", "location", "offset", "lower", "upper")
+"""Roles of item parameters.
+
+* ``slope`` - discrimination ``a`` (multiplies theta);
+* ``location`` - a difficulty, threshold or step difficulty: shifting theta and every
+  location by the same amount leaves the probabilities unchanged;
+* ``offset`` - rating-scale thresholds ``t_j`` added to a location;
+* ``lower``, ``upper`` - asymptotes.
+"""
+
+
+_CONVENTIONAL = {"a": "slope", "b": "location", "c": "lower", "u": "upper"}
+_CONVENTIONAL_NUMBERED = {"b": "location", "t": "offset"}
 
 
 class ItemModel(ABC):
@@ -63,6 +86,10 @@ class ItemModel(ABC):
     max_categories: ClassVar[int | None] = 2
     shared_params: ClassVar[tuple[str, ...]] = ()
     score_sufficient: ClassVar[bool] = False
+    location_kind: ClassVar[str] = "difficulty"
+    """How the locations start in calibration: ``"difficulty"`` (one location, from the
+    proportion in the top category), ``"thresholds"`` (cumulative, GRM) or ``"steps"``
+    (adjacent categories, partial credit)."""
 
     # ----------------------------------------------------------------------------- layout
     @abstractmethod
@@ -78,6 +105,128 @@ class ItemModel(ABC):
         -------
         tuple of str
         """
+
+    def param_roles(self, n_categories: int) -> tuple[str, ...]:
+        """Role of each parameter (see :data:`PARAM_ROLES`), in the order of ``param_names``.
+
+        Examples
+        --------
+        >>> from item_banks.models import get_model
+        >>> get_model("3pl").param_roles(2)
+        ('slope', 'location', 'lower')
+        """
+        # the default reads the project's parameterisation (README "Parameterisation"):
+        # a model with other names declares its roles
+        roles = []
+        for name in self.param_names(n_categories):
+            stem = name.rstrip("0123456789")
+            role = _CONVENTIONAL.get(name) or (_CONVENTIONAL_NUMBERED.get(stem)
+                                               if stem != name else None)  # fmt: skip
+            if role is None:
+                raise ZapcatError(
+                    f"item model {self.name!r} must declare param_roles: parameter {name!r} "
+                    f"is not one of the conventional a, b, b1.., t1.., c, u (roles: "
+                    f"{', '.join(PARAM_ROLES)}); calibration, bank files and the engine read them"
+                )
+            roles.append(role)
+        return tuple(roles)
+
+    def columns(self, n_categories: int, role: str) -> list[int]:
+        """Columns of the parameters with ``role``."""
+        return [j for j, r in enumerate(self.param_roles(n_categories)) if r == role]
+
+    def slope_intercept_columns(self, n_categories: int) -> tuple[int, list[int]] | None:
+        """``(slope column, location columns)`` of the slope-intercept form, or ``None``.
+
+        Inside calibration each location ``b`` of a model with one slope is replaced by the
+        intercept ``-a b``, where a slope may cross zero and the likelihood is closer to
+        quadratic; models without a slope or locations have no such form.
+        """
+        slope = self.columns(n_categories, "slope")
+        locations = self.columns(n_categories, "location")
+        if len(slope) != 1 or not locations:
+            return None
+        return slope[0], locations
+
+    def admissible(
+        self, params: ArrayLike, n_categories: int, *, reverse_slopes: bool = False
+    ) -> NDArray[np.bool_]:
+        """Whether each row of ``params`` lies in the model's admissible region.
+
+        Parameters
+        ----------
+        params : array_like, shape (n_items, n_params)
+        n_categories : int
+        reverse_slopes : bool, default False
+            Calibration's region: slopes of either sign (not near 0), asymptotes kept
+            a little inside their bounds; the bank's region (``False``) needs ``a > 0``.
+
+        Returns
+        -------
+        ndarray of bool, shape (n_items,)
+        """
+        params = np.atleast_2d(np.asarray(params, dtype=float))
+        with np.errstate(invalid="ignore"):
+            return np.all(np.isfinite(params), axis=1) & self._admissible(
+                params, n_categories, reverse_slopes
+            )
+
+    def _admissible(
+        self, params: FloatArray, n_categories: int, reverse_slopes: bool
+    ) -> NDArray[np.bool_]:
+        """Model-specific part of :meth:`admissible` (``params`` finite)."""
+        return np.ones(params.shape[0], dtype=bool)
+
+    def start_params(
+        self, counts: FloatArray, n_categories: int, prior_modes: list[float | None]
+    ) -> FloatArray:
+        """Start values of calibration from the items' category counts.
+
+        Parameters
+        ----------
+        counts : ndarray, shape (n_items, K)
+            Number of responses in each category.
+        n_categories : int
+        prior_modes : list of float or None, one per parameter
+            Modes of the priors on the parameters, where given.
+
+        Returns
+        -------
+        ndarray, shape (n_items, n_params)
+            Slopes 1, asymptotes at their prior modes (0.1 and 0.98 without priors),
+            locations from the proportions (``location_kind``).
+        """
+        n_g, k = counts.shape
+        total = counts.sum(axis=1, keepdims=True)
+        scale = np.sqrt(1.0 + np.pi / 8.0)  # E[expit(theta - b)] ~ expit(-b / scale)
+        roles = self.param_roles(n_categories)
+        out = np.zeros((n_g, len(roles)))
+        tail = np.cumsum(counts[:, ::-1], axis=1)[:, ::-1][:, 1:]  # P(X >= k), k = 1..K-1
+        cum = (tail + 0.5) / (total + 1.0)
+        thresholds = -logit(cum) * scale
+        thresholds = np.maximum.accumulate(thresholds + 1e-3 * np.arange(k - 1), axis=1)
+        thresholds += 1e-2 * np.arange(k - 1)
+        steps = np.log((counts[:, :-1] + 0.5) / (counts[:, 1:] + 0.5)) * scale
+        lower, upper = self.columns(n_categories, "lower"), self.columns(n_categories, "upper")
+        position = 0  # of a location among the locations
+        for c, role in enumerate(roles):  # in column order
+            if role == "slope":
+                out[:, c] = 1.0
+            elif role in ("lower", "upper"):
+                mode = prior_modes[c]
+                out[:, c] = mode if mode is not None else (0.1 if role == "lower" else 0.98)
+            elif role == "location" and self.location_kind == "thresholds":
+                out[:, c] = thresholds[:, position]
+            elif role == "location" and self.location_kind == "steps":
+                out[:, c] = steps[:, position]
+            elif role == "location":
+                p = np.clip(cum[:, 0], 1e-3, 1 - 1e-3)
+                if lower or upper:  # an asymptote already set (columns before this one)
+                    lo = out[:, lower[0]] if lower else 0.0
+                    p = np.clip((p - lo) / (1.0 - lo), 0.02, 0.98)
+                out[:, c] = -logit(p) * scale
+            position += role == "location"
+        return out
 
     def n_categories_for(self, n_params: int) -> int:
         """Number of categories implied by a parameter vector of length ``n_params``."""
@@ -130,29 +279,24 @@ class ItemModel(ABC):
         return []
 
     def default_params(self, n_categories: int) -> FloatArray:
-        """A neutral parameter vector (slope 1, difficulties spread around 0).
+        """A neutral parameter vector (slope 1, locations spread around 0).
 
         Returns
         -------
         ndarray, shape (n_params,)
         """
-        out = []
-        steps = np.linspace(-1.0, 1.0, n_categories - 1) if n_categories > 2 else np.zeros(1)
-        step_iter = iter(steps)
-        for name in self.param_names(n_categories):
-            if name == "a":
-                out.append(1.0)
-            elif name == "c":
-                out.append(0.0)
-            elif name == "u":
-                out.append(1.0)
-            elif name.startswith("t"):
-                out.append(float(next(step_iter)))
-            elif name == "b" and n_categories > 2:
-                out.append(0.0)
-            else:
-                out.append(float(next(step_iter)))
-        return np.asarray(out)
+        roles = self.param_roles(n_categories)
+        out = np.zeros(len(roles))
+        fixed = {"slope": 1.0, "lower": 0.0, "upper": 1.0}
+        for c, role in enumerate(roles):
+            out[c] = fixed.get(role, 0.0)
+        for role in ("location", "offset"):
+            cols = self.columns(n_categories, role)
+            if role == "location" and self.columns(n_categories, "offset"):
+                continue  # a location plus offsets (rating scale): the offsets spread
+            if len(cols) > 1 or role == "offset":
+                out[cols] = np.linspace(-1.0, 1.0, len(cols)) if len(cols) > 1 else 0.0
+        return out
 
     # ------------------------------------------------------------------ public interface
     def log_prob(self, theta: ArrayLike, params: ArrayLike) -> FloatArray:
@@ -314,6 +458,11 @@ def register_model(cls: M) -> M:
     return cls
 
 
+def unregister_model(name: str) -> None:
+    """Remove the model called ``name`` from the registry (a model defined for a while)."""
+    _REGISTRY.pop(str(name).lower(), None)
+
+
 def get_model(name: str) -> ItemModel:
     """Return the registered model called ``name`` (case-insensitive).
 
@@ -337,3 +486,58 @@ def get_model(name: str) -> ItemModel:
 def model_names() -> tuple[str, ...]:
     """Names of all registered models, in registration order."""
     return tuple(_REGISTRY)
+
+
+_ROLE_RANK = {role: r for r, role in enumerate(PARAM_ROLES)}
+
+
+def _named_layouts() -> list[tuple[str, str, int]]:
+    """(name, role, position) of every parameter of every registered model layout."""
+    out = []
+    for model in _REGISTRY.values():
+        hi = model.max_categories or model.min_categories + 8
+        for k in range(model.min_categories, hi + 1):
+            for j, (name, role) in enumerate(
+                zip(model.param_names(k), model.param_roles(k), strict=True)
+            ):
+                out.append((name, role, j))
+    return out
+
+
+def is_param_name(name: str) -> bool:
+    """Whether ``name`` is a parameter of some registered model (bank file columns).
+
+    Examples
+    --------
+    >>> is_param_name("b3"), is_param_name("status")
+    (True, False)
+    """
+    if name in {n for n, _, _ in _named_layouts()}:
+        return True
+    stem = name.rstrip("0123456789")
+    return stem != name and any(n.rstrip("0123456789") == stem for n, _, _ in _named_layouts())
+
+
+def param_sort_key(name: str) -> tuple[int, int, int, str]:
+    """Order of parameter columns over models (bank tables, calibration results).
+
+    Single slope and asymptote columns first (``a, b, c, u`` for the logistic models),
+    then numbered locations and offsets (``b1 .. bK-1``, ``t1 ..``) by number, then
+    names of other registered models by their role, then anything else by name.
+
+    Examples
+    --------
+    >>> sorted(["b2", "u", "t1", "a", "b1", "c", "b"], key=param_sort_key)
+    ['a', 'b', 'c', 'u', 'b1', 'b2', 't1']
+    """
+    stem = name.rstrip("0123456789")
+    number = int(name[len(stem) :]) if stem != name else 0
+    fixed = {"a": 0, "b": 1, "c": 2, "u": 3}
+    if stem == name and name in fixed:
+        return (0, fixed[name], 0, "")
+    if stem in ("b", "t") and number:
+        return (1, 0 if stem == "b" else 1, number, "")
+    for n, role, j in _named_layouts():
+        if n == name:
+            return (2, _ROLE_RANK.get(role, 9), j, name)
+    return (3, 0, 0, name)

@@ -9,13 +9,18 @@
    (``shared_params``). Set ``score_sufficient = True`` when ``log P(X = k) - log P(X = 0)``
    is ``k * a * theta`` plus terms free of ``theta`` (the contract test checks the flag
    either way): calibration then groups persons by sum score when slopes are equal.
-4. Implement ``param_names`` (column order of ``params``) and ``_log_prob``. Compute the
+4. Implement ``param_names`` (column order of ``params``), ``param_roles`` (the role of
+   each parameter: ``slope``, ``location``, ``offset``, ``lower``, ``upper``; calibration's
+   start values and slope-intercept form, bank files and the engine read them) and
+   ``_log_prob``. Compute the
    log-probabilities directly (``log_expit``, ``logsumexp``, ``log1p``), never as
    ``np.log(prob)``, so that extreme thetas stay finite.
 5. That is enough to run: derivatives and information fall back to finite differences.
    For speed, override ``_dlog_prob_dtheta`` (shape (T, I, K)) and ``_dlog_prob_dparams``
-   (shape (T, I, K, P)) with analytic formulas, and ``_check_finite_params`` with the
-   model's admissible region (for example ``a > 0``).
+   (shape (T, I, K, P)) with analytic formulas; give the admissible region in
+   ``_admissible`` (used by calibration and ``admissible``; for example ``a > 0``) and its
+   messages in ``_check_finite_params``; set ``location_kind`` or override
+   ``start_params`` when the default start values do not fit.
 6. The contract test in ``tests/item_banks/test_models_contract.py`` runs over every
    registered model: add the model's parameter generator there (``PARAM_FACTORIES``), then
    run ``make test``.
@@ -41,6 +46,9 @@ class ExampleModel(ItemModel):  # decorate with @register_model in a real model
 
     def param_names(self, n_categories: int) -> tuple[str, ...]:
         return ("a", "b")
+
+    def param_roles(self, n_categories: int) -> tuple[str, ...]:
+        return ("slope", "location")
 
     def _log_prob(self, theta: FloatArray, params: FloatArray) -> FloatArray:
         # theta: (T,), params: (I, P) -> (T, I, K)

@@ -13,9 +13,9 @@ from __future__ import annotations
 from typing import ClassVar
 
 import numpy as np
-from scipy.special import log_expit
 
 from item_banks.models._base import FloatArray, ItemModel, register_model
+from item_banks.models._special import log_expit
 
 
 def _log_or_neg_inf(x: FloatArray) -> FloatArray:
@@ -38,6 +38,25 @@ class LogisticModel(ItemModel):
 
     def param_names(self, n_categories: int) -> tuple[str, ...]:
         return self.free
+
+    def param_roles(self, n_categories: int) -> tuple[str, ...]:
+        roles = {"a": "slope", "b": "location", "c": "lower", "u": "upper"}
+        return tuple(roles[name] for name in self.free)
+
+    def _admissible(
+        self, params: FloatArray, n_categories: int, reverse_slopes: bool
+    ) -> np.ndarray:
+        col = {name: params[:, j] for j, name in enumerate(self.free)}
+        ok = np.ones(params.shape[0], dtype=bool)
+        if "a" in col:
+            ok &= np.abs(col["a"]) > 1e-6 if reverse_slopes else col["a"] > 0
+        c = col.get("c", 0.0)
+        top, gap = (0.999, 1e-3) if reverse_slopes else (1.0, 0.0)
+        if "c" in col:
+            ok &= (c >= 0.0) & (c < top)
+        if "u" in col:
+            ok &= (col["u"] <= 1.0) & (col["u"] > c + gap)
+        return ok
 
     def _full(self, params: FloatArray) -> tuple[FloatArray, ...]:
         """Return ``a, b, c, u`` as arrays of shape (n_items,)."""

@@ -15,9 +15,9 @@ from __future__ import annotations
 from abc import abstractmethod
 
 import numpy as np
-from scipy.special import expit, log_expit, logsumexp
 
 from item_banks.models._base import FloatArray, ItemModel, register_model
+from item_banks.models._special import expit, log_expit, logsumexp
 
 
 @register_model
@@ -33,9 +33,24 @@ class GradedResponse(ItemModel):
     description = "graded response: P(X >= k) = 1 / (1 + exp(-a (theta - b_k)))"
     min_categories = 2
     max_categories = None
+    location_kind = "thresholds"
 
     def param_names(self, n_categories: int) -> tuple[str, ...]:
         return ("a", *tuple(f"b{k}" for k in range(1, n_categories)))
+
+    def param_roles(self, n_categories: int) -> tuple[str, ...]:
+        return ("slope", *("location",) * (n_categories - 1))
+
+    def _admissible(
+        self, params: FloatArray, n_categories: int, reverse_slopes: bool
+    ) -> np.ndarray:
+        a = params[:, 0]
+        if reverse_slopes:  # P(X >= k) decreasing in k
+            ok = np.abs(a) > 1e-6
+            if n_categories > 2:
+                ok &= np.all(np.diff(params[:, 1:], axis=1) * np.sign(a)[:, None] > 1e-8, axis=1)
+            return ok
+        return (a > 0) & np.all(np.diff(params[:, 1:], axis=1) > 0, axis=1)
 
     def _parts(self, theta: FloatArray, params: FloatArray) -> dict[str, FloatArray]:
         a, b = params[:, 0], params[:, 1:]  # (I,), (I, m)
@@ -157,6 +172,16 @@ class _PartialCreditFamily(ItemModel):
 
     min_categories = 2
     max_categories = None
+    location_kind = "steps"
+
+    def _admissible(
+        self, params: FloatArray, n_categories: int, reverse_slopes: bool
+    ) -> np.ndarray:
+        slope = self.columns(n_categories, "slope")
+        if not slope:
+            return np.ones(params.shape[0], dtype=bool)
+        a = params[:, slope[0]]
+        return np.abs(a) > 1e-6 if reverse_slopes else a > 0
 
     @abstractmethod
     def _slope_steps(self, params: FloatArray) -> tuple[FloatArray, FloatArray]:
@@ -214,6 +239,9 @@ class GeneralizedPartialCredit(_PartialCreditFamily):
     def param_names(self, n_categories: int) -> tuple[str, ...]:
         return ("a", *tuple(f"b{k}" for k in range(1, n_categories)))
 
+    def param_roles(self, n_categories: int) -> tuple[str, ...]:
+        return ("slope", *("location",) * (n_categories - 1))
+
     def _slope_steps(self, params: FloatArray) -> tuple[FloatArray, FloatArray]:
         return params[:, 0], params[:, 1:]
 
@@ -231,6 +259,9 @@ class PartialCredit(_PartialCreditFamily):
 
     def param_names(self, n_categories: int) -> tuple[str, ...]:
         return tuple(f"b{k}" for k in range(1, n_categories))
+
+    def param_roles(self, n_categories: int) -> tuple[str, ...]:
+        return ("location",) * (n_categories - 1)
 
     def _slope_steps(self, params: FloatArray) -> tuple[FloatArray, FloatArray]:
         return np.ones(params.shape[0]), params
@@ -255,6 +286,21 @@ class RatingScale(_PartialCreditFamily):
 
     def param_names(self, n_categories: int) -> tuple[str, ...]:
         return ("b", *tuple(f"t{k}" for k in range(1, n_categories)))
+
+    def param_roles(self, n_categories: int) -> tuple[str, ...]:
+        return ("location", *("offset",) * (n_categories - 1))
+
+    def start_params(
+        self, counts: FloatArray, n_categories: int, prior_modes: list[float | None]
+    ) -> FloatArray:
+        # the location at the mean step, the offsets at the steps' mean deviations
+        scale = np.sqrt(1.0 + np.pi / 8.0)
+        steps = np.log((counts[:, :-1] + 0.5) / (counts[:, 1:] + 0.5)) * scale
+        dev = steps - steps.mean(axis=1, keepdims=True)
+        out = np.empty((counts.shape[0], n_categories))
+        out[:, 0] = steps.mean(axis=1)
+        out[:, 1:] = dev.mean(axis=0)[None, :]
+        return out
 
     def _slope_steps(self, params: FloatArray) -> tuple[FloatArray, FloatArray]:
         return np.ones(params.shape[0]), params[:, :1] + params[:, 1:]

@@ -134,7 +134,7 @@ def test_revoked_key_is_refused(app):
     with db.write() as session:
         row = session.scalars(select(ApiKey).where(ApiKey.key_id == principal.key_id)).one()
         row.revoked_at = datetime.now(UTC)
-    from item_banks.errors import AuthenticationError
+    from api.errors import AuthenticationError
 
     with pytest.raises(AuthenticationError):
         KeyVerifier(db).verify(f"Bearer {token}")

@@ -12,10 +12,10 @@ import threading
 from sqlalchemy import func, select
 
 from api.db import Database
+from api.errors import StaleSeqError
 from api.models import Response, TestSession
 from api.services import sessions
 from api.settings import Settings
-from item_banks.errors import StaleSeqError
 from tests.api.helpers import make_assessment
 
 N_THREADS = 6

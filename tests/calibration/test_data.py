@@ -141,3 +141,48 @@ def test_missing_columns_and_bad_layout(tmp_path):
         ResponseDataError, match=r"row 1, column 'item2' \(item 'item2'\): code 1.5"
     ):
         ResponseData.from_matrix([[0, 1.5]])
+
+
+# ------------------------------------------------------------ columnar reading
+def test_word_far_down_a_numeric_column_is_named(tmp_path):
+    """pyarrow parses in blocks of typed columns; a word past the first block makes the
+    file go through the text reader, which names the cell as before."""
+    rows = ["person,q1,q2"] + [f"p{i},{i % 2},{(i + 1) % 2}" for i in range(60_000)]
+    rows[50_001] = "p50000,1,oops"
+    with pytest.raises(ResponseDataError) as info:
+        read_responses(_write(tmp_path, "\n".join(rows) + "\n"))
+    assert "row 50001, column 'q2' (item 'q2'): non-numeric value 'oops'" in info.value.message
+
+
+def test_ids_stay_text_and_missing_spellings(tmp_path):
+    text = "person,q1,q2,q3\n007,1,NA,0\n008,0,.,1\n 009 ,1,1,none\n"
+    data = read_responses(_write(tmp_path, text))
+    assert data.person_ids == ("007", "008", "009")
+    np.testing.assert_array_equal(data.to_matrix(), [[1, -1, 0], [0, -1, 1], [1, 0, -1]])
+    long = _write(tmp_path, "person,item,response\n01,q1,1\n01,q2,0\n02,q1,0\n", "l.csv")
+    data = read_responses(long, layout="long")
+    assert data.person_ids == ("01", "02") and data.item_ids == ("q1", "q2")
+
+
+def test_long_parquet_dictionary_ids_are_stripped_and_merged(tmp_path):
+    frame = pd.DataFrame(
+        {
+            "person": ["a", "a ", "b", "b", "c"],
+            "item": ["q1", "q2", " q1", "q2", ""],
+            "response": [1, 0, 0, 1, 1],
+        }
+    )
+    path = tmp_path / "log.parquet"
+    frame.to_parquet(path)
+    with pytest.raises(ResponseDataError, match="row 5, column 'item': empty item id"):
+        read_responses(path, layout="long")
+    frame.loc[4, "item"] = "q1"
+    frame.to_parquet(path)
+    data = read_responses(path, layout="long")
+    assert data.person_ids == ("a", "b", "c") and data.item_ids == ("q1", "q2")
+    np.testing.assert_array_equal(data.to_matrix(), [[1, 0], [0, 1], [1, -1]])
+    frame.loc[1, "item"] = " q1"  # now person a answered q1 twice
+    frame.to_parquet(path)
+    with pytest.raises(ResponseDataError, match=r"row 2: duplicate response of person 'a' to "
+                       r"item 'q1' \(first at row 1\)"):  # fmt: skip
+        read_responses(path, layout="long")

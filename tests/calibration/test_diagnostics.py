@@ -40,10 +40,14 @@ def test_kct_diverged_slopes_are_flagged_and_fit_not_called_converged(kct):
         "kct16, kct17; EM's steps became small because those parameters ran off)"
     ) in text
     flag = next(f for f in kct.flags if f.item_id == "kct16" and f.param == "a")
+    # a slope running off makes the information (numerically) singular or not, depending on
+    # the last bits of the sums (BLAS threads): the SE is shown when there is one
+    se = kct.params.loc["kct16", "a_se"]
+    se_text = f" (SE {se:.4g})" if np.isfinite(se) else ""
     assert str(flag) == (
-        f"kct16: slope a = {kct.params.loc['kct16', 'a']:.4g} (SE "
-        f"{kct.params.loc['kct16', 'a_se']:.4g}) is diverging (above 10); a prior takes it "
-        "(--prior 'a=lognormal(0,0.5)'), or leave it out (--drop kct16), or more data"
+        f"kct16: slope a = {kct.params.loc['kct16', 'a']:.4g}{se_text} is diverging (above "
+        "10); a prior takes it (--prior 'a=lognormal(0,0.5)'), or leave it out (--drop kct16), "
+        "or more data"
     )
     assert f"  - {flag.item_id} {flag.param}: {flag.reason}; {flag.remedy}" in text
     assert kct.provenance()["converged"] is False

@@ -518,3 +518,30 @@ def test_singular_information_leaves_only_unidentified_parameters_without_se():
     full, none = _covariance(block)
     np.testing.assert_allclose(full, np.linalg.inv(block), rtol=1e-10)
     assert not none.any()
+
+
+def test_sparse_louis_over_item_windows_equals_numerical_hessian(monkeypatch):
+    """Adaptive data in small batches of persons (each batch answered a few of the items):
+    the blocks are added over the batch's items only, and the result is the same matrix."""
+    rng = np.random.default_rng(42)
+    m, n = 100, 3000
+    bank = make_bank("2pl", true_params("2pl", m, 2, rng), 2)
+    b = np.array([it.params["b"] for it in bank])
+    theta = rng.normal(size=n)
+    first = rng.integers(0, 4, size=(n, 2))  # two of four common items, then a window
+    x0 = simulate_responses(bank, theta, rng)
+    near = np.argsort(np.abs(b[None, :] - theta[:, None]), axis=1)[:, :6]
+    mask = np.zeros((n, m), dtype=bool)
+    np.put_along_axis(mask, first, True, axis=1)
+    np.put_along_axis(mask, near, True, axis=1)
+    data = ResponseData.from_matrix(np.where(mask, x0, -1))
+    fit = Calibrator("2pl", dense=False).fit(data)
+    problem, beta = fit.problem_, fit.beta_
+    monkeypatch.setattr(_se, "SPARSE_BATCH_DOUBLES", 10_000)  # ~10 persons per batch
+    info = _se.information(problem, beta)
+    monkeypatch.setattr(_se, "SPARSE_BATCH_DOUBLES", 10**9)  # one batch: every item
+    whole = _se.information(problem, beta)
+    # equal up to the points left out below WEIGHT_FLOOR, which depend on the batches
+    np.testing.assert_allclose(info, whole, rtol=1e-6, atol=1e-7 * np.abs(whole).max())
+    hess = numerical_hessian(problem, beta)
+    assert np.abs(info + hess).max() / np.abs(hess).max() < 1e-3

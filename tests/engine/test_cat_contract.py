@@ -23,6 +23,7 @@ SELECTORS = {
     "mfi": {"selector": "mfi"},
     "kl": {"selector": "kl"},
     "mepv": {"selector": "mepv"},
+    "mpwi": {"selector": "mpwi"},
     "a_stratified": {"selector": "a_stratified", "n_strata": 3},
     "shadow": {"selector": "shadow"},
     "randomesque": {"selector": "mfi", "randomesque": 4},
