@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 from typing import Annotated, Any, TypeVar
 
 import anyio
@@ -14,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.db import Database
 from api.guard import PRINCIPAL
+from api.services.bank_documents import cooperative
 from api.services.keys import KeyVerifier, Principal
 from api.settings import Settings
 
@@ -35,10 +35,17 @@ class ServiceContext:
     admin_limiter: anyio.CapacityLimiter | None = None
 
     async def run_admin(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """``function(*args, **kwargs)`` on the administrative thread (one at a time)."""
-        return await anyio.to_thread.run_sync(
-            partial(function, *args, **kwargs), limiter=self.admin_limiter
-        )
+        """``function(*args, **kwargs)`` on the administrative thread (one at a time).
+
+        It runs :func:`api.services.bank_documents.cooperative`: the request threads
+        get the interpreter quickly while it works.
+        """
+
+        def run() -> T:
+            with cooperative():
+                return function(*args, **kwargs)
+
+        return await anyio.to_thread.run_sync(run, limiter=self.admin_limiter)
 
 
 async def get_context(request: Request) -> ServiceContext:

@@ -20,6 +20,8 @@ variable                   meaning
                            is closed (``expired``), default 86400; 0 never.
 ``ZAPCAT_CLEANUP_EVERY``   seconds between two clean-ups of idle sessions, default
                            300; 0 turns the schedule off.
+``ZAPCAT_IDEMPOTENCY_TTL`` seconds an ``Idempotency-Key``'s reply is kept (pruned by
+                           the same clean-up), default 86400; 0 keeps them forever.
 ``ZAPCAT_EXPORT_SECRET``   key of the examinee pseudonyms in response exports (stable
                            across exports when set; a random key per export otherwise).
 =========================  ==========================================================
@@ -60,6 +62,9 @@ class Settings:
         Seconds of inactivity after which an unfinished session is closed (0: never).
     cleanup_every : float
         Seconds between clean-ups of idle sessions (0: no schedule).
+    idempotency_ttl : float
+        Seconds the reply of an ``Idempotency-Key`` is kept before the clean-up prunes
+        it (0: never pruned).
     export_secret : str, optional
         Key of the examinee pseudonyms of response exports.
     """
@@ -74,6 +79,7 @@ class Settings:
     token_ttl: float = 900.0
     session_idle: float = 86400.0
     cleanup_every: float = 300.0
+    idempotency_ttl: float = 86400.0
     export_secret: str | None = None
 
     @classmethod
@@ -91,6 +97,7 @@ class Settings:
             token_ttl=float(env.get("ZAPCAT_TOKEN_TTL", "900")),
             session_idle=float(env.get("ZAPCAT_SESSION_IDLE", "86400")),
             cleanup_every=float(env.get("ZAPCAT_CLEANUP_EVERY", "300")),
+            idempotency_ttl=float(env.get("ZAPCAT_IDEMPOTENCY_TTL", "86400")),
             export_secret=env.get("ZAPCAT_EXPORT_SECRET") or None,
         )
 

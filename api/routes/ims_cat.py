@@ -272,7 +272,10 @@ def install(app: FastAPI, settings: Settings) -> None:
         async with (
             previous(application) as state,
             cleanup_schedule(
-                context.db, every=settings.cleanup_every, idle_seconds=settings.session_idle
+                context.db,
+                every=settings.cleanup_every,
+                idle_seconds=settings.session_idle,
+                idempotency_ttl=settings.idempotency_ttl,
             ),
         ):
             yield state

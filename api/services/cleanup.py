@@ -8,6 +8,10 @@ becomes that of the last answer, as for any finished session) and no further res
 is accepted. The recorded responses are kept (the response log is
 append-only and is what calibration reads), and so are the estimate and its history, so
 that the closed session still reports the ability reached.
+
+The same schedule prunes the stored replies of idempotent creates
+(:mod:`api.services.idempotency`) older than ``ZAPCAT_IDEMPOTENCY_TTL`` seconds (default
+24 h): a client retries within minutes, and a key older than that is simply new again.
 """
 
 from __future__ import annotations
@@ -20,10 +24,10 @@ from datetime import timedelta
 from typing import Any
 
 import anyio.to_thread
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, delete, select, update
 
 from api.db import Database
-from api.models import TestSession, utcnow
+from api.models import IdempotentRequest, TestSession, utcnow
 from api.services.sessions import FINISHED, IN_PROGRESS
 
 log = logging.getLogger("zapcat.api.cleanup")
@@ -100,16 +104,65 @@ def close_idle_sessions(db: Database, *, idle_seconds: float, limit: int = 500) 
     return closed
 
 
+def prune_idempotency_keys(db: Database, *, older_than: float, limit: int = 1000) -> int:
+    """Delete the stored replies of idempotent creates older than ``older_than`` seconds.
+
+    A retry with a pruned key is a new request (it creates again), so ``older_than``
+    must exceed the longest time a client keeps retrying.
+
+    Parameters
+    ----------
+    db : Database
+    older_than : float
+        Age in seconds, > 0.
+    limit : int, default 1000
+        Most keys deleted in one transaction (the schedule comes back for the rest).
+
+    Returns
+    -------
+    int
+        Number of keys deleted.
+    """
+    if not older_than > 0:
+        raise ValueError(f"older_than must be > 0, got {older_than!r}")
+    cutoff = utcnow() - timedelta(seconds=float(older_than))
+    with db.write() as session:
+        ids = session.scalars(
+            select(IdempotentRequest.id)
+            .where(IdempotentRequest.created_at < cutoff)
+            .order_by(IdempotentRequest.id)
+            .limit(limit)
+        ).all()
+        if ids:
+            session.execute(delete(IdempotentRequest).where(IdempotentRequest.id.in_(ids)))
+    if ids:
+        log.info("pruned %d idempotency keys older than %g s", len(ids), older_than)
+    return len(ids)
+
+
+def run_cleanup(db: Database, *, idle_seconds: float, idempotency_ttl: float) -> None:
+    """One clean-up: idle sessions, then old idempotency keys.
+
+    Each part is skipped when its setting (``idle_seconds``, ``idempotency_ttl``) is 0.
+    """
+    if idle_seconds > 0:
+        close_idle_sessions(db, idle_seconds=idle_seconds)
+    if idempotency_ttl > 0:
+        while prune_idempotency_keys(db, older_than=idempotency_ttl) > 0:
+            pass
+
+
 @asynccontextmanager
 async def cleanup_schedule(
-    db: Database, *, every: float, idle_seconds: float
+    db: Database, *, every: float, idle_seconds: float, idempotency_ttl: float = 0.0
 ) -> AsyncIterator[None]:
-    """Run :func:`close_idle_sessions` every ``every`` seconds while the context is open.
+    """Run :func:`run_cleanup` every ``every`` seconds while the context is open.
 
-    ``every <= 0`` or ``idle_seconds <= 0`` runs nothing. Each worker runs its own
-    schedule; two clean-ups at once are harmless (each row is re-checked under its lock).
+    ``every <= 0``, or both ``idle_seconds`` and ``idempotency_ttl`` 0, runs nothing.
+    Each worker runs its own schedule; two clean-ups at once are harmless (each session
+    is re-checked under its lock, and deleting a deleted key deletes nothing).
     """
-    if every <= 0 or idle_seconds <= 0:
+    if every <= 0 or (idle_seconds <= 0 and idempotency_ttl <= 0):
         yield
         return
 
@@ -118,10 +171,12 @@ async def cleanup_schedule(
             await asyncio.sleep(every)
             try:
                 await anyio.to_thread.run_sync(
-                    lambda: close_idle_sessions(db, idle_seconds=idle_seconds)
+                    lambda: run_cleanup(
+                        db, idle_seconds=idle_seconds, idempotency_ttl=idempotency_ttl
+                    )
                 )
             except Exception:  # a database outage must not end the schedule
-                log.exception("session clean-up failed; retrying in %g s", every)
+                log.exception("clean-up failed; retrying in %g s", every)
 
     task = asyncio.create_task(loop())
     try:
