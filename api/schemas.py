@@ -62,12 +62,9 @@ class AssessmentCreate(_Request):
     A battery has one section per skill, each pinning a published bank version.
     """
 
-    bank: (
-        Identifier("bank", "Name of a published item bank.") | None  # type: ignore[valid-type]
-    ) = None
-    bank_version: (
-        Integer(1, INT_MAX, "Version of that bank (1, 2, ...).") | None  # type: ignore[valid-type]
-    ) = None
+    # omitted for a battery (a default is not validated; an explicit null is refused)
+    bank: Identifier("bank", "Name of a published item bank.") = None  # type: ignore[valid-type]
+    bank_version: Integer(1, INT_MAX, "Version of that bank (1, 2, ...).") = None  # type: ignore[valid-type]
     config: dict[str, Any] = Field(
         default_factory=dict,
         description="Engine configuration (engine.config.CATConfig.from_dict): the nested "

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from typing import Annotated, Any
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from api.deps import AdminKey, AnyKey, ContextDep
-from api.errors import InvalidRequestError
 from api.limits import INT_MAX
 from api.openapi import BANK_BODY, NEXT_PAGE_HEADERS, integer_text
 from api.routes._body import IdempotencyHeader
+from api.routes._paging import next_page_headers, page_after
 from api.schemas import BankSummary, BankVersionView
 from api.services import banks
 from api.services.bank_documents import prepare_document
@@ -52,26 +48,6 @@ async def publish_bank(
     return await context.run_admin(_publish, context, principal.tenant, raw, idempotency_key)
 
 
-def _cursor(entry: tuple[str, int]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(list(entry)).encode()).decode().rstrip("=")
-
-
-def _after(cursor: str | None) -> tuple[str, int] | None:
-    if cursor is None:
-        return None
-    try:
-        name, version = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        if not isinstance(name, str) or type(version) is not int:
-            raise ValueError(cursor)
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
-        raise InvalidRequestError(
-            f"cursor {cursor[:60]!r} is not one this service gave: use the X-Next-Cursor "
-            "header of the previous page, or omit it for the first page",
-            details={"cursor": cursor[:200]},
-        ) from None
-    return name, version
-
-
 @router.get("", response_model=list[BankSummary], responses={200: {"headers": NEXT_PAGE_HEADERS}})
 def list_banks(
     request: Request,
@@ -92,13 +68,9 @@ def list_banks(
     follow, the reply has `X-Next-Cursor` and a `Link: <...>; rel="next"` header.
     """
     entries, last = banks.bank_page(
-        context.db, tenant=principal.tenant, limit=limit, after=_after(cursor)
+        context.db, tenant=principal.tenant, limit=limit, after=page_after(cursor)
     )
-    if last is not None:
-        token = _cursor(last)
-        response.headers["X-Next-Cursor"] = token
-        query = urlencode({"limit": limit, "cursor": token})
-        response.headers["Link"] = f'<{request.url.path}?{query}>; rel="next"'
+    next_page_headers(request, response, limit, last)
     return entries
 
 

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query, Request, status
+from fastapi import APIRouter, Body, Path, Query, Request, status
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
 from api.deps import AdminKey, ContextDep, DeliverKey
+from api.limits import INT_MAX
+from api.openapi import NEXT_PAGE_HEADERS, integer_text
+from api.routes._paging import next_page_headers, page_after
 from api.services import guidance
 from guidance.report import render_html
 
@@ -24,7 +27,7 @@ class RecommendationsRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     catalogue: Annotated[StrictStr, Field(min_length=1, max_length=200)]
-    version: Annotated[StrictInt, Field(ge=1)]
+    version: Annotated[StrictInt, Field(ge=1, le=INT_MAX)]
     role: Annotated[StrictStr, Field(min_length=1, max_length=200)]
 
 
@@ -38,15 +41,42 @@ def publish_catalogue(
     return guidance.publish_catalogue(context.db, tenant=principal.tenant, document=document)
 
 
-@router.get("/v1/catalogues")
-def list_catalogues(context: ContextDep, principal: AdminKey) -> list[dict[str, Any]]:
-    """Every published catalogue version of the caller's tenant (admin)."""
-    return guidance.list_catalogues(context.db, tenant=principal.tenant)
+@router.get("/v1/catalogues", responses={200: {"headers": NEXT_PAGE_HEADERS}})
+def list_catalogues(
+    request: Request,
+    response: Response,
+    context: ContextDep,
+    principal: AdminKey,
+    limit: Annotated[
+        int, Query(ge=1, le=1000, description="Most entries per page. " + integer_text())
+    ] = 100,
+    cursor: Annotated[
+        str | None,
+        Query(max_length=1000, description="Where to start: `X-Next-Cursor` of the last page."),
+    ] = None,
+) -> list[dict[str, Any]]:
+    """The published catalogue versions of the caller's tenant (admin), a page at a time.
+
+    By name then version; ``X-Next-Cursor`` and ``Link`` when more entries follow.
+    """
+    after = page_after(cursor)
+    entries = [
+        e for e in guidance.list_catalogues(context.db, tenant=principal.tenant)
+        if after is None or (e["name"], e["version"]) > after
+    ]
+    page = entries[:limit]
+    last = (page[-1]["name"], page[-1]["version"]) if len(entries) > limit else None
+    next_page_headers(request, response, limit, last)
+    return page
 
 
 @router.get("/v1/catalogues/{name}/versions/{version}")
-def get_catalogue_version(name: str, version: int, context: ContextDep,
-                          principal: AdminKey) -> dict[str, Any]:
+def get_catalogue_version(
+    name: str,
+    version: Annotated[int, Path(ge=1, le=INT_MAX, description=integer_text())],
+    context: ContextDep,
+    principal: AdminKey,
+) -> dict[str, Any]:
     """One catalogue version with its document (admin)."""
     return guidance.get_catalogue_version(context.db, tenant=principal.tenant, name=name,
                                           version=version)
