@@ -5,11 +5,23 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import Request, Response
+from fastapi import Query, Request, Response
 
 from api.errors import InvalidRequestError
+from api.openapi import integer_text
+
+PageLimit = Annotated[
+    int, Query(ge=1, le=1000, description="Most entries per page. " + integer_text())
+]
+"""The ``limit`` query parameter of a list endpoint (1 .. 1000)."""
+PageCursor = Annotated[
+    str | None,
+    Query(max_length=1000, description="Where to start: `X-Next-Cursor` of the last page."),
+]
+"""The ``cursor`` query parameter: ``X-Next-Cursor`` of the previous page."""
 
 
 def page_token(entry: tuple[str, int]) -> str:

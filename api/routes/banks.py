@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request, Response, status
+from fastapi import APIRouter, Path, Request, Response, status
 
 from api.deps import AdminKey, AnyKey, ContextDep
 from api.limits import INT_MAX
 from api.openapi import BANK_BODY, NEXT_PAGE_HEADERS, integer_text
 from api.routes._body import IdempotencyHeader
-from api.routes._paging import next_page_headers, page_after
+from api.routes._paging import PageCursor, PageLimit, next_page_headers, page_after
 from api.schemas import BankSummary, BankVersionView
 from api.services import banks
 from api.services.bank_documents import prepare_document
@@ -54,13 +54,8 @@ def list_banks(
     response: Response,
     context: ContextDep,
     principal: AnyKey,
-    limit: Annotated[
-        int, Query(ge=1, le=1000, description="Most entries per page. " + integer_text())
-    ] = 100,
-    cursor: Annotated[
-        str | None,
-        Query(max_length=1000, description="Where to start: `X-Next-Cursor` of the last page."),
-    ] = None,
+    limit: PageLimit = 100,
+    cursor: PageCursor = None,
 ) -> list[dict[str, Any]]:
     """The published bank versions of the caller's tenant, by name then version, a page at a time.
 

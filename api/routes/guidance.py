@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 from api.deps import AdminKey, ContextDep, DeliverKey
 from api.limits import INT_MAX
 from api.openapi import NEXT_PAGE_HEADERS, integer_text
-from api.routes._paging import next_page_headers, page_after
+from api.routes._paging import PageCursor, PageLimit, next_page_headers, page_after
 from api.services import guidance
 from guidance.report import render_html
 
@@ -47,13 +47,8 @@ def list_catalogues(
     response: Response,
     context: ContextDep,
     principal: AdminKey,
-    limit: Annotated[
-        int, Query(ge=1, le=1000, description="Most entries per page. " + integer_text())
-    ] = 100,
-    cursor: Annotated[
-        str | None,
-        Query(max_length=1000, description="Where to start: `X-Next-Cursor` of the last page."),
-    ] = None,
+    limit: PageLimit = 100,
+    cursor: PageCursor = None,
 ) -> list[dict[str, Any]]:
     """The published catalogue versions of the caller's tenant (admin), a page at a time.
 
