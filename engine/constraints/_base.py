@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
@@ -16,7 +17,7 @@ CONSTRAINTS: Registry[Constraint] = Registry("constraint")
 """Registered constraint strategies (each decides from the configuration whether it applies)."""
 
 
-class Constraint(Role):
+class Constraint(Role, ABC):
     """A constraint on the items of one test.
 
     :meth:`build` returns an instance when the configuration asks for the constraint and
@@ -32,9 +33,9 @@ class Constraint(Role):
         self.plan = plan
 
     @classmethod
+    @abstractmethod
     def build(cls, plan: Plan) -> Constraint | None:
         """An instance for ``plan`` when its configuration uses this constraint."""
-        raise NotImplementedError
 
     def mask(self, rows: Rows, sub: NDArray[np.intp], elig: NDArray[np.bool_]) -> NDArray:
         """Eligible items of each row of ``sub`` under this constraint, shape ``(R, n)``."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
@@ -16,7 +17,7 @@ SELECTORS: Registry[Selector] = Registry("selector")
 """Registered item selectors by name; ``SELECTORS.register`` adds one."""
 
 
-class Selector(Role):
+class Selector(Role, ABC):
     """An item selection rule: a criterion over the bank, larger is better.
 
     A selector is built once per (bank, configuration) plan with its declared
@@ -43,12 +44,12 @@ class Selector(Role):
         for key, value in params.items():
             setattr(self, key, value)
 
+    @abstractmethod
     def criterion(self, rows: Rows, sub: NDArray[np.intp], theta: NDArray) -> NDArray:
         """Criterion of every item for each row of ``sub`` at ``theta``, shape ``(R, n)``.
 
         Returns a fresh array (the caller masks it in place).
         """
-        raise NotImplementedError
 
     def choose(
         self, rows: Rows, sub: NDArray[np.intp], elig: NDArray[np.bool_], theta: NDArray

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
@@ -27,7 +28,7 @@ def register_rule(cls: type[StopRule]) -> type[StopRule]:
     return cls
 
 
-class StopRule(Role):
+class StopRule(Role, ABC):
     """A rule that says, per row, whether a test may end now.
 
     Rules are combined by ``stopping.combine`` (``any`` / ``all``); the length bounds
@@ -59,6 +60,6 @@ class StopRule(Role):
         """Index of :attr:`reason` in :data:`STOP_REASONS`."""
         return STOP_REASONS.index(self.reason)
 
+    @abstractmethod
     def met(self, rows: Rows, idx: NDArray[np.intp]) -> NDArray[np.bool_]:
         """Whether the rule is met for each row of ``idx``, shape ``(N,)``."""
-        raise NotImplementedError
