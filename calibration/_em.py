@@ -136,20 +136,23 @@ class EMProblem:
         return None
 
     # ------------------------------------------------------------------------ E-step
-    def _log_lik_rows(self, logp: FloatArray) -> tuple[FloatArray, float]:
-        """``Y @ log P + log w`` for every design row, (n_rows, Q), and the score-group term.
+    def _log_lik_points(self, logp: FloatArray) -> tuple[FloatArray, float]:
+        """``(Y @ log P + log w)'`` for every design row, (Q, n_rows), and the score-group term.
 
-        The second value is the part of the marginal log-likelihood that score groups
-        leave out (free of theta; 0 for pattern rows), see :class:`Design`.
+        Points by rows (the transpose of the persons x points layout): the reductions of
+        the posterior over the points then run along contiguous rows of persons, about
+        twice as fast as across the 61 columns of each person. The second value is the part
+        of the marginal log-likelihood that score groups leave out (free of theta; 0 for
+        pattern rows), see :class:`Design`.
         """
         d = self.design
         zlogp = logp if self.zmap_is_identity else self.zmap @ logp
         with blas_threads(self._product_flops):
-            out = d.z @ zlogp
+            out = zlogp.T @ d.z.T
         shift = self.log_weights
         if d.complete:
             shift = shift + logp[d.base_cols].sum(axis=0)
-        out += shift
+        out += shift[:, None]
         extra = 0.0 if d.excess is None else float(d.excess @ zlogp[:, zlogp.shape[1] // 2])
         return out, extra
 
@@ -176,16 +179,16 @@ class EMProblem:
         logp = self.log_prob_matrix(values, lps)
         if not d.dense and d.n_rows > CHUNK_ROWS:
             return self._estep_chunks(logp, keep_posterior)
-        log_lik, extra = self._log_lik_rows(logp)
-        post, row_ll = _posterior(log_lik)
+        log_lik, extra = self._log_lik_points(logp)
+        post_t, row_ll = _posterior_points(log_lik)  # (Q, n_rows)
         loglik = float(d.counts @ row_ll) + extra
         with blas_threads(self._product_flops):
-            counts = np.asarray(d.zt_sum @ post)
+            counts = np.asarray(d.zt_sum @ post_t.T)
         if not self.zmap_is_identity:
             counts = np.asarray(self.zmap_t @ counts)
         if d.complete:
-            counts[d.base_cols] += d.counts @ post
-        return loglik, counts, (post if keep_posterior else None)
+            counts[d.base_cols] += post_t @ d.counts
+        return loglik, counts, (np.ascontiguousarray(post_t.T) if keep_posterior else None)
 
     def _estep_chunks(
         self, logp: FloatArray, keep_posterior: bool
@@ -296,6 +299,22 @@ def _posterior(log_lik: FloatArray) -> tuple[FloatArray, FloatArray]:
     total = post.sum(axis=1, keepdims=True)
     post /= total
     return post, top[:, 0] + np.log(total[:, 0])
+
+
+def _posterior_points(log_lik: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """As :func:`_posterior` for log-likelihoods laid out points by rows, (Q, n_rows).
+
+    Points more than :data:`EXP_CUTOFF` below a row's top are raised to that floor
+    before the exponential (no slow underflowing exp): their weight, ``exp(-40)`` of the
+    top's, is below the rounding of the row's total (>= 1).
+    """
+    top = log_lik.max(axis=0)
+    np.subtract(log_lik, top, out=log_lik)
+    np.maximum(log_lik, -EXP_CUTOFF, out=log_lik)
+    post = np.exp(log_lik, out=log_lik)
+    total = post.sum(axis=0)
+    post *= 1.0 / total
+    return post, top + np.log(total)
 
 
 def _to_beta(g: Group, grad_e: FloatArray) -> FloatArray:
