@@ -133,7 +133,14 @@ class ItemModel(ABC):
 
     def columns(self, n_categories: int, role: str) -> list[int]:
         """Columns of the parameters with ``role``."""
-        return [j for j, r in enumerate(self.param_roles(n_categories)) if r == role]
+        # a model's roles depend on the number of categories only: the calibration's
+        # M-step asks for them dozens of times per step, so they are kept per instance
+        cache = self.__dict__.setdefault("_columns_cache", {})
+        key = (n_categories, role)
+        if key not in cache:
+            roles = self.param_roles(n_categories)
+            cache[key] = tuple(j for j, r in enumerate(roles) if r == role)
+        return list(cache[key])
 
     def slope_intercept_columns(self, n_categories: int) -> tuple[int, list[int]] | None:
         """``(slope column, location columns)`` of the slope-intercept form, or ``None``.
