@@ -22,6 +22,7 @@ M_TOL = 1e-8  # M-step Newton iterations stop when no parameter moves more
 MAX_STEP = 1.0  # largest change of one parameter in one Newton step
 PARAM_LIMIT = 1e3
 EXP_CUTOFF = 40.0  # exp(-40) * Q is far below the rounding of a posterior total >= 1
+ZMAP_DENSE_CELLS = 250_000  # a dense design's map held as a dense matrix up to this size
 CHUNK_ROWS = 16384  # persons per chunk of a sparse E-step: (rows, Q) doubles fit in cache
 
 
@@ -50,6 +51,11 @@ class EMProblem:
         self.zmap = design.zmap.tocsr()
         self.zmap_t = design.zmap.T.tocsr()
         self.zmap_is_identity = not design.dense
+        if self.zmap_is_identity or self.zmap.shape[0] * self.zmap.shape[1] > ZMAP_DENSE_CELLS:
+            self._zmap_dense = self._zmap_t_dense = None
+        else:  # +-1 entries, log P floored (finite): the same sums, a BLAS call instead of scipy's
+            self._zmap_dense = self.zmap.toarray()
+            self._zmap_t_dense = np.ascontiguousarray(self._zmap_dense.T)
         self.group_cols = [
             design.col_offset[g.items][:, None] + np.arange(g.n_categories)[None, :] for g in groups
         ]
@@ -146,7 +152,10 @@ class EMProblem:
         pattern rows), see :class:`Design`.
         """
         d = self.design
-        zlogp = logp if self.zmap_is_identity else self.zmap @ logp
+        if self.zmap_is_identity:
+            zlogp = logp
+        else:
+            zlogp = self.zmap @ logp if self._zmap_dense is None else self._zmap_dense @ logp
         with blas_threads(self._product_flops):
             out = zlogp.T @ d.z.T
         shift = self.log_weights
@@ -184,7 +193,9 @@ class EMProblem:
         loglik = float(d.counts @ row_ll) + extra
         with blas_threads(self._product_flops):
             counts = np.asarray(d.zt_sum @ post_t.T)
-        if not self.zmap_is_identity:
+        if self._zmap_t_dense is not None:
+            counts = self._zmap_t_dense @ counts
+        elif not self.zmap_is_identity:
             counts = np.asarray(self.zmap_t @ counts)
         if d.complete:
             counts[d.base_cols] += post_t @ d.counts
