@@ -91,7 +91,7 @@ def load_catalogue(db: Database, *, tenant: str, name: str, version: int) -> Cat
 
 
 def _finished_battery(db: Database, tenant: str, session_id: str, scope: str
-                      ) -> tuple[BatteryRun, Any]:
+                      ) -> tuple[BatteryRun, Any, bool]:
     with db.read() as session:
         row = session.scalars(select(TestSession).where(
             TestSession.id == session_id, TestSession.tenant == tenant)).first()
@@ -110,7 +110,7 @@ def _finished_battery(db: Database, tenant: str, session_id: str, scope: str
     if not state.finished:
         raise InvalidRequestError("the session is not finished yet: answer its items first",
                                   details={"session_id": session_id, "status": row.status})
-    return runner, state
+    return runner, state, bool(row.practice)
 
 
 def _recommend(db: Database, tenant: str, runner: BatteryRun, state: Any, catalogue: str,
@@ -127,16 +127,16 @@ def _recommend(db: Database, tenant: str, runner: BatteryRun, state: Any, catalo
 def session_recommendations(db: Database, *, tenant: str, session_id: str, scope: str,
                             catalogue: str, version: int, role: str) -> dict[str, Any]:
     """Gap analysis and ranked credentials of a finished battery session for ``role``."""
-    runner, state = _finished_battery(db, tenant, session_id, scope)
+    runner, state, practice = _finished_battery(db, tenant, session_id, scope)
     out = _recommend(db, tenant, runner, state, catalogue, version, role)
-    return {"session_id": session_id, **out}
+    return {"session_id": session_id, "practice": practice, **out}
 
 
 def session_report(db: Database, *, tenant: str, session_id: str, scope: str,
                    catalogue: str | None = None, version: int | None = None,
                    role: str | None = None) -> dict[str, Any]:
     """The learner's report (``zapcat-report/1``), with next steps when a role is given."""
-    runner, state = _finished_battery(db, tenant, session_id, scope)
+    runner, state, practice = _finished_battery(db, tenant, session_id, scope)
     recs = None
     if role is not None or catalogue is not None:
         if not (role and catalogue and version):
@@ -147,7 +147,7 @@ def session_report(db: Database, *, tenant: str, session_id: str, scope: str,
     plan = runner.plan
     title = f"Your skills profile: {plan.battery.name}"
     return build_report(result(plan, state), plan.sections, title=title,
-                        recommendations=recs)  # practice mode is not built yet
+                        recommendations=recs, practice=practice)
 
 
 __all__ = ["get_catalogue_version", "list_catalogues", "load_catalogue", "publish_catalogue",
