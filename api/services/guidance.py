@@ -20,6 +20,7 @@ from api.models import CatalogueVersion, TestSession, iso, utcnow
 from api.services.banks import ImmutableCache
 from api.services.runners import BatteryRun, load_runner
 from engine.battery import result
+from engine.config import pool_status
 from guidance.catalogue import Catalogue, catalogue_from_dict
 from guidance.gaps import information_from_banks, levels_from_sections, recommend
 from guidance.report import build_report
@@ -119,7 +120,8 @@ def _recommend(db: Database, tenant: str, runner: BatteryRun, state: Any, catalo
     cat = load_catalogue(db, tenant=tenant, name=catalogue, version=version)
     used = {plan.skill_ids[k]: list(t.administered) for k, t in enumerate(state.tests)
             if t is not None}
-    info = information_from_banks(dict(zip(plan.skill_ids, plan.banks, strict=True)), used)
+    info = information_from_banks(dict(zip(plan.skill_ids, plan.banks, strict=True)), used,
+                                  status=pool_status(plan.configs[0].mode))
     return recommend(result(plan, state), levels_from_sections(plan.sections), cat, role,
                      information=info)
 
