@@ -8,6 +8,7 @@ reports are computed on request from the finished session's profile (pure functi
 
 from __future__ import annotations
 
+import io
 import json
 from typing import Any
 
@@ -15,13 +16,19 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from api.db import Database
-from api.errors import InvalidRequestError, NotFoundError, PermissionDeniedError
+from api.errors import (
+    InvalidRequestError,
+    MalformedJSONError,
+    NotFoundError,
+    PermissionDeniedError,
+)
 from api.models import CatalogueVersion, TestSession, iso, utcnow
 from api.services.banks import ImmutableCache
 from api.services.runners import BatteryRun, load_runner
 from engine.battery import result
 from engine.config import pool_status
-from guidance.catalogue import Catalogue, catalogue_from_dict
+from guidance.catalogue import Catalogue, CatalogueValidationError, catalogue_from_dict
+from guidance.catalogue_csv import catalogue_from_csv
 from guidance.gaps import information_from_banks, levels_from_sections, recommend
 from guidance.report import build_report
 
@@ -53,6 +60,31 @@ def publish_catalogue(db: Database, *, tenant: str, document: Any) -> dict[str, 
         except IntegrityError:  # a concurrent publish took this number: the next one
             continue
     raise RuntimeError("could not assign a catalogue version after 5 attempts")  # pragma: no cover
+
+
+def publish_catalogue_body(db: Database, tenant: str, raw: bytes, csv: bool) -> dict[str, Any]:
+    """Publish a request body: ``zapcat-catalogue/1`` JSON, or its CSV table when ``csv``.
+
+    Raises
+    ------
+    MalformedJSONError
+        A JSON body that does not parse.
+    CatalogueValidationError
+        Every problem of the catalogue (CSV ones by row, column and value).
+    """
+    if csv:
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise CatalogueValidationError([f"the CSV body is not UTF-8 text: {exc.reason}"],
+                                           source="request body") from None  # fmt: skip
+        catalogue = catalogue_from_csv(io.StringIO(text))
+        return publish_catalogue(db, tenant=tenant, document=catalogue.to_dict())
+    try:
+        document = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        raise MalformedJSONError(exc) from None
+    return publish_catalogue(db, tenant=tenant, document=document)
 
 
 def list_catalogues(db: Database, *, tenant: str) -> list[dict[str, Any]]:
@@ -153,4 +185,5 @@ def session_report(db: Database, *, tenant: str, session_id: str, scope: str,
 
 
 __all__ = ["get_catalogue_version", "list_catalogues", "load_catalogue", "publish_catalogue",
+           "publish_catalogue_body",
            "session_recommendations", "session_report"]
