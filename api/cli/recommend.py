@@ -61,7 +61,9 @@ def recommend_command(
         ),
     ],
     catalogue: Annotated[
-        Path, typer.Option("--catalogue", help="A zapcat-catalogue/1 file.", show_default=False)
+        Path,
+        typer.Option("--catalogue", help="A zapcat-catalogue/1 file: JSON, or its CSV table "
+                     "(.csv).", show_default=False),
     ],
     role: Annotated[
         str, typer.Option("--role", help="role_id of the target role.", show_default=False)
