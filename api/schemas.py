@@ -141,7 +141,7 @@ class Delivery(BaseModel):
     result: dict[str, Any] | None = None
     feedback: dict[str, Any] | None = Field(
         default=None,
-        description="On an answer, when the assessment gives feedback: `progress` (the "
+        description="Only on an answer, when the assessment gives feedback: `progress` (the "
         "skill, its items answered, the score with its 95% interval and level band) and, "
         "in practice tests with `feedback: \"item\"`, `item` (correct, category, "
         "explanation).",

@@ -28,6 +28,9 @@ from item_banks.battery import Scale
 IDENTITY = Scale(intercept=0.0, slope=1.0, decimals=2)
 """Reporting scale of a single test (the ability scale, two decimals)."""
 
+_HALF = float(norm.ppf(0.5 + INTERVAL_LEVEL / 2))
+"""Half-width of the interval in SEs (1.96)."""
+
 
 def progress(
     *,
@@ -74,9 +77,8 @@ def progress(
     >>> out["score_interval"], out["level"]["index"]
     ([-0.78, 1.18], 1)
     """
-    half = float(norm.ppf(0.5 + INTERVAL_LEVEL / 2))
-    lo = max(theta - half * se, theta_range[0])
-    hi = min(theta + half * se, theta_range[1])
+    lo = max(theta - _HALF * se, theta_range[0])
+    hi = min(theta + _HALF * se, theta_range[1])
     out: dict[str, Any] = {
         "skill_id": skill_id,
         "n_answered": int(n_answered),

@@ -131,7 +131,7 @@ def test_practice_session_feedback_exposure_and_export(app, client, tenant):
             "assessment_id": practice, "examinee_ref": f"learner-{run}"})  # fmt: skip
         assert reply.status_code == 201, reply.text
         body = reply.json()
-        assert body["feedback"] is None
+        assert "feedback" not in body  # nothing answered yet
         practice_sessions.append(body["session_id"])
         items, responses = [], []
         while body["status"] == "in_progress":
@@ -183,6 +183,11 @@ def test_practice_session_feedback_exposure_and_export(app, client, tenant):
     # secure sessions are not practice and their replies carry no feedback
     view = client.get(f"/v1/sessions/{secure_sessions[0]}", headers=tenant.deliver).json()
     assert view["practice"] is False and "practice" not in view["result"]
+    body = client.post("/v1/sessions", headers=tenant.deliver,
+                       json={"assessment_id": secure, "examinee_ref": "y"}).json()  # fmt: skip
+    reply = client.post(f"/v1/sessions/{body['session_id']}/responses", headers=tenant.deliver,
+                        json={"item_id": body["item"]["item_id"], "seq": 1, "response": 0})
+    assert "feedback" not in reply.json()  # the assessment gives none: replies as before
 
 
 def test_progress_feedback_with_cut_scores_on_a_secure_test(client, tenant):
@@ -274,3 +279,25 @@ def test_practice_battery_progress_per_skill_and_mixed_battery_refused(client, t
     html = client.get(f"/v1/sessions/{body['session_id']}/report",
                       headers={**tenant.deliver, "Accept": "text/html"}).text
     assert "Practice session" in html
+
+
+def test_admin_replies_and_their_retries_carry_the_same_feedback(client, tenant):
+    bank = mixed_bank("admin")
+    version = publish(client, tenant, bank)
+    config = {**PRACTICE, "max_items": 2}
+    aid = assessment(client, tenant, bank, version, config).json()["assessment_id"]
+    body = client.post("/v1/sessions", headers=tenant.admin,
+                       json={"assessment_id": aid, "examinee_ref": "adm"}).json()  # fmt: skip
+    replies = []
+    while body["status"] == "in_progress":
+        request = {"item_id": body["item"]["item_id"], "seq": body["seq"], "response": 1}
+        url = f"/v1/sessions/{body['session_id']}/responses"
+        body = client.post(url, headers=tenant.admin, json=request).json()
+        replies.append((url, request, body))
+    url, request, final = replies[-1]
+    assert final["status"] == "finished" and "theta" in final["result"]  # the admin view
+    assert final["feedback"]["item"]["explanation"] == bank[request["item_id"]].feedback.get(1)
+    again = client.post(url, headers=tenant.admin, json=request).json()
+    assert again == final
+    as_learner = client.post(url, headers=tenant.deliver, json=request).json()
+    assert as_learner["feedback"] == final["feedback"]
