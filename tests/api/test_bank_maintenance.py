@@ -88,7 +88,7 @@ async def examinees(app, headers, assessment, truth, thetas, concurrent: int = 8
             reply = await client.post(
                 "/v1/sessions",
                 headers=headers,
-                json={"assessment_id": assessment, "examinee_ref": f"ex-{person}"},
+                json={"assessment_id": assessment, "examinee_ref": f"ex-{person}", "seed": person},
             )
             body = reply.json()
             while body["status"] == "in_progress":
