@@ -86,7 +86,9 @@ def write_catlog(
                 },
                 schema=schema,
             )
-            writer.write_table(table)
+            # one row group per chunk of whole persons (pyarrow would cut at 1,048,576 rows,
+            # splitting a person over two row groups, which a cluster refuses)
+            writer.write_table(table, row_group_size=len(table))
     truth = {"a": a, "b": b, "item_ids": ids}
     np.savez(out.with_suffix(".truth.npz"), **truth)
     return truth
