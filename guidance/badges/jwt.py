@@ -125,19 +125,24 @@ def sign_jwt(
 def trusted_keys(keys: Iterable[RSAPublicKey | dict[str, Any]]) -> KeyResolver:
     """A :data:`KeyResolver` over keys the caller trusts (RSA public keys or JWKs with ``kid``).
 
-    A token's key is accepted when its ``kid`` is the ``kid`` of a trusted JWK, or its ``jwk``
-    header is (``n``, ``e``) one of the trusted keys. A key that arrives only inside the token is
-    never trusted by itself: anyone can sign with a key of their own.
+    A token's key is the trusted JWK with the token's ``kid``, else the trusted key equal
+    (``n``, ``e``) to its ``jwk`` header, else the one trusted key given without a ``kid`` (the
+    caller's word that it is the issuer's). A key that arrives only inside the token is never
+    trusted by itself: anyone can sign with a key of their own.
     """
     by_kid: dict[str, RSAPublicKey] = {}
     by_value: dict[tuple[str, str], RSAPublicKey] = {}
+    unnamed: list[RSAPublicKey] = []
     for pos, item in enumerate(keys):
         if isinstance(item, dict):
             public = _load_jwk(item, f"trusted key {pos}")
             if isinstance(item.get("kid"), str):
                 by_kid[item["kid"]] = public
+            else:
+                unnamed.append(public)
         elif isinstance(item, RSAPublicKey):
             public = item
+            unnamed.append(public)
         else:
             raise BadgeError("invalid_key", f"trusted key {pos}: an RSA public key or a JWK")
         jwk = public_jwk(public)
@@ -150,6 +155,8 @@ def trusted_keys(keys: Iterable[RSAPublicKey | dict[str, Any]]) -> KeyResolver:
             found = by_value.get((header["jwk"].get("n"), header["jwk"].get("e")))
             if found is not None:
                 return found
+        if len(unnamed) == 1:
+            return unnamed[0]
         raise BadgeError(
             "unresolvable_key",
             f"the JWT's key (kid {header.get('kid')!r}) is not a trusted key of {iss!r}: "
@@ -192,6 +199,16 @@ def _header(token: Any) -> dict[str, Any]:
     return header
 
 
+def unverified_payload(token: str) -> dict[str, Any]:
+    """The payload of a compact JWS, NOT verified (to route it, e.g. a status list by its id)."""
+    _header(token)
+    try:
+        payload = pyjwt.decode(token, options={"verify_signature": False})
+    except pyjwt.exceptions.DecodeError as exc:
+        raise BadgeError("invalid_jwt", f"the JWT payload is not JSON ({exc})") from exc
+    return payload
+
+
 def decode_jwt(token: str, keys: KeyResolver) -> dict[str, Any]:
     """The credential of a VC-JWT after its signature and claims are checked.
 
@@ -201,11 +218,7 @@ def decode_jwt(token: str, keys: KeyResolver) -> dict[str, Any]:
         ``invalid_jwt``, ``unresolvable_key``, ``bad_signature``, ``claim_mismatch``.
     """
     header = _header(token)
-    try:
-        unverified = pyjwt.decode(token, options={"verify_signature": False})
-    except pyjwt.exceptions.DecodeError as exc:
-        raise BadgeError("invalid_jwt", f"the JWT payload is not JSON ({exc})") from exc
-    iss = unverified.get("iss")
+    iss = unverified_payload(token).get("iss")
     if not isinstance(iss, str):
         raise BadgeError("invalid_jwt", "the JWT has no iss claim (the issuer's id)")
     key = keys(header, iss)
