@@ -96,6 +96,7 @@ STATUS_OF_CODE: dict[str, int] = {
     "session_not_finished": 409,
     "practice_session": 409,
     "level_not_met": 409,
+    "no_levels": 409,
     "badge_secret_missing": 503,
     "badge_secret_mismatch": 503,
     "invalid_badge": 422,
