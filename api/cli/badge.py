@@ -12,7 +12,8 @@ from api.cli._common import console
 
 # the JSON-LD and signature libraries are imported when the command runs
 
-app = typer.Typer(help="Open Badges 3.0 credentials: verify offline.", no_args_is_help=True)
+app = typer.Typer(help="Open Badges 3.0 credentials: verify offline; issue, revoke, rotate keys.",
+                  no_args_is_help=True)
 
 
 @app.command("verify")
