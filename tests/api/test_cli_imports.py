@@ -18,8 +18,16 @@ import pytest
 from item_banks.examples import DEMO_BANK_PATH
 
 HEAVY = (
-    "matplotlib", "scipy", "sqlalchemy", "fastapi", "uvicorn", "alembic", "pandas", "pyld",
+    "matplotlib",
+    "scipy",
+    "sqlalchemy",
+    "fastapi",
+    "uvicorn",
+    "alembic",
+    "pandas",
+    "pyld",
     "cryptography",
+    "jwt",
 )
 """Libraries that no command needs for its help, nor for reading and printing a bank."""
 
