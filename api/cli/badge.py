@@ -13,7 +13,8 @@ from api.cli._common import console, err_console
 
 # the JSON-LD, signature and JWT libraries are imported when the command runs
 
-app = typer.Typer(help="Open Badges 3.0 credentials: verify offline.", no_args_is_help=True)
+app = typer.Typer(help="Open Badges 3.0 credentials: verify offline; issue, revoke, rotate keys.",
+                  no_args_is_help=True)
 
 
 def _die(message: str) -> typer.Exit:

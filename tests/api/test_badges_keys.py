@@ -38,6 +38,13 @@ def test_revoking_flips_the_bit_in_the_public_signed_list(badge_client, badge_ap
     first, second = issue(client, tenant.admin, sid).json()["badges"][:2]
     url = first["credential"]["credentialStatus"]["statusListCredential"]
     before = _verify_list(client, url)
+    db = badge_app.state.context.db
+
+    def lists(list_url: str):
+        return published_status_list(db, list_url)
+
+    checked = verify_credential(first["credential"], status_resolver=lists, require_status=True)
+    assert checked["verified"] and checked["checks"]["status"] == "ok"
     assert before["issuer"]["id"] == first["credential"]["issuer"]["id"]
     reply = client.post(f"/v1/badges/{first['badge_id']}/revoke", headers=tenant.admin)
     assert reply.status_code == 200 and reply.json()["revoked"] is True
@@ -45,12 +52,16 @@ def test_revoking_flips_the_bit_in_the_public_signed_list(badge_client, badge_ap
     assert after["credentialSubject"]["encodedList"] != before["credentialSubject"]["encodedList"]
     assert status_bit(client, first["credential"]) is True
     assert status_bit(client, second["credential"]) is False  # only that badge's bit
+    result = verify_credential(first["credential"], status_resolver=lists)
+    assert result["verified"] is False and result["checks"]["status"] == "failed"
+    assert [e["code"] for e in result["errors"]] == ["revoked"]
+    assert verify_credential(second["credential"], status_resolver=lists)["verified"]
     again = client.post(f"/v1/badges/{first['badge_id']}/revoke", headers=tenant.admin)
     assert again.json()["revoked_at"] == reply.json()["revoked_at"]  # idempotent
     got = client.get(f"/v1/badges/{first['badge_id']}", headers=tenant.admin).json()
     assert got["revoked"] is True
-    assert published_status_list(badge_app.state.context.db, url) == after
-    assert published_status_list(badge_app.state.context.db, url + "x") is None
+    assert published_status_list(db, url) == after
+    assert published_status_list(db, url + "x") is None
 
 
 def test_private_keys_are_encrypted_at_rest(badge_client, badge_app, tenant):
