@@ -21,6 +21,7 @@ from api.metrics import MetricsMiddleware
 from api.openapi import install_openapi
 from api.routes import (
     assessments,
+    badge_verify,
     badges,
     banks,
     guidance,
@@ -84,7 +85,8 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     app.state.context = context
     install_error_handlers(app)
     install_openapi(app)
-    for module in (system, banks, maintenance, assessments, sessions, guidance, badges):
+    modules = (system, banks, maintenance, assessments, sessions, guidance, badges, badge_verify)
+    for module in modules:
         app.include_router(module.router)
     ims_cat.install(app, settings)  # /ims/cat/{version}: the 1EdTech CAT API
     app.add_middleware(RequestGuard)
