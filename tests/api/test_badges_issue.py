@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from datetime import datetime, timedelta
 
 import pytest
-from badge_helpers import issue, status_bit, strong_battery_session, tampered
+from badge_helpers import SECRET, issue, status_bit, strong_battery_session, tampered
 from battery_helpers import PLAN, make_battery, run_battery
 from helpers import make_assessment, mini_bank, run_test
 
+from api.db import Database
+from api.services.badges import issue_badges
+from api.settings import Settings
 from guidance.badges.contexts import OB_V3, VC_V2
 from guidance.badges.multikey import public_from_did_key
 from guidance.badges.proof import verify_proof
@@ -206,3 +210,36 @@ def test_single_skill_badge_from_cut_scores(badge_client, tenant):
                               bank=bank)
     sid2, _ = run_test(client, tenant.deliver, no_cuts, bank, theta=2.5, seed=2)
     assert _code(issue(client, tenant.admin, sid2), 409) == "no_levels"
+
+
+def test_concurrent_requests_issue_each_badge_once(badge_client, database_url, other_tenant):
+    """Four workers (own engines) ask at once, on a tenant's first use: one badge per skill."""
+    _, sid = strong_battery_session(badge_client, other_tenant, seed=12)
+    dbs = [Database(Settings(database_url, secret_key=SECRET)) for _ in range(4)]
+    barrier = threading.Barrier(len(dbs))
+    outcomes: list = [None] * len(dbs)
+
+    def ask(k: int) -> None:
+        barrier.wait()
+        try:
+            outcomes[k] = issue_badges(dbs[k], secret=SECRET, tenant=other_tenant.name,
+                                       session_id=sid, scope="admin",
+                                       public_url="http://testserver", valid_days=10)
+        except Exception as error:  # reported below, never swallowed
+            outcomes[k] = error
+
+    threads = [threading.Thread(target=ask, args=(k,)) for k in range(len(dbs))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for db in dbs:
+        db.dispose()
+    assert all(isinstance(o, list) for o in outcomes), outcomes
+    ids = {tuple(sorted(b["badge_id"] for b in o)) for o in outcomes}
+    assert len(ids) == 1  # every worker got the same badges
+    assert sum(b["new"] for o in outcomes for b in o) == len(outcomes[0])
+    keys = badge_client.get("/v1/badges/keys", headers=other_tenant.admin).json()
+    assert len(keys) == 1  # one key made on first use, not one per worker
+    indices = [(b["status_list"], b["status_index"]) for b in outcomes[0]]
+    assert len(set(indices)) == len(indices)
