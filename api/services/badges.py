@@ -103,7 +103,8 @@ def _finished(db: Database, tenant: str, session_id: str, scope: str
         raise PermissionDeniedError("this assessment does not show results to learners; ask "
                                     "an administrator for the badge",
                                     details={"session_id": session_id})
-    if row.practice:
+    # a practice session, or any session of a practice-mode assessment (issue 14)
+    if row.practice or getattr(runner, "practice", False):
         raise BadgeIssueError("practice_session", "this is a practice session: practice "
                               "results are never certified", details={"session_id": session_id})
     state = runner.read_state(row.state)

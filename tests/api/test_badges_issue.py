@@ -13,6 +13,7 @@ from battery_helpers import PLAN, make_battery, run_battery
 from helpers import make_assessment, mini_bank, run_test
 
 from api.db import Database
+from api.models import TestSession
 from api.services.badges import issue_badges
 from api.settings import Settings
 from guidance.badges.contexts import OB_V3, VC_V2
@@ -154,7 +155,7 @@ def _code(reply, status: int) -> str:
     return reply.json()["error"]["code"]
 
 
-def test_refusals_unfinished_practice_not_met_hidden_results(badge_client, tenant):
+def test_refusals_unfinished_practice_not_met_hidden_results(badge_client, badge_app, tenant):
     client = badge_client
     aid = make_battery(client, tenant)
     started = client.post("/v1/sessions", headers=tenant.deliver,
@@ -168,10 +169,11 @@ def test_refusals_unfinished_practice_not_met_hidden_results(badge_client, tenan
     assert all(s["status"] != "met" for s in low_skills)
     unknown = issue(client, tenant.admin, sid, skill_id="cooking")
     assert _code(unknown, 422) == "invalid_request"
-    practice = client.post("/v1/sessions", headers=tenant.deliver,
-                           json={"assessment_id": aid, "examinee_ref": "p", "practice": True})
-    assert practice.status_code == 201, practice.text
-    psid = practice.json()["session_id"]
+    # a finished session flagged practice (sessions.practice: a practice session, whatever
+    # made it one) earns no badge, even with every level met
+    psid, _, _ = run_battery(client, tenant.deliver, aid, seed=13, theta=1.6)
+    with badge_app.state.context.db.write() as session:
+        session.get(TestSession, psid).practice = True
     assert _code(issue(client, tenant.admin, psid), 409) == "practice_session"
     assert _code(issue(client, tenant.admin, "no-such-session"), 404) == "not_found"
 
