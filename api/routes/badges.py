@@ -117,6 +117,13 @@ def get_badge(badge_id: str, context: ContextDep, principal: DeliverKey) -> dict
                             scope=principal.scope)
 
 
+@router.get("/v1/badges/{badge_id}/jwt")
+def get_badge_jwt(badge_id: str, context: ContextDep, principal: DeliverKey) -> dict[str, Any]:
+    """The badge as a VC-JWT (RS256, the tenant's RSA key): ``{badge_id, kid, jwt}``."""
+    return badges.badge_jwt(context.db, secret=context.settings.secret_key,
+                            tenant=principal.tenant, badge_id=badge_id, scope=principal.scope)
+
+
 @router.post("/v1/badges/{badge_id}/revoke")
 def revoke(badge_id: str, context: ContextDep, principal: AdminKey) -> dict[str, Any]:
     """Revoke a badge (admin): its bit in the status list is set and the list re-signed."""

@@ -103,7 +103,8 @@ def _finished(db: Database, tenant: str, session_id: str, scope: str
         raise PermissionDeniedError("this assessment does not show results to learners; ask "
                                     "an administrator for the badge",
                                     details={"session_id": session_id})
-    if row.practice:
+    # a practice session, or any session of a practice-mode assessment (issue 14)
+    if row.practice or getattr(runner, "practice", False):
         raise BadgeIssueError("practice_session", "this is a practice session: practice "
                               "results are never certified", details={"session_id": session_id})
     state = runner.read_state(row.state)
@@ -275,6 +276,26 @@ def get_badge(db: Database, *, tenant: str, badge_id: str, scope: str) -> dict[s
         return _view(row)
 
 
+def badge_jwt(db: Database, *, secret: str | None, tenant: str, badge_id: str, scope: str
+              ) -> dict[str, Any]:
+    """The badge as a VC-JWT (RS256, the tenant's newest RSA key; OB 3.0 JWT format).
+
+    The payload is the issued credential without its Data Integrity proof, plus the JWT
+    claims; ``kid`` names the RSA key (did:web ``#key-<id>``, else ``urn:zapcat:...``).
+    RS256 is deterministic: the same badge and key give the same token.
+    """
+    from guidance.badges.jwt import sign_jwt
+
+    view = get_badge(db, tenant=tenant, badge_id=badge_id, scope=scope)
+    credential = {k: v for k, v in view["credential"].items() if k != "proof"}
+    key = tenant_jwt_key(db, tenant=tenant, secret=secret)
+    try:
+        token = sign_jwt(credential, key.private_key, kid=key.kid)
+    except BadgeError as exc:  # pragma: no cover - the credential was built here
+        raise BadgeIssueError(exc.code, exc.message, details={"badge_id": badge_id}) from None
+    return {"badge_id": badge_id, "kid": key.kid, "jwt": token}
+
+
 def revoke_badge(db: Database, *, secret: str | None, tenant: str, badge_id: str
                  ) -> dict[str, Any]:
     """Revoke a badge: set its status bit and re-sign its status list (idempotent)."""
@@ -288,6 +309,6 @@ def revoke_badge(db: Database, *, secret: str | None, tenant: str, badge_id: str
         return _view(row, status_list.url)
 
 
-__all__ = ["MAX_VALID_DAYS", "get_badge", "issue_badges", "published_status_list",
+__all__ = ["MAX_VALID_DAYS", "badge_jwt", "get_badge", "issue_badges", "published_status_list",
            "resolve_method", "revoke_badge", "single_profile", "single_section",
            "tenant_jwt_key"]

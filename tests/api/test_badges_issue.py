@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from datetime import datetime, timedelta
 
 import pytest
-from badge_helpers import issue, status_bit, strong_battery_session, tampered
+from badge_helpers import SECRET, issue, status_bit, strong_battery_session, tampered
 from battery_helpers import PLAN, make_battery, run_battery
 from helpers import make_assessment, mini_bank, run_test
 
+from api.db import Database
+from api.models import TestSession
+from api.services.badges import issue_badges
+from api.settings import Settings
 from guidance.badges.contexts import OB_V3, VC_V2
 from guidance.badges.multikey import public_from_did_key
 from guidance.badges.proof import verify_proof
@@ -150,7 +155,7 @@ def _code(reply, status: int) -> str:
     return reply.json()["error"]["code"]
 
 
-def test_refusals_unfinished_practice_not_met_hidden_results(badge_client, tenant):
+def test_refusals_unfinished_practice_not_met_hidden_results(badge_client, badge_app, tenant):
     client = badge_client
     aid = make_battery(client, tenant)
     started = client.post("/v1/sessions", headers=tenant.deliver,
@@ -164,10 +169,11 @@ def test_refusals_unfinished_practice_not_met_hidden_results(badge_client, tenan
     assert all(s["status"] != "met" for s in low_skills)
     unknown = issue(client, tenant.admin, sid, skill_id="cooking")
     assert _code(unknown, 422) == "invalid_request"
-    practice = client.post("/v1/sessions", headers=tenant.deliver,
-                           json={"assessment_id": aid, "examinee_ref": "p", "practice": True})
-    assert practice.status_code == 201, practice.text
-    psid = practice.json()["session_id"]
+    # a finished session flagged practice (sessions.practice: a practice session, whatever
+    # made it one) earns no badge, even with every level met
+    psid, _, _ = run_battery(client, tenant.deliver, aid, seed=13, theta=1.6)
+    with badge_app.state.context.db.write() as session:
+        session.get(TestSession, psid).practice = True
     assert _code(issue(client, tenant.admin, psid), 409) == "practice_session"
     assert _code(issue(client, tenant.admin, "no-such-session"), 404) == "not_found"
 
@@ -206,3 +212,36 @@ def test_single_skill_badge_from_cut_scores(badge_client, tenant):
                               bank=bank)
     sid2, _ = run_test(client, tenant.deliver, no_cuts, bank, theta=2.5, seed=2)
     assert _code(issue(client, tenant.admin, sid2), 409) == "no_levels"
+
+
+def test_concurrent_requests_issue_each_badge_once(badge_client, database_url, other_tenant):
+    """Four workers (own engines) ask at once, on a tenant's first use: one badge per skill."""
+    _, sid = strong_battery_session(badge_client, other_tenant, seed=12)
+    dbs = [Database(Settings(database_url, secret_key=SECRET)) for _ in range(4)]
+    barrier = threading.Barrier(len(dbs))
+    outcomes: list = [None] * len(dbs)
+
+    def ask(k: int) -> None:
+        barrier.wait()
+        try:
+            outcomes[k] = issue_badges(dbs[k], secret=SECRET, tenant=other_tenant.name,
+                                       session_id=sid, scope="admin",
+                                       public_url="http://testserver", valid_days=10)
+        except Exception as error:  # reported below, never swallowed
+            outcomes[k] = error
+
+    threads = [threading.Thread(target=ask, args=(k,)) for k in range(len(dbs))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for db in dbs:
+        db.dispose()
+    assert all(isinstance(o, list) for o in outcomes), outcomes
+    ids = {tuple(sorted(b["badge_id"] for b in o)) for o in outcomes}
+    assert len(ids) == 1  # every worker got the same badges
+    assert sum(b["new"] for o in outcomes for b in o) == len(outcomes[0])
+    keys = badge_client.get("/v1/badges/keys", headers=other_tenant.admin).json()
+    assert len(keys) == 1  # one key made on first use, not one per worker
+    indices = [(b["status_list"], b["status_index"]) for b in outcomes[0]]
+    assert len(set(indices)) == len(indices)

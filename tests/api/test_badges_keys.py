@@ -209,3 +209,32 @@ def test_badges_need_the_server_secret(client, badge_client, database_url, tenan
     public = badge["status_list"].removeprefix("http://testserver")
     assert badge_client.get(public).status_code == 200
     assert _code(badge_client.get(f"/v1/badges/{badge['badge_id']}"), 401) == "unauthorized"
+
+
+def test_a_badge_as_vc_jwt_verifies_and_is_revoked_with_it(badge_client, badge_app, tenant):
+    from guidance.badges.jwt import trusted_keys, unverified_payload, verify_jwt
+
+    client = badge_client
+    _, sid = strong_battery_session(client, tenant, seed=29)
+    badge = issue(client, tenant.admin, sid).json()["badges"][0]
+    reply = client.get(f"/v1/badges/{badge['badge_id']}/jwt", headers=tenant.admin)
+    assert reply.status_code == 200, reply.text
+    token = reply.json()["jwt"]
+    assert client.get(f"/v1/badges/{badge['badge_id']}/jwt", headers=tenant.admin).json()[
+        "jwt"] == token  # RS256 is deterministic
+    payload = unverified_payload(token)
+    assert payload["iss"] == badge["credential"]["issuer"]["id"]
+    assert payload["jti"] == badge["credential"]["id"] and "proof" not in payload
+    assert payload["credentialSubject"] == badge["credential"]["credentialSubject"]
+    db = badge_app.state.context.db
+    public = tenant_jwt_key(db, tenant=tenant.name, secret=SECRET).private_key.public_key()
+    lists = lambda url: published_status_list(db, url)  # noqa: E731
+    assert verify_jwt(token, keys=trusted_keys([public]), status_resolver=lists)["verified"]
+    served = client.post("/v1/badges/verify", headers=tenant.admin, json={"jwt": token})
+    assert served.status_code == 200 and served.json()["verified"], served.text
+    client.post(f"/v1/badges/{badge['badge_id']}/revoke", headers=tenant.admin)
+    after = client.post("/v1/badges/verify", headers=tenant.admin, json={"jwt": token}).json()
+    assert after["verified"] is False and "revoked" in [e["code"] for e in after["errors"]]
+    other = client.post("/v1/badges/verify", headers=tenant.admin,
+                        json={"credential": badge["credential"]}).json()
+    assert [e["code"] for e in other["errors"]] == ["revoked"]
