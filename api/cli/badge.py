@@ -103,6 +103,7 @@ def verify(
         list[Path] | None,
         typer.Option(
             "--status-list",
+            metavar="FILE",
             help="A signed status list credential (JSON or JWT) the badge points at; repeatable. "
             "Nothing is fetched: without it the status is not_checked.",
         ),
@@ -110,6 +111,7 @@ def verify(
     at: Annotated[
         str | None,
         typer.Option(
+            metavar="DATETIME",
             help="Check the dates as of this ISO 8601 time (default: now), e.g. "
             "2026-06-01T12:00:00Z."
         ),
@@ -118,6 +120,7 @@ def verify(
         list[Path] | None,
         typer.Option(
             "--jwk",
+            metavar="FILE",
             help="A trusted RSA public key of the issuer (JWK JSON or PEM), for a "
             "VC-JWT; repeatable.",
         ),

@@ -102,6 +102,17 @@ def sign_jwt(
     -------
     str
         ``header.payload.signature`` (base64url parts).
+
+    Examples
+    --------
+    >>> from cryptography.hazmat.primitives.asymmetric import rsa
+    >>> key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    >>> badge = {"@context": ["https://www.w3.org/ns/credentials/v2"], "id": "urn:uuid:1",
+    ...          "type": ["VerifiableCredential"], "issuer": "did:web:example.org",
+    ...          "validFrom": "2026-01-01T00:00:00Z", "credentialSubject": {"name": "A"}}
+    >>> token = sign_jwt(badge, key, kid="did:web:example.org#rsa-1")
+    >>> verify_jwt(token, keys=trusted_keys([key.public_key()]))["checks"]
+    {'proof': 'ok', 'validity': 'ok', 'status': 'not_applicable'}
     """
     if not isinstance(key, RSAPrivateKey):
         raise BadgeError("invalid_key", f"RS256 needs an RSA private key, got {type(key).__name__}")

@@ -280,7 +280,14 @@ def status_list_entry(list_url: str, index: int, purpose: str = "revocation") ->
 
 
 def xsd_datetime(value: datetime, field: str = "validFrom") -> str:
-    """``value`` as an XML Schema dateTime in UTC with seconds (``2026-01-01T00:00:00Z``)."""
+    """``value`` as an XML Schema dateTime in UTC with seconds.
+
+    Examples
+    --------
+    >>> from datetime import datetime, timedelta, timezone
+    >>> xsd_datetime(datetime(2026, 1, 1, 2, tzinfo=timezone(timedelta(hours=2))))
+    '2026-01-01T00:00:00Z'
+    """
     if not isinstance(value, datetime) or value.tzinfo is None:
         raise BadgeError(
             "invalid_badge", f"{field} must be a timezone-aware datetime, got {value!r}"
@@ -319,6 +326,14 @@ def status_list_credential(
     dict
         A VC Data Model 2.0 credential, to be signed (for example with
         :func:`guidance.badges.proof.sign`).
+
+    Examples
+    --------
+    >>> from datetime import UTC, datetime
+    >>> doc = status_list_credential("did:example:1", "https://example.com/status/3",
+    ...                              BitstringStatusList(), datetime(2026, 1, 1, tzinfo=UTC))
+    >>> doc["credentialSubject"]["type"], doc["validFrom"]
+    ('BitstringStatusList', '2026-01-01T00:00:00Z')
     """
     _check_url(list_url, "list_url")
     if isinstance(issuer, dict):

@@ -185,3 +185,25 @@ def test_foreign_vc_jwt_with_caller_keys(badge_client, issued):
     revoked = badge_client.post(VERIFY, headers=tenant.deliver, json={
         "jwt": token, "at": at, "jwks": [jwk], "status_lists": [listed]})  # fmt: skip
     assert _codes(revoked) == ["revoked"]
+
+
+def test_did_web_badge_key_from_the_database(badge_app, badge_client):
+    tenant = make_tenant(badge_app, "web")
+    put = badge_client.put(
+        "/v1/badges/issuer",
+        headers=tenant.admin,
+        json={"name": "Web Academy", "domain": "badges.web.example"},
+    )
+    assert put.status_code == 200, put.text
+    badge = _issued(badge_client, tenant, "web-skill")
+    cred = badge["credential"]
+    assert cred["issuer"]["id"] == f"did:web:badges.web.example:tenants:{tenant.name}"
+    assert cred["proof"]["verificationMethod"].startswith(cred["issuer"]["id"] + "#key-")
+    reply = badge_client.post(VERIFY, headers=tenant.deliver, json=cred)
+    assert reply.json()["checks"] == {"proof": "ok", "validity": "ok", "status": "ok"}
+    # the same proof presented under another tenant's did:web issuer id is refused
+    moved = copy.deepcopy(cred)
+    moved["issuer"]["id"] = "did:web:badges.web.example:tenants:someone-else"
+    assert _codes(badge_client.post(VERIFY, headers=tenant.deliver, json=moved)) == [
+        "issuer_key_mismatch", "status_list_issuer_mismatch",
+    ]  # fmt: skip
