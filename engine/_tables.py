@@ -280,28 +280,22 @@ class BankTables:
             location[group.indices] = loc
         # a flagged item (its calibration ran off) is given only once its owner accepts it:
         # it is treated like an item of no administrable status
-        status = np.array([item.status if item.usable else "flagged" for item in bank.items])
-        areas = sorted({a for item in bank.items for a in item.content_areas})
-        area_index = {a: j for j, a in enumerate(areas)}
-        membership = np.zeros((n, len(areas)), dtype=bool)
-        groups = sorted({g for item in bank.items for g in item.enemy_groups})
-        group_index = {g: j for j, g in enumerate(groups)}
-        enemy_member = np.zeros((n, len(groups)), dtype=bool)
-        for i, item in enumerate(bank.items):
-            for a in item.content_areas:
-                membership[i, area_index[a]] = True
-            for g in item.enemy_groups:
-                enemy_member[i, group_index[g]] = True
+        columns = bank.columns()
+        usable = columns.usable
+        areas = list(columns.areas)
+        membership = columns.membership("areas")
+        groups = list(columns.enemy_groups)
+        enemy_member = columns.membership("enemy_groups")
         # enemies of each item (items sharing a group, itself excluded), CSR layout
-        indptr = [0]
+        counts = np.zeros(n, dtype=np.intp)
         indices: list[int] = []
-        for i in range(n):
+        for i in np.flatnonzero(np.diff(columns.enemy_indptr)).tolist():
             own = np.nonzero(enemy_member[i])[0]
-            if own.size:
-                mates = np.nonzero(enemy_member[:, own].any(axis=1))[0]
-                mates = mates[mates != i]
-                indices.extend(mates.tolist())
-            indptr.append(len(indices))
+            mates = np.nonzero(enemy_member[:, own].any(axis=1))[0]
+            mates = mates[mates != i]
+            indices.extend(mates.tolist())
+            counts[i] = mates.size
+        indptr = np.concatenate([[0], np.cumsum(counts)])
         group_of = np.empty(n, dtype=np.intp)
         row_of = np.empty(n, dtype=np.intp)
         for g, group in enumerate(bank.groups):
@@ -312,8 +306,8 @@ class BankTables:
             row_of=row_of,
             slope=slope,
             location=location,
-            operational=status == "operational",
-            pretest=status == "pretest",
+            operational=columns.has_status("operational") & usable,
+            pretest=columns.has_status("pretest") & usable,
             areas=tuple(areas),
             membership=membership,
             enemy_groups=tuple(groups),

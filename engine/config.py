@@ -288,17 +288,21 @@ def bank_problems(bank: ItemBank, exposure: ExposureConfig, c: ConstraintsConfig
     for item_id, _ in exposure.params:
         if item_id not in bank:
             out.append(f"exposure_params: unknown item id {item_id!r} in bank {bank.name!r}")
-    known = {a for item in bank.items for a in item.content_areas}
+    columns = bank.columns()  # per-item metadata as arrays (no loop over items)
+    known = set(columns.areas)
     for area in [a for a, _, _ in c.content] + [a for a, _ in c.content_proportions]:
         if area not in known:
             out.append(f"content area {area!r} is not used by any item of bank {bank.name!r}")
-    if not any(item.status == "operational" for item in bank.items):
+    operational = columns.has_status("operational")
+    if not operational.any():
         out.append(f"bank {bank.name!r} has no operational item")
-    if c.pretest_count and not any(item.status == "pretest" for item in bank.items):
+    if c.pretest_count and not columns.has_status("pretest").any():
         out.append(f"pretest_count is {c.pretest_count} but bank {bank.name!r} has no pretest item")
+    membership = columns.membership("areas") if c.content else None
     for area, a_min, _ in c.content:
-        avail = sum(area in item.content_areas and item.status == "operational"
-                    for item in bank.items)  # fmt: skip
+        avail = 0
+        if area in known:
+            avail = int((membership[:, columns.areas.index(area)] & operational).sum())
         if known and area in known and avail < a_min:
             out.append(f"content[{area!r}] needs {a_min} items, bank has {avail}")
     return out

@@ -340,7 +340,9 @@ class ItemBank:
             problems.insert(0, Problem(None, "items", "a bank needs at least one item"))
         if problems:
             raise BankValidationError(problems, source=f"bank {name!r}")
-        self._items = items
+        self._items: tuple[Item, ...] | None = items
+        self._lazy: Any = None
+        self._columns: Any = None
         self.name = str(name)
         self.version = str(version)
         self.description = str(description)
@@ -355,11 +357,63 @@ class ItemBank:
         self._n_categories = np.array([item.n_categories for item in items], dtype=np.intp)
         self._n_categories.flags.writeable = False
 
+    @classmethod
+    def _from_columns(
+        cls,
+        *,
+        item_ids: Sequence[str],
+        n_categories: ArrayLike,
+        groups: tuple[ModelGroup, ...],
+        columns: Any,
+        items: Any,
+        name: str,
+        version: str,
+        description: str,
+        provenance: Mapping[str, Any],
+    ) -> ItemBank:
+        """A bank of an already validated bank's arrays (see :mod:`item_banks.columns`).
+
+        ``items`` decodes the :class:`Item` at a position on demand (``item(i)``, ``all()``);
+        nothing is validated.
+        """
+        self = cls.__new__(cls)
+        self._items = None
+        self._lazy = items
+        self._columns = columns
+        self.name, self.version, self.description = str(name), str(version), str(description)
+        self.provenance = MappingProxyType(dict(provenance or {}))
+        self._index = dict(zip(item_ids, range(len(item_ids)), strict=True))
+        self._groups = groups
+        self._group_of = np.empty(len(item_ids), dtype=np.intp)
+        self._row_of = np.empty(len(item_ids), dtype=np.intp)
+        for g, group in enumerate(groups):
+            self._group_of[group.indices] = g
+            self._row_of[group.indices] = np.arange(group.indices.size)
+        self._n_categories = np.asarray(n_categories, dtype=np.intp)
+        self._n_categories.flags.writeable = False
+        return self
+
     # ----------------------------------------------------------------- collection protocol
     @property
     def items(self) -> tuple[Item, ...]:
         """The items, in bank order."""
+        if self._items is None:
+            self._items = self._lazy.all()
         return self._items
+
+    def item_at(self, position: int) -> Item:
+        """The item at ``position`` (of a columnar bank: decoded alone, on first use)."""
+        if self._items is None:
+            return self._lazy.item(int(position))
+        return self._items[position]
+
+    def columns(self) -> Any:
+        """Per-item metadata as arrays (:class:`item_banks.columns.ItemColumns`), cached."""
+        if self._columns is None:
+            from item_banks.columns import columns_of_items
+
+            self._columns = columns_of_items(self.items)
+        return self._columns
 
     @property
     def item_ids(self) -> tuple[str, ...]:
@@ -382,16 +436,16 @@ class ItemBank:
         return int(self._n_categories.max())
 
     def __len__(self) -> int:
-        return len(self._items)
+        return len(self._index)
 
     def __iter__(self) -> Iterator[Item]:
-        return iter(self._items)
+        return iter(self.items)
 
     def __contains__(self, item_id: object) -> bool:
         return item_id in self._index
 
     def __getitem__(self, item_id: str) -> Item:
-        return self._items[self.index_of(item_id)]
+        return self.item_at(self.index_of(item_id))
 
     def index_of(self, item_id: str) -> int:
         """Position of ``item_id`` in the bank.
@@ -417,7 +471,7 @@ class ItemBank:
             and self.version == other.version
             and self.description == other.description
             and dict(self.provenance) == dict(other.provenance)
-            and self._items == other._items
+            and self.items == other.items
         )
 
     __hash__ = None  # type: ignore[assignment]
@@ -439,13 +493,13 @@ class ItemBank:
     # ---------------------------------------------------------------------------- maths
     def _selection(self, items: ArrayLike | None) -> NDArray[np.intp]:
         if items is None:
-            return np.arange(len(self._items))
+            return np.arange(len(self))
         sel = np.asarray(items, dtype=np.intp).reshape(-1)
         return sel
 
     def _per_group(self, sel: NDArray[np.intp]) -> Iterator[tuple[ModelGroup, NDArray, NDArray]]:
         """Yield (group, output columns, parameter rows) for the selected positions."""
-        if sel.size == len(self._items) and np.array_equal(sel, np.arange(sel.size)):
+        if sel.size == len(self) and np.array_equal(sel, np.arange(sel.size)):
             for group in self._groups:
                 yield group, group.indices, group.params
             return
@@ -538,5 +592,5 @@ class ItemBank:
             "version": self.version,
             "description": self.description,
             "provenance": dict(self.provenance),
-            "items": [item.to_dict() for item in self._items],
+            "items": [item.to_dict() for item in self.items],
         }
