@@ -25,6 +25,33 @@ INFO_TABLE_BYTES = 64_000_000
 """Budget of the fine information table and its differences; step 0.01 unless the bank
 has more than 4,000 items."""
 
+CHUNK_VALUES = 262_144
+"""Most values (points x items x categories) one call into the item models computes while
+tables are built. A numpy call over tens of millions of values holds Python's GIL for tens
+of milliseconds (every request thread of a server waits that long); the tables are built
+a few theta points at a time instead, each call a millisecond or two. Every value is
+computed exactly as in one call (the models are elementwise over points)."""
+
+
+def _by_points(
+    fn: Any, points: FloatArray, width: int, shape: tuple[int, ...], fill: float
+) -> FloatArray:
+    """``fn(points)`` computed a few points at a time, stacked on a last axis of points.
+
+    ``fn(chunk)`` returns shape ``(len(chunk), *shape[:-1])`` (possibly with fewer
+    categories than ``shape`` holds: the rest is ``fill``); the result has ``shape`` with
+    ``shape[-1] == points.size``.
+    """
+    out = np.empty(shape)
+    step = max(1, CHUNK_VALUES // max(1, width))
+    for start in range(0, points.size, step):
+        block = np.moveaxis(fn(points[start : start + step]), 0, -1)
+        target = out[..., start : start + step]
+        if block.shape != target.shape:  # fewer categories in this call: pad
+            target[...] = fill
+        target[tuple(slice(0, d) for d in block.shape)] = block
+    return out
+
 
 def second_derivative_term(bank: ItemBank, theta: FloatArray, items: NDArray | None) -> FloatArray:
     """Warm's ``J_i(theta) = sum_k P'_k P''_k / P_k`` for each item, shape ``(T, n)``.
@@ -142,9 +169,13 @@ class GridTables:
 
     def __init__(self, bank: ItemBank, points: FloatArray) -> None:
         self.points = points
-        lp = bank.log_prob(points)  # (Q, n, K)
-        self.log_prob = np.ascontiguousarray(np.transpose(lp, (1, 2, 0)))
-        self.log_prob0 = np.where(np.isfinite(self.log_prob), self.log_prob, 0.0)
+        n, k = len(bank), bank.max_categories
+        self.log_prob = _by_points(bank.log_prob, points, n * k, (n, k, points.size), -np.inf)
+        self.log_prob0 = np.empty_like(self.log_prob)
+        rows = max(1, CHUNK_VALUES // max(1, k * points.size))
+        for start in range(0, n, rows):
+            block = self.log_prob[start : start + rows]
+            self.log_prob0[start : start + rows] = np.where(np.isfinite(block), block, 0.0)
         self._bank = weakref.ref(bank)
         self._lazy: dict[str, Any] = {}
 
@@ -152,14 +183,17 @@ class GridTables:
         if name not in self._lazy:
             bank = self._bank()
             pts = self.points
+            n, k = self.log_prob.shape[:2]
             if name == "prob":
                 value = np.exp(self.log_prob)
             elif name == "score":  # d log P / d theta, (n, K, Q), 0 where padded
-                value = np.ascontiguousarray(np.transpose(bank.dlog_prob_dtheta(pts), (1, 2, 0)))
+                value = _by_points(bank.dlog_prob_dtheta, pts, n * k, (n, k, pts.size), 0.0)
             elif name == "info":  # (n, Q)
-                value = np.ascontiguousarray(bank.information(pts).T)
+                value = _by_points(bank.information, pts, n, (n, pts.size), 0.0)
             elif name == "j_term":  # (n, Q)
-                value = np.ascontiguousarray(second_derivative_term(bank, pts, None).T)
+                value = _by_points(
+                    lambda t: second_derivative_term(bank, t, None), pts, n * k, (n, pts.size), 0.0
+                )
             else:  # pragma: no cover - programming error
                 raise KeyError(name)
             self._lazy[name] = value
@@ -234,9 +268,13 @@ class BankTables:
             n_points = int(np.clip(budget_points, 161, round((hi - lo) / 0.01) + 1))
             points = np.linspace(lo, hi, n_points)
             table = np.empty((n_points, self.n_items), dtype=np.float32)
-            for start in range(0, n_points, 64):
-                table[start : start + 64] = bank.information(points[start : start + 64])
-            slope = np.diff(table, axis=0)
+            step = max(1, CHUNK_VALUES // max(1, self.n_items * self.max_categories))
+            for start in range(0, n_points, step):
+                table[start : start + step] = bank.information(points[start : start + step])
+            slope = np.empty((n_points - 1, self.n_items), dtype=np.float32)
+            for start in range(0, n_points - 1, step):
+                stop = min(start + step, n_points - 1)
+                np.subtract(table[start + 1 : stop + 1], table[start:stop], out=slope[start:stop])
             self._info[key] = (lo, (hi - lo) / (n_points - 1), table, slope)
         return self._info[key]
 
