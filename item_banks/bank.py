@@ -382,7 +382,11 @@ class ItemBank:
         self._columns = columns
         self.name, self.version, self.description = str(name), str(version), str(description)
         self.provenance = MappingProxyType(dict(provenance or {}))
-        self._index = dict(zip(item_ids, range(len(item_ids)), strict=True))
+        self._index = {}
+        n = len(item_ids)
+        for start in range(0, n, 4096):  # short steps: other threads run between them
+            stop = min(start + 4096, n)
+            self._index.update(zip(item_ids[start:stop], range(start, stop), strict=True))
         self._groups = groups
         self._group_of = np.empty(len(item_ids), dtype=np.intp)
         self._row_of = np.empty(len(item_ids), dtype=np.intp)

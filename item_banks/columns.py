@@ -10,16 +10,18 @@ record, in one compact binary (:func:`bank_to_arrays`), and rebuilds an
 (:func:`bank_from_arrays`): an :class:`~item_banks.bank.Item` is decoded from its record
 (by the same :func:`~item_banks.io.item_from_record` as a document) when first asked for.
 
-Binary layout (``zapcat-bank-arrays/1``): a zlib-compressed ``.npz`` archive whose
-``header`` is UTF-8 JSON (format, name, description, provenance, the model groups and the
-vocabularies of content areas and enemy groups) and whose other members are the arrays
-listed in :func:`bank_to_arrays`. Decompression releases Python's GIL; nothing in loading
-is a loop over items.
+Binary layout (``zapcat-bank-arrays/1``): the length of what follows once decompressed
+(8 bytes, little-endian), then zlib-compressed: the length of the header (8 bytes), the
+header (UTF-8 JSON: format, name, description, provenance, the
+model groups, the vocabularies of content areas and enemy groups, and each array's dtype,
+shape and offset), then the arrays' bytes (each at a multiple of 8). Loading decompresses
+a megabyte at a time and maps the arrays onto the buffer without copying them: no single
+step takes more than a few milliseconds of the interpreter, and none is a call per item
+except the decoding of the item ids (a Python loop, which other threads interrupt).
 """
 
 from __future__ import annotations
 
-import io
 import json
 import zlib
 from collections.abc import Sequence
@@ -134,9 +136,8 @@ def bank_to_arrays(bank: ItemBank) -> bytes:
     arrays: dict[str, NDArray] = {}
     for g, group in enumerate(bank.groups):
         group_of[group.indices] = g
-        arrays[f"params_{g}"] = np.asarray(group.params)
+        arrays[f"params_{g}"] = np.ascontiguousarray(group.params, dtype="<f8")
     arrays.update(
-        header=np.frombuffer(json.dumps(header).encode(), dtype=np.uint8),
         n_categories=np.asarray(bank.n_categories, dtype=np.int64),
         group_of=group_of,
         status=cols.status,
@@ -150,9 +151,33 @@ def bank_to_arrays(bank: ItemBank) -> bytes:
         ids=np.frombuffer(b"".join(ids), dtype=np.uint8),
         id_end=np.cumsum([len(r) for r in ids], dtype=np.int64),
     )
-    buffer = io.BytesIO()
-    np.savez(buffer, allow_pickle=False, **arrays)
-    return zlib.compress(buffer.getvalue(), 1)
+    layout, offset = {}, 0
+    for name, array in arrays.items():
+        layout[name] = [array.dtype.str, list(array.shape), offset]
+        offset += -(-array.nbytes // 8) * 8
+    head = json.dumps({**header, "arrays": layout}).encode()
+    body = bytearray(offset)
+    for name, array in arrays.items():
+        start = layout[name][2]
+        body[start : start + array.nbytes] = np.ascontiguousarray(array).tobytes()
+    plain = len(head).to_bytes(8, "little") + head + bytes(body)
+    return len(plain).to_bytes(8, "little") + zlib.compress(plain, 1)
+
+
+def _inflate(blob: bytes, step: int = 1 << 16) -> bytearray:
+    """The decompressed payload of a binary, at most ``step`` bytes of output per call."""
+    out = bytearray(int.from_bytes(blob[:8], "little"))
+    view = memoryview(out)
+    stream = zlib.decompressobj()
+    data, at = memoryview(blob)[8:], 0
+    while data and at < len(out):
+        piece = stream.decompress(data, step)
+        view[at : at + len(piece)] = piece
+        at += len(piece)
+        data = stream.unconsumed_tail
+    if at != len(out) or not stream.eof:
+        raise ValueError(f"the binary decompresses to {at} bytes, its header says {len(out)}")
+    return out
 
 
 class LazyItems:
@@ -160,12 +185,11 @@ class LazyItems:
 
     def __init__(self, records: NDArray[np.uint8], ends: NDArray[np.int64]) -> None:
         self._records = records
-        self._starts = np.concatenate([[0], ends[:-1]]).tolist()
-        self._ends = ends.tolist()
+        self._ends = ends
         self._done: dict[int, Item] = {}
 
     def __len__(self) -> int:
-        return len(self._ends)
+        return int(self._ends.size)
 
     def item(self, position: int) -> Item:
         """The item at ``position`` (decoded once)."""
@@ -173,7 +197,8 @@ class LazyItems:
         if found is None:
             from item_banks.io import item_from_record
 
-            start, end = self._starts[position], self._ends[position]
+            start = int(self._ends[position - 1]) if position else 0
+            end = int(self._ends[position])
             record = json.loads(self._records[start:end].tobytes())
             found, problems = item_from_record(record, f"items[{position}]")
             if found is None:  # the binary was written from a valid bank
@@ -184,6 +209,19 @@ class LazyItems:
     def all(self) -> tuple[Item, ...]:
         """Every item, in bank order."""
         return tuple(self.item(i) for i in range(len(self)))
+
+
+def _strings(data: NDArray[np.uint8], ends: NDArray[np.int64], step: int = 4096) -> list[str]:
+    """The UTF-8 strings ending at ``ends`` in ``data``, decoded ``step`` at a time."""
+    out: list[str] = []
+    blob = data.tobytes() if data.nbytes < (1 << 20) else None
+    for first in range(0, ends.size, step):
+        stops = ends[first : first + step].tolist()
+        begin = int(ends[first - 1]) if first else 0
+        chunk = blob[begin : stops[-1]] if blob is not None else data[begin : stops[-1]].tobytes()
+        starts = [0, *(stop - begin for stop in stops[:-1])]
+        out += [chunk[a : b - begin] for a, b in zip(starts, stops, strict=True)]
+    return [s.decode() for s in out]
 
 
 def bank_from_arrays(blob: bytes, *, version: str) -> ItemBank:
@@ -198,10 +236,17 @@ def bank_from_arrays(blob: bytes, *, version: str) -> ItemBank:
         The binary is not a ``zapcat-bank-arrays/1`` one.
     """
     try:
-        data = np.load(io.BytesIO(zlib.decompress(blob)), allow_pickle=False)
-        arrays = {name: data[name] for name in data.files}
-        header = json.loads(arrays.pop("header").tobytes())
-    except (OSError, ValueError, KeyError, zlib.error) as error:
+        buffer = _inflate(blob)
+        size = int.from_bytes(buffer[:8], "little")
+        header = json.loads(bytes(buffer[8 : 8 + size]))
+        body = memoryview(buffer)[8 + size :]
+        arrays = {}
+        for name, (dtype, shape, offset) in header["arrays"].items():
+            count = int(np.prod(shape, dtype=np.int64))
+            array = np.frombuffer(body, dtype=dtype, count=count, offset=offset).reshape(shape)
+            array.flags.writeable = False
+            arrays[name] = array
+    except (ValueError, KeyError, TypeError, zlib.error) as error:
         raise BankValidationError(
             [Problem(None, "arrays", f"not a {ARRAYS_FORMAT} binary ({error})")],
             source="bank arrays",
@@ -215,16 +260,14 @@ def bank_from_arrays(blob: bytes, *, version: str) -> ItemBank:
     groups = []
     for g, (model, k) in enumerate(header["groups"]):
         indices = np.flatnonzero(group_of == g).astype(np.intp)
-        params = np.ascontiguousarray(arrays[f"params_{g}"], dtype=np.float64)
+        params = arrays[f"params_{g}"].astype(np.float64)  # native order, own memory
         indices.flags.writeable = False
         params.flags.writeable = False
         groups.append(ModelGroup(get_model(model), int(k), indices, params))
-    ids_blob, id_end = arrays["ids"].tobytes(), arrays["id_end"].tolist()
-    starts = [0, *id_end[:-1]]
-    item_ids = [ids_blob[a:b].decode() for a, b in zip(starts, id_end, strict=True)]
+    item_ids = _strings(arrays["ids"], arrays["id_end"])
     columns = ItemColumns(
-        status=arrays["status"].astype(np.int8),
-        usable=arrays["usable"].astype(bool),
+        status=arrays["status"],
+        usable=arrays["usable"],
         areas=tuple(header["areas"]),
         area_indptr=arrays["area_indptr"],
         area_indices=arrays["area_indices"],
@@ -243,4 +286,3 @@ def bank_from_arrays(blob: bytes, *, version: str) -> ItemBank:
         description=header["description"],
         provenance=header["provenance"],
     )
-
