@@ -9,6 +9,7 @@ bank and released when the bank is garbage-collected.
 
 from __future__ import annotations
 
+import json
 import weakref
 from typing import Any
 
@@ -167,8 +168,13 @@ class GridTables:
         The same with 0 in padded categories (for one-hot matrix products).
     """
 
-    def __init__(self, bank: ItemBank, points: FloatArray) -> None:
+    def __init__(self, bank: ItemBank, points: FloatArray, arrays: dict | None = None) -> None:
+        self._bank = weakref.ref(bank)
         self.points = points
+        if arrays is not None:  # computed elsewhere (see BankTables.adopt)
+            self.log_prob, self.log_prob0 = arrays.pop("log_prob"), arrays.pop("log_prob0")
+            self._lazy: dict[str, Any] = arrays
+            return
         n, k = len(bank), bank.max_categories
         self.log_prob = _by_points(bank.log_prob, points, n * k, (n, k, points.size), -np.inf)
         self.log_prob0 = np.empty_like(self.log_prob)
@@ -176,8 +182,7 @@ class GridTables:
         for start in range(0, n, rows):
             block = self.log_prob[start : start + rows]
             self.log_prob0[start : start + rows] = np.where(np.isfinite(block), block, 0.0)
-        self._bank = weakref.ref(bank)
-        self._lazy: dict[str, Any] = {}
+        self._lazy = {}
 
     def _get(self, name: str) -> Any:
         if name not in self._lazy:
@@ -220,6 +225,10 @@ class GridTables:
         return self._get("j_term")
 
 
+def _key(values: list) -> str:
+    return json.dumps(values, separators=(",", ":"))
+
+
 class BankTables:
     """Cached arrays of one bank (see :func:`bank_tables`)."""
 
@@ -239,6 +248,39 @@ class BankTables:
         if key not in self._grids:
             self._grids[key] = GridTables(self._bank(), np.linspace(lo, hi, int(n_points)))
         return self._grids[key]
+
+    def export(self) -> dict[str, NDArray]:
+        """Every table computed so far, by name (for :meth:`adopt` in another process)."""
+        out: dict[str, NDArray] = {}
+        for key, grid in self._grids.items():
+            for name, value in {"log_prob": grid.log_prob, "log_prob0": grid.log_prob0,
+                                **grid._lazy}.items():  # fmt: skip
+                out[f"grid {_key(list(key))} {name}"] = value
+        for key, (lo, step, table, slope) in self._info.items():
+            stem = f"info {_key([*key, lo, step])}"
+            out[f"{stem} table"], out[f"{stem} slope"] = table, slope
+        return out
+
+    def adopt(self, arrays: dict[str, NDArray]) -> None:
+        """Take tables of :meth:`export` (of the same bank), computed elsewhere.
+
+        A grid's points are made here as :meth:`grid` and :meth:`points` make them.
+        """
+        grids: dict[tuple, dict[str, NDArray]] = {}
+        for name, value in arrays.items():
+            kind, key, field = name.split(" ")
+            if kind == "grid":
+                grids.setdefault(tuple(json.loads(key)), {})[field] = value
+            elif field == "table":
+                lo, hi, lo_, step = json.loads(key)
+                stem = f"info {key}"
+                self._info[(lo, hi)] = (lo_, step, value, arrays[f"{stem} slope"])
+        for key, fields in grids.items():
+            if key[0] == "pts":
+                points = np.asarray(key[1:], dtype=float)
+            else:
+                points = np.linspace(key[0], key[1], int(key[2]))
+            self._grids[key] = GridTables(self._bank(), points, fields)  # type: ignore[index]
 
     def points(self, values: tuple[float, ...]) -> GridTables:
         """Tables at arbitrary points (for example ``cut +- delta`` of an SPRT)."""

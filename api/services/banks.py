@@ -301,8 +301,7 @@ def load_bank(db: Database, row: BankVersion) -> ItemBank:
     """
 
     def build() -> ItemBank:
-        with db.read() as session:
-            arrays = session.scalar(select(BankVersion.arrays).where(BankVersion.id == row.id))
+        arrays = stored_arrays(db, row)
         if arrays is not None:  # no parsing, no object per item (item_banks.columns)
             return bank_from_arrays(arrays, version=str(row.version))
         with db.read() as session:  # published before migration 0006
@@ -311,3 +310,9 @@ def load_bank(db: Database, row: BankVersion) -> ItemBank:
             return parse_stored(text, source=row.name)
 
     return _BANKS.get((db.uid, row.id), build)
+
+
+def stored_arrays(db: Database, row: BankVersion) -> bytes | None:
+    """The ``zapcat-bank-arrays/1`` binary of a stored version (``None`` before 0006)."""
+    with db.read() as session:
+        return session.scalar(select(BankVersion.arrays).where(BankVersion.id == row.id))

@@ -252,3 +252,36 @@ def test_loading_a_large_bank_and_building_its_tables_makes_no_long_uninterrupti
     assert bank_tables(built["bank"]).plans  # the tables were built
     assert load_s < 0.005, (load_s, load_at)
     assert warm_s < 0.005, (warm_s, warm_at)
+
+
+def test_a_large_banks_tables_come_from_the_child_process_and_give_the_same_tests(
+    db, monkeypatch
+):
+    """The tables are computed by the child and mapped read-only here (no copy)."""
+    monkeypatch.setattr(assessments, "CHILD_TABLES_ITEMS", 100)
+    bank = varied_bank(400)
+    summary = banks.publish_bank(db, tenant="t", document=bank.to_dict())
+    config = {"stop_se": 0.3, "max_items": 10}
+    created = assessments.create_assessment(
+        db, tenant="t", bank="varied", bank_version=summary["version"], config=config
+    )
+    row = banks.find_bank_version(db, tenant="t", name="varied", version=summary["version"])
+    served = banks.load_bank(db, row)
+    grids = bank_tables(served)._grids
+    assert grids and all(not g.log_prob.flags.writeable for g in grids.values())  # mapped
+    for grid in grids.values():
+        truth = _one_call_tables(bank, grid.points)
+        assert np.array_equal(grid.log_prob, truth["log_prob"])
+        assert np.array_equal(grid.log_prob0, truth["log_prob0"])
+    engine_config = CATConfig.from_dict(created["config"], served)
+    for seed in range(3):
+        runs = []
+        for which in (bank, served):
+            rng = np.random.default_rng(seed)
+            state = cat.start(which, engine_config, seed=seed)
+            while not state.finished:
+                item = state.pending_item
+                k = int(which[item].n_categories)
+                state = cat.respond(which, engine_config, state, item, int(rng.integers(k)))
+            runs.append((state.theta_history, state.se_history, state.stop_reason))
+        assert runs[0] == runs[1]
