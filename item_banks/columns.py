@@ -110,18 +110,20 @@ def columns_of_items(items: Sequence[Item]) -> ItemColumns:
     )
 
 
-def bank_to_arrays(bank: ItemBank) -> bytes:
+def bank_to_arrays(bank: ItemBank, *, records: Sequence[bytes] | None = None) -> bytes:
     """The columnar binary of a bank (see the module doc); ``bank.version`` is not kept.
 
     Members: ``header`` (JSON), ``n_categories`` (n,), ``group_of`` (n,), ``params_<g>``
     (n_g, n_params) per model group, ``status`` and ``usable`` (n,), ``area_indptr``,
     ``area_indices``, ``enemy_indptr``, ``enemy_indices``, and the items' JSON records
     (``records``: UTF-8 bytes, ``record_end``: (n,) end offsets) with item ids
-    (``ids``, ``id_end``).
+    (``ids``, ``id_end``). ``records`` may be given: the UTF-8 JSON of each item's
+    :meth:`~item_banks.bank.Item.to_dict`, already serialised.
     """
     cols = bank.columns()
-    records = [json.dumps(item.to_dict(), ensure_ascii=False, allow_nan=False).encode()
-               for item in bank.items]  # fmt: skip
+    if records is None:
+        records = [json.dumps(item.to_dict(), ensure_ascii=False, allow_nan=False).encode()
+                   for item in bank.items]  # fmt: skip
     ids = [item_id.encode() for item_id in bank.item_ids]
     header = {
         "format": ARRAYS_FORMAT,

@@ -28,8 +28,23 @@ CHILD_TABLES_ITEMS = 5_000
 """Banks with at least this many items get their engine tables from the child process."""
 
 
-def _shared_dir() -> str | None:
-    return "/dev/shm" if os.path.isdir("/dev/shm") else None
+def _reserve(size: int) -> tuple[int, str] | None:
+    """An open file of ``size`` bytes with its space reserved, or ``None``.
+
+    In ``/dev/shm`` if it has room (a container's is often 64 MB), else in the temporary
+    folder.
+    """
+    for folder in ("/dev/shm", None):
+        if folder is not None and not os.path.isdir(folder):
+            continue
+        handle, path = tempfile.mkstemp(prefix="zapcat-tables-", dir=folder)
+        try:
+            os.posix_fallocate(handle, 0, size)  # ENOSPC here, not SIGBUS when written
+            return handle, path
+        except OSError:
+            os.close(handle)
+            os.unlink(path)
+    return None
 
 
 def _tables_child(arrays: bytes, version: str, config: dict[str, Any]) -> tuple[str, Any]:
@@ -49,10 +64,13 @@ def _tables_child(arrays: bytes, version: str, config: dict[str, Any]) -> tuple[
     for name, array in tables.items():
         layout.append((name, array.dtype.str, array.shape, size))
         size += -(-array.nbytes // 64) * 64
-    handle, path = tempfile.mkstemp(prefix="zapcat-tables-", dir=_shared_dir())
+    size = max(size, 64)
+    reserved = _reserve(size)
+    if reserved is None:
+        return "error", f"no room for {size} bytes of tables in /dev/shm or the temporary folder"
+    handle, path = reserved
     try:
-        os.ftruncate(handle, max(size, 64))
-        with mmap.mmap(handle, max(size, 64)) as view:
+        with mmap.mmap(handle, size) as view:
             for (_, dtype, shape, offset), array in zip(layout, tables.values(), strict=True):
                 target = np.ndarray(shape, dtype=dtype, buffer=view, offset=offset)
                 target[...] = array
