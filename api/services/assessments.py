@@ -197,7 +197,8 @@ def load_assessment(
         )
         bank = load_bank(db, version_row)
         config = CATConfig.from_dict(row.config, bank)
-        warm(bank, config)
+        large = len(bank) >= CHILD_TABLES_ITEMS  # first start after a restart: tables too
+        warm(bank, config, arrays=stored_arrays(db, version_row) if large else None)
         return row.tenant, bank, config
 
     _, bank, config = _LOADED.get(key, build)

@@ -285,3 +285,21 @@ def test_a_large_banks_tables_come_from_the_child_process_and_give_the_same_test
                 state = cat.respond(which, engine_config, state, item, int(rng.integers(k)))
             runs.append((state.theta_history, state.se_history, state.stop_reason))
         assert runs[0] == runs[1]
+
+
+def test_after_a_restart_the_first_start_also_gets_the_tables_from_the_child(db, monkeypatch):
+    monkeypatch.setattr(assessments, "CHILD_TABLES_ITEMS", 100)
+    bank = varied_bank(300)
+    summary = banks.publish_bank(db, tenant="t", document=bank.to_dict())
+    created = assessments.create_assessment(
+        db, tenant="t", bank="varied", bank_version=summary["version"], config={"max_items": 8}
+    )
+    banks._BANKS._data.clear()  # a new server process: nothing cached
+    assessments._LOADED._data.clear()
+    with db.read() as session:
+        served, config = assessments.load_assessment(
+            db, session, tenant="t", assessment_id=created["assessment_id"]
+        )
+    grids = bank_tables(served)._grids
+    assert grids and all(not g.log_prob.flags.writeable for g in grids.values())
+    assert cat.start(served, config, seed=4) == cat.start(bank, config, seed=4)
