@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import sys
 import time
+import uuid
 from collections.abc import Callable
 
 import numpy as np
@@ -165,18 +166,24 @@ def test_engine_tables_and_tests_are_identical_on_the_fast_path(monkeypatch):
 
 
 @pytest.fixture
-def db(tmp_path):
-    database = Database(Settings(f"sqlite:///{tmp_path / 'arrays.db'}"))
+def db(database_url):
+    """The service's database on SQLite and PostgreSQL; each test has its own tenant."""
+    database = Database(Settings(database_url))
     database.migrate()
     yield database
     database.dispose()
 
 
-def test_the_service_loads_the_arrays_and_parses_versions_stored_without_them(db):
+@pytest.fixture
+def t():
+    return f"arrays-{uuid.uuid4().hex[:12]}"
+
+
+def test_the_service_loads_the_arrays_and_parses_versions_stored_without_them(db, t):
     bank = varied_bank(120)
     document = bank.to_dict()
-    summary = banks.publish_bank(db, tenant="t", document=document)
-    row = banks.find_bank_version(db, tenant="t", name="varied", version=summary["version"])
+    summary = banks.publish_bank(db, tenant=t, document=document)
+    row = banks.find_bank_version(db, tenant=t, name="varied", version=summary["version"])
     fast = banks.load_bank(db, row)
     assert fast._lazy is not None  # built from the arrays
     with db.write() as session:  # as if published before migration 0006
@@ -224,7 +231,7 @@ def longest_c_call(fn: Callable[[], object]) -> tuple[float, str]:
     return longest[0] / 1e9, longest[1]
 
 
-def test_loading_a_large_bank_and_building_its_tables_makes_no_long_uninterruptible_call(db):
+def test_loading_a_large_bank_and_building_its_tables_makes_no_long_uninterruptible_call(db, t):
     """20,000 items. Before (parse of the document, tables in one call per model), this
     failed: the table build's longest such call took 19-24 ms (a transposing copy of every
     log-probability, reductions over every item) and the load's 5-6 ms (reading the
@@ -242,8 +249,8 @@ def test_loading_a_large_bank_and_building_its_tables_makes_no_long_uninterrupti
         params = {"a": 1.0, "b1": -1.0 + i * 1e-5, "b2": 0.0, "b3": 1.0}
         items[i] = Item(f"q{i:05d}", "grm", params, enemy_groups=["g"] if i < 50 else [])
     document = ItemBank(items, name="big").to_dict()
-    summary = banks.publish_bank(db, tenant="t", document=document)
-    row = banks.find_bank_version(db, tenant="t", name="big", version=summary["version"])
+    summary = banks.publish_bank(db, tenant=t, document=document)
+    row = banks.find_bank_version(db, tenant=t, name="big", version=summary["version"])
     config = CATConfig.from_dict({"stop_se": 0.3, "max_items": 30})
     built: dict = {}
     load_s, load_at = longest_c_call(lambda: built.setdefault("bank", banks.load_bank(db, row)))
@@ -255,17 +262,17 @@ def test_loading_a_large_bank_and_building_its_tables_makes_no_long_uninterrupti
 
 
 def test_a_large_banks_tables_come_from_the_child_process_and_give_the_same_tests(
-    db, monkeypatch
+    db, t, monkeypatch
 ):
     """The tables are computed by the child and mapped read-only here (no copy)."""
     monkeypatch.setattr(assessments, "CHILD_TABLES_ITEMS", 100)
     bank = varied_bank(400)
-    summary = banks.publish_bank(db, tenant="t", document=bank.to_dict())
+    summary = banks.publish_bank(db, tenant=t, document=bank.to_dict())
     config = {"stop_se": 0.3, "max_items": 10}
     created = assessments.create_assessment(
-        db, tenant="t", bank="varied", bank_version=summary["version"], config=config
+        db, tenant=t, bank="varied", bank_version=summary["version"], config=config
     )
-    row = banks.find_bank_version(db, tenant="t", name="varied", version=summary["version"])
+    row = banks.find_bank_version(db, tenant=t, name="varied", version=summary["version"])
     served = banks.load_bank(db, row)
     grids = bank_tables(served)._grids
     assert grids and all(not g.log_prob.flags.writeable for g in grids.values())  # mapped
@@ -287,18 +294,18 @@ def test_a_large_banks_tables_come_from_the_child_process_and_give_the_same_test
         assert runs[0] == runs[1]
 
 
-def test_after_a_restart_the_first_start_also_gets_the_tables_from_the_child(db, monkeypatch):
+def test_after_a_restart_the_first_start_also_gets_the_tables_from_the_child(db, t, monkeypatch):
     monkeypatch.setattr(assessments, "CHILD_TABLES_ITEMS", 100)
     bank = varied_bank(300)
-    summary = banks.publish_bank(db, tenant="t", document=bank.to_dict())
+    summary = banks.publish_bank(db, tenant=t, document=bank.to_dict())
     created = assessments.create_assessment(
-        db, tenant="t", bank="varied", bank_version=summary["version"], config={"max_items": 8}
+        db, tenant=t, bank="varied", bank_version=summary["version"], config={"max_items": 8}
     )
     banks._BANKS._data.clear()  # a new server process: nothing cached
     assessments._LOADED._data.clear()
     with db.read() as session:
         served, config = assessments.load_assessment(
-            db, session, tenant="t", assessment_id=created["assessment_id"]
+            db, session, tenant=t, assessment_id=created["assessment_id"]
         )
     grids = bank_tables(served)._grids
     assert grids and all(not g.log_prob.flags.writeable for g in grids.values())
