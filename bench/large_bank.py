@@ -45,9 +45,12 @@ from api_load import DEFAULT_PG, drop_postgres, fresh_postgres, make_bank
 CONFIG = {"stop_se": 0.3, "max_items": 30}
 
 
-def server_cpu(root: int) -> dict[str, float]:
+def server_cpu(root: int, workers: int = 1) -> dict[str, float]:
     """CPU seconds so far of the server's processes: ``serving`` (uvicorn and its workers)
-    and ``child`` (the processes they spawned for bank work), Linux ``/proc``."""
+    and ``child`` (the processes they spawned for bank work), Linux ``/proc``.
+
+    With several workers, uvicorn spawns them itself: the root's spawned children serve.
+    """
     ticks = os.sysconf("SC_CLK_TCK")
     parent, cpu, spawned = {}, {}, set()
     for entry in os.listdir("/proc"):
@@ -65,7 +68,8 @@ def server_cpu(root: int) -> dict[str, float]:
     out, todo = {"serving": 0.0, "child": 0.0}, [root]
     while todo:
         pid = todo.pop()
-        out["child" if pid in spawned else "serving"] += cpu.get(pid, 0.0)
+        worker = workers > 1 and parent.get(pid) == root
+        out["child" if pid in spawned and not worker else "serving"] += cpu.get(pid, 0.0)
         todo += [child for child, ppid in parent.items() if ppid == pid]
     return out
 big_name = "large-bank"
@@ -171,7 +175,7 @@ def run_one(backend: str, args: argparse.Namespace, small: ItemBank, big_doc: by
                 proc.start()
                 time.sleep(args.baseline)
                 t1 = time.time()
-                cpu1 = server_cpu(server.process.pid)
+                cpu1 = server_cpu(server.process.pid, workers)
                 reply = client.post(
                     "/v1/banks", content=big_doc, headers={"content-type": "application/json"}
                 )
@@ -192,7 +196,7 @@ def run_one(backend: str, args: argparse.Namespace, small: ItemBank, big_doc: by
                     json={"assessment_id": reply.json()["assessment_id"], "examinee_ref": "x"},
                 )
                 t4 = time.time()
-                cpu4 = server_cpu(server.process.pid)
+                cpu4 = server_cpu(server.process.pid, workers)
                 assert first.status_code == 201, first.text[:500]
                 time.sleep(args.after)
                 t5 = time.time()
