@@ -18,7 +18,9 @@ from numpy.typing import ArrayLike, NDArray
 
 from item_banks.errors import BankValidationError, Problem, UnknownItemError
 from item_banks.item import (  # noqa: F401 - re-exported: their home before the split
+    FEEDBACK_MAX_LENGTH,
     LIST_SEPARATOR,
+    SECURE_STATUSES,
     STATUSES,
     Item,
     item_problems,

@@ -212,7 +212,8 @@ def test_promote_keeps_the_items_own_fields():
     from calibration.promotion import promote
 
     seeded = Item("pt0", "grm", {"a": 1.0, "b1": -1.0, "b2": 1.0}, 3, status="pretest",
-                  tags=("t",), codes=(1.0, 2.0, 3.0), flags=("low_slope",), flags_accepted=True)
+                  tags=("t",), codes=(1.0, 2.0, 3.0), flags=("low_slope",), flags_accepted=True,
+                  feedback={1: "partly"})
     old = Item("op0", "2pl", {"a": 1.2, "b": 0.3}, 2, content_areas=("x",), codes=(0.0, 1.0),
                flags=("misfit",), flags_accepted=True)
     bank = ItemBank([old, seeded], name="live", version="1")
@@ -224,6 +225,7 @@ def test_promote_keeps_the_items_own_fields():
     pt = new["pt0"]
     assert (pt.status, pt.params["a"], pt.se["a"]) == ("operational", 1.4, 0.1)
     assert (pt.tags, pt.codes, pt.flags, pt.flags_accepted) == (("t",), (1.0, 2.0, 3.0), (), False)
+    assert dict(pt.feedback) == {1: "partly"}
     retired = new["op0"]
     assert retired.status == "retired"
     assert dataclasses.replace(retired, status="operational") == old
