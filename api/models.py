@@ -16,6 +16,7 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -83,6 +84,9 @@ class BankVersion(Base):
     n_items: Mapped[int] = mapped_column(Integer)
     description: Mapped[str] = mapped_column(Text, default="")
     document: Mapped[str] = mapped_column(Text)  # the zapcat-bank/1 JSON, as published
+    # its zapcat-bank-arrays/1 binary (item_banks.columns), read only when loading the bank;
+    # None for versions published before migration 0006
+    arrays: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True, deferred=True)
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
 
 
