@@ -26,7 +26,7 @@ from scipy import optimize, stats
 
 from calibration.data import ResponseData
 from calibration.estimation import normal_log_weights, quadrature
-from calibration.online import _posterior, estimate_latent, person_loglik
+from calibration.latent import estimate_latent, person_loglik, person_posterior
 from item_banks.bank import ItemBank
 from item_banks.errors import CalibrationError
 from item_banks.models import get_model
@@ -282,7 +282,7 @@ def lr_dif(
         for grp in (0, 1):
             sel = code == grp
             mean, sd, _ = estimate_latent(rest[sel], theta)
-            post_parts.append(_posterior(rest[sel], normal_log_weights(theta, mean, sd)))
+            post_parts.append(person_posterior(rest[sel], normal_log_weights(theta, mean, sd)))
         post = np.empty((data.n_persons, theta.size))
         for grp in (0, 1):
             post[code == grp] = post_parts[grp]

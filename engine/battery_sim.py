@@ -15,16 +15,18 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from engine._core import Rows, estimate, get_plan, pair_prob, record, select
+from engine._core import Rows, get_plan, pair_prob
 from engine._random import RESPONSE, derive_seeds, draw_response, uniforms
 from engine.battery import BatteryPlan
 from engine.battery_prior import conditional_prior, own_likelihood
 from engine.battery_profile import labels
-from engine.stopping import STOP_REASONS, stop_codes
+from engine.simulation import drawn_answers, run_rows
+from engine.stopping import STOP_REASONS
 from item_banks.errors import InvalidConfigError
 
 _BATCH_CELLS = 4_000_000
@@ -268,32 +270,20 @@ def _run(cat_plan, seeds, prior, truth, observed) -> tuple:
         if obs is not None:
             rows.blocked[:] = obs < 0
             rows.any_blocked = True
-        codes = np.full(rows.n_rows, -1, dtype=np.intp)
-        active = np.arange(rows.n_rows)
-        chosen = select(cat_plan, rows, active)
-        while True:
-            codes[active[chosen < 0]] = STOP_REASONS.index("bank_exhausted")
-            keep = chosen >= 0
-            active, chosen = active[keep], chosen[keep]
-            if not active.size:
-                break
-            if obs is None:
-                u = uniforms(rows.seed[active], rows.n_total[active], RESPONSE)
-                answer = draw_response(pair_prob(bank, truth[sl][active], chosen), u)
-            else:
-                answer = obs[active, chosen]
-            record(cat_plan, rows, active, chosen, answer)
-            estimate(cat_plan, rows, active)
-            code = stop_codes(cat_plan, rows, active)
-            codes[active[code >= 0]] = code[code >= 0]
-            active = active[code < 0]
-            if not active.size:
-                break
-            chosen = select(cat_plan, rows, active)
+        if obs is None:
+            answer = drawn_answers(bank, rows, truth[sl])
+        else:
+            answer = partial(_observed, obs)
+        codes = run_rows(cat_plan, rows, answer)
         theta[sl], se[sl], nt[sl], ns[sl] = rows.theta, rows.se, rows.n_total, rows.n_scored
         hist[sl] = rows.hist_items
         codes_all[sl] = codes
     return theta, se, nt, ns, hist, codes_all
+
+
+def _observed(obs: NDArray[np.intp], active: NDArray[np.intp], chosen: NDArray[np.intp]):
+    """The replayed answers of the rows ``active`` to the items ``chosen``."""
+    return obs[active, chosen]
 
 
 def simulated_answer(bank, theta: float, item_id: str, section_seed: int, step: int) -> int:

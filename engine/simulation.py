@@ -166,6 +166,63 @@ def _empty(n_rows: int, plan) -> tuple:
     )
 
 
+def run_rows(
+    plan, rows: Rows, answer: Callable[[NDArray[np.intp], NDArray[np.intp]], NDArray]
+) -> NDArray[np.intp]:
+    """Take every row of one block through its test; the stop reason's code per row.
+
+    The engine's batch loop, shared by :func:`simulate` and the battery simulation.
+
+    Parameters
+    ----------
+    plan : the engine's plan of the test
+    rows : Rows
+        The block's test states, updated in place.
+    answer : callable
+        ``answer(active, chosen)``: the responses of the rows ``active`` to the items
+        ``chosen`` (bank indices), called before they are recorded.
+
+    Returns
+    -------
+    ndarray of int, (n_rows,)
+        Index into :data:`engine.stopping.STOP_REASONS` of each row's stop reason.
+    """
+    codes = np.full(rows.n_rows, -1, dtype=np.intp)
+    active = np.arange(rows.n_rows)
+    chosen = select(plan, rows, active)
+    while True:
+        codes[active[chosen < 0]] = STOP_REASONS.index("bank_exhausted")
+        keep = chosen >= 0
+        active, chosen = active[keep], chosen[keep]
+        if not active.size:
+            break
+        record(plan, rows, active, chosen, answer(active, chosen))
+        estimate(plan, rows, active)
+        code = stop_codes(plan, rows, active)
+        codes[active[code >= 0]] = code[code >= 0]
+        active = active[code < 0]
+        if not active.size:
+            break
+        chosen = select(plan, rows, active)
+    return codes
+
+
+def drawn_answers(
+    bank: ItemBank, rows: Rows, theta_true: NDArray[np.float64]
+) -> Callable[[NDArray[np.intp], NDArray[np.intp]], NDArray[np.intp]]:
+    """The ``answer`` of :func:`run_rows` that draws each response from the items' model.
+
+    Row ``i`` answers at ``theta_true[i]``, with the engine's reproducible uniforms (the
+    row's seed and its position in the test).
+    """
+
+    def answer(active: NDArray[np.intp], chosen: NDArray[np.intp]) -> NDArray[np.intp]:
+        u = uniforms(rows.seed[active], rows.n_total[active], RESPONSE)
+        return draw_response(pair_prob(bank, theta_true[active], chosen), u)
+
+    return answer
+
+
 def _run_batch(plan, theta_true, seeds, progress, priors=None) -> tuple:
     bank = plan.bank
     n_rows = theta_true.size
@@ -177,26 +234,7 @@ def _run_batch(plan, theta_true, seeds, progress, priors=None) -> tuple:
         own = None if priors is None else (priors[0][begin:stop], priors[1][begin:stop])
         rows = Rows(plan, seeds[begin:stop], prior=own)
         chunk_theta = theta_true[begin:stop]
-        codes = np.full(stop - begin, -1, dtype=np.intp)
-        active = np.arange(stop - begin)
-        chosen = select(plan, rows, active)
-        codes[chosen < 0] = STOP_REASONS.index("bank_exhausted")
-        active = active[chosen >= 0]
-        chosen = chosen[chosen >= 0]
-        while active.size:
-            u = uniforms(rows.seed[active], rows.n_total[active], RESPONSE)
-            answer = draw_response(pair_prob(bank, chunk_theta[active], chosen), u)
-            record(plan, rows, active, chosen, answer)
-            estimate(plan, rows, active)
-            code = stop_codes(plan, rows, active)
-            codes[active[code >= 0]] = code[code >= 0]
-            active = active[code < 0]
-            if not active.size:
-                break
-            chosen = select(plan, rows, active)
-            codes[active[chosen < 0]] = STOP_REASONS.index("bank_exhausted")
-            keep = chosen >= 0
-            active, chosen = active[keep], chosen[keep]
+        codes = run_rows(plan, rows, drawn_answers(bank, rows, chunk_theta))
         sl = slice(begin, stop)
         theta[sl], se[sl] = rows.theta, rows.se
         items[sl], resp[sl], scored[sl] = rows.hist_items, rows.hist_resp, rows.hist_scored
