@@ -89,7 +89,8 @@ def covariance_sparse(
     # (p_max, sum K + 1, Q): one parameter's derivatives of a column are contiguous
     dmat_p = np.ascontiguousarray(dmat.transpose(2, 1, 0))
     width = n_items + 1  # the last item holds the padding (zero derivatives)
-    acc = np.zeros((p_max, p_max, width * width))  # [a, e, j * width + k], a <= e
+    # [c, j * width + k] for the components c = (a <= e) of _components(p_max)
+    acc = np.zeros((len(_components(p_max)), width * width))
     counts = None if problem.unit_counts else d.counts
     work: dict[str, FloatArray] = {}
     # scatter batches: consecutive persons with about SCATTER_PAIRS pairs (at least one)
@@ -135,7 +136,7 @@ def _scatter_batch(
 ) -> None:
     """Add the components ``(a <= e)`` of the item-pair blocks of the persons ``rows``.
 
-    ``acc[a, e]`` holds component (a, e) of every ordered item pair (j, k); component
+    ``acc[c]`` holds component ``c = (a, e)`` of every ordered item pair (j, k); component
     (e, a) of (j, k) is (a, e) of (k, j). ``work`` keeps the scratch arrays between
     calls (allocated once: fresh large arrays cost page faults on every batch).
     """
@@ -149,7 +150,7 @@ def _scatter_batch(
     local = slot[items]
     key = (local[:, :, None] * n_u + local[:, None, :]).reshape(b, m * m)  # pairs (j, k)
     del local
-    comps = [(a, e) for a in range(p) for e in range(a, p)]
+    comps = _components(p)
     summed = np.zeros((len(comps), n_u * n_u))
     step = max(1, SPARSE_BATCH_DOUBLES // (p * m * dmat_p.shape[2]))
     for s0 in range(0, b, step):
@@ -161,8 +162,8 @@ def _scatter_batch(
         for c, (a, e) in enumerate(comps):
             np.matmul(x[a], x[e].transpose(0, 2, 1), out=prod)
             summed[c] += np.bincount(part, prod.ravel(), minlength=n_u * n_u)
-    for c, (a, e) in enumerate(comps):
-        block = acc[a, e].reshape(width, width)
+    for c in range(len(comps)):
+        block = acc[c].reshape(width, width)
         block[np.ix_(used, used)] += summed[c].reshape(n_u, n_u)
 
 
@@ -205,14 +206,18 @@ def _centred(
     return dev, mean * np.sqrt(c)[None, :, None, None]
 
 
+def _components(p: int) -> list[tuple[int, int]]:
+    """The parameter pairs ``(a, e)``, ``a <= e``, whose item-pair sums are formed."""
+    return [(a, e) for a in range(p) for e in range(a, p)]
+
+
 def _assemble_pairs(acc: FloatArray, n_items: int, p_max: int) -> FloatArray:
     """The (n_items * p_max,) ** 2 matrix from the components ``a <= e`` in ``acc``."""
     width = n_items + 1
-    blocks = acc.reshape(p_max, p_max, width, width)[:, :, :n_items, :n_items]
     out = np.empty((n_items, p_max, n_items, p_max))
-    for a in range(p_max):
-        for e in range(a, p_max):
-            out[:, a, :, e] = blocks[a, e]
-            if e > a:
-                out[:, e, :, a] = blocks[a, e].T
+    for c, (a, e) in enumerate(_components(p_max)):
+        block = acc[c].reshape(width, width)[:n_items, :n_items]
+        out[:, a, :, e] = block
+        if e > a:
+            out[:, e, :, a] = block.T
     return out.reshape(n_items * p_max, n_items * p_max)
