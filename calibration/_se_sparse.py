@@ -4,16 +4,16 @@ Louis' covariance term is ``sum_i Cov_i(d l_c)``: for each person, the posterior
 covariance of the complete-data score, whose only non-zero entries are the pairs of the
 person's answered items. With ``D_a`` the (m, q) matrix of one parameter's centred,
 posterior-weighted derivatives ``sqrt(w_iq) (d_ja(theta_q) - dbar_ja)`` over the person's
-``m`` items and active points, the (a, e) components of all the person's item-pair
-blocks are ``D_a D_e'``; the matrix is symmetric, so only the ``a <= e`` products and the
-pairs ``j <= k`` are formed and added (``p (p + 1) / 2`` products of (m, q) matrices and
-``p^2 m (m + 1) / 2`` scattered additions per person, against ``(m p)^2`` for whole
-blocks).
+``m`` items and active points, component (a, e) of every item-pair block is ``D_a D_e'``.
+The matrix is symmetric, so only the components ``a <= e`` are formed: ``p (p + 1) / 2``
+products of (m, q) matrices and as many ``m^2`` scattered additions per person, against
+one ``(m p)^2`` block (3 x 40^2 against 80^2 for a 2PL person with 40 answers).
 
-Persons are processed in batches sorted by number of answered items and ability, so that
-a batch shares its active quadrature points and (in an adaptive test) a small part of a
-large bank: the batch's sums are added up over its own items first (a short
-``bincount``), then into the whole.
+Persons are sorted by number of answers, then by where their items lie in the bank, and
+taken in *scatter batches*, whose sums are added up over the batch's own items (one short
+``bincount`` per component) before going into the whole; inside a scatter batch they are
+sorted by ability and taken in *compute batches*, which share their active quadrature
+points. In an adaptive test a scatter batch answered a small part of a large bank.
 """
 
 from __future__ import annotations
