@@ -65,7 +65,15 @@ class BankItem(BaseModel):
     content_areas: list[str] = Field(default_factory=list)
     enemy_groups: list[str] = Field(default_factory=list)
     tags: list[str] = Field(default_factory=list)
-    status: Literal[tuple(STATUSES)] = "operational"  # type: ignore[valid-type]
+    status: Literal[tuple(STATUSES)] = Field(  # type: ignore[valid-type]
+        default="operational",
+        description="`practice` items may be disclosed: only practice-mode tests give them.",
+    )
+    feedback: dict[str, StrictStr] = Field(
+        default_factory=dict,
+        description='Explanation text by response category (`{"0": "...", "1": "..."}`), '
+        'shown by practice tests with `feedback: "item"`.',
+    )
 
 
 class BankDocument(BaseModel):

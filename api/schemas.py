@@ -93,9 +93,11 @@ class SessionCreate(_Request):
         description="Seed of the engine's random choices (default: a random one). "
         + STRICT_INTEGER,
     )
-    practice: StrictBool = Field(
-        default=False,
-        description="A practice test: delivered as any other, never exported for calibration.",
+    practice: StrictBool | None = Field(
+        default=None,
+        description="Whether a practice session is expected: a session is one exactly when "
+        "its assessment is a practice test (`mode: \"practice\"`: practice items only, never "
+        "exported for calibration, no credential); a contradicting value is refused.",
     )
 
 
@@ -137,6 +139,13 @@ class Delivery(BaseModel):
     seq: int = Field(description="Send this seq with the response to `item`.")
     item: PresentedItem | None = None
     result: dict[str, Any] | None = None
+    feedback: dict[str, Any] | None = Field(
+        default=None,
+        description="Only on an answer, when the assessment gives feedback: `progress` (the "
+        "skill, its items answered, the score with its 95% interval and level band) and, "
+        "in practice tests with `feedback: \"item\"`, `item` (correct, category, "
+        "explanation).",
+    )
 
 
 class SessionView(BaseModel):
@@ -145,6 +154,11 @@ class SessionView(BaseModel):
     session_id: str
     assessment_id: str
     examinee_ref: str
+    practice: bool = Field(
+        default=False,
+        description="A practice session (its assessment is a practice test): never "
+        "exported for calibration, never a credential.",
+    )
     status: Literal["in_progress", "finished"]
     seq: int
     n_answered: int

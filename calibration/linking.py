@@ -23,6 +23,7 @@ contribution is shown by the link without it (leave-one-out).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,7 +33,7 @@ import pandas as pd
 from scipy import optimize, stats
 
 from calibration._layout import FloatArray
-from item_banks.bank import Item, ItemBank
+from item_banks.bank import ItemBank
 from item_banks.errors import CalibrationError
 from item_banks.models import get_model
 
@@ -420,19 +421,8 @@ def transform_bank(
             )
             for n, v in it.se.items()
         }
-        items.append(
-            Item(
-                it.item_id,
-                it.model,
-                params,
-                it.n_categories,
-                se=se,
-                content_areas=it.content_areas,
-                enemy_groups=it.enemy_groups,
-                status=it.status,
-                tags=it.tags,
-            )
-        )
+        # everything but the scale stays the item's own: texts, codes, flags, metadata
+        items.append(dataclasses.replace(it, params=params, se=se))
     provenance = {
         **dict(bank.provenance),
         "linked": {

@@ -10,6 +10,7 @@ candidates came from, which items changed and how.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -95,31 +96,26 @@ def promote(
     for item_id in chosen:
         row = rows[item_id]
         old = items.get(item_id)
-        items[item_id] = Item(
-            item_id,
-            str(row["model"]),
-            dict(row["params"]),
-            int(row["n_categories"]),
-            se=dict(row.get("se", {})),
-            content_areas=old.content_areas if old else (),
-            enemy_groups=old.enemy_groups if old else (),
-            status="operational",
-            tags=old.tags if old else (),
-        )
+        fitted = {
+            "model": str(row["model"]),
+            "params": dict(row["params"]),
+            "n_categories": int(row["n_categories"]),
+            "se": dict(row.get("se", {})),
+            "status": "operational",
+        }
+        if old is not None and old.n_categories == fitted["n_categories"]:
+            # a seeded item keeps its texts, codes and metadata; its flags were about its
+            # old estimates
+            items[item_id] = dataclasses.replace(old, **fitted, flags=(), flags_accepted=False)
+        else:  # a new item, or other categories: only the metadata carries over
+            meta = {} if old is None else {
+                "content_areas": old.content_areas, "enemy_groups": old.enemy_groups,
+                "tags": old.tags}  # fmt: skip
+            items[item_id] = Item(item_id, **fitted, **meta)
         changed[item_id] = "pretest -> operational (online calibration)"
     for item_id in retire:
         old = items[item_id]
-        items[item_id] = Item(
-            item_id,
-            old.model,
-            dict(old.params),
-            old.n_categories,
-            se=dict(old.se),
-            content_areas=old.content_areas,
-            enemy_groups=old.enemy_groups,
-            status="retired",
-            tags=old.tags,
-        )
+        items[item_id] = dataclasses.replace(old, status="retired")
         changed[item_id] = f"{old.status} -> retired"
     provenance: dict[str, Any] = {
         "software": f"zapcat {_zapcat_version()}",

@@ -40,12 +40,13 @@ def pair_prob(bank: ItemBank, theta: FloatArray, items: IntArray) -> FloatArray:
 
 
 def item_eligibility(
-    tables: BankTables, config: CATConfig
+    bank: ItemBank, tables: BankTables, config: CATConfig
 ) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
     """Items a test of ``config`` may ever give as scored items, and as pretest items.
 
     The one place where an item's own attributes (and the configuration's view of them)
-    decide whether it can be administered: its status (``operational`` / ``pretest``;
+    decide whether it can be administered: its status (``operational`` / ``pretest`` in a
+    secure test, ``practice`` only and no pretest item in a practice test, ``config.mode``;
     retired items never) and its calibration flags (a flagged item that its owner has not
     accepted, ``Item.usable`` false, never; see the tables' ``status`` metadata).
     Everything per test (given, refused, enemies, content, exposure cap) is masked per row.
@@ -54,6 +55,10 @@ def item_eligibility(
     -------
     scored, pretest : ndarray of bool, shape (n_items,)
     """
+    if config.mode == "practice":
+        practice = np.fromiter((it.status == "practice" and it.usable for it in bank.items),
+                               dtype=bool, count=len(bank))  # fmt: skip
+        return practice, np.zeros(len(bank), dtype=bool)
     return tables.meta("operational"), tables.meta("pretest")
 
 
@@ -88,7 +93,7 @@ class Plan:
         self.n_items = len(bank)
         self.item_ids = bank.item_ids
         self.index = {item_id: i for i, item_id in enumerate(self.item_ids)}
-        self.operational, self.pretest = item_eligibility(tables, config)
+        self.operational, self.pretest = item_eligibility(bank, tables, config)
         self.all_operational = bool(self.operational.all())
         # a test never gives more items than the bank holds (bounds the per-row history
         # arrays whatever max_items says)

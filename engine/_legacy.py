@@ -270,6 +270,9 @@ def to_flat(config: Any) -> dict[str, Any]:
     """The flat dict of a configuration (every ``zapcat-cat-config/1`` key)."""
     out: dict[str, Any] = {key: flat_value(config, key) for key in ALIASES}
     out["show_results"] = config.show_results
+    for key, default in (("mode", "secure"), ("feedback", "none")):
+        if getattr(config, key) != default:  # keys since zapcat-cat-config/2: only when set
+            out[key] = getattr(config, key)
     out["theta_range"] = list(out["theta_range"])
     out["cut_scores"] = list(out["cut_scores"])
     out["exposure_params"] = dict(out["exposure_params"])

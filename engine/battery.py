@@ -64,7 +64,13 @@ class BatteryPlan:
     ------
     BatteryValidationError
         Naming every problem (a missing bank, a CAT configuration that does not fit its
-        bank, a budget below the sum of the sections' minimums).
+        bank, a budget below the sum of the sections' minimums, sections that mix practice
+        and secure modes).
+
+    Attributes
+    ----------
+    practice : bool
+        Every section is a practice test (``mode: "practice"``).
     """
 
     def __init__(
@@ -90,6 +96,16 @@ class BatteryPlan:
             self.banks.append(bank)
             self.configs.append(config)
         self.corr = battery.correlations if collateral else None
+        modes = {c.mode for c in self.configs}
+        if not problems and len(modes) > 1:
+            practice = [s.skill_id for s, c in zip(self.sections, self.configs, strict=True)
+                        if c.mode == "practice"]  # fmt: skip
+            secure = [s.skill_id for s in self.sections if s.skill_id not in practice]
+            problems.append(f"sections mix practice and secure tests (mode: 'practice' in "
+                            f"{practice}, 'secure' in {secure}): a battery is a practice "
+                            f"battery as a whole or not at all; give every section's cat the "
+                            f"same mode")  # fmt: skip
+        self.practice = modes == {"practice"}
         if not problems:
             self.borrows = [s.borrow and self.corr is not None for s in self.sections]
             self.min_items = [max(c.min_items, s.collateral_min_items if b else 0)

@@ -2,9 +2,12 @@
 
 A :class:`CATConfig` is composed of one configuration per role (see :mod:`engine.roles`):
 ``ability``, ``start``, ``selection``, ``exposure_control``, ``constraints`` and
-``stopping``, plus ``show_results``. Defaults: EAP, maximum Fisher information, a spread
-start, SE < 0.3 or 40 items. A configuration is validated once, when it is built, and
-every problem is reported at once.
+``stopping``, plus how a test is delivered: ``show_results``, ``mode`` (``"secure"``, or
+``"practice"``: only items of status ``practice``, which may be disclosed) and
+``feedback`` after each answer (``"none"``, ``"progress"``, or ``"item"``: also whether
+the answer was right and the item's explanation, practice mode only). Defaults: EAP,
+maximum Fisher information, a spread start, SE < 0.3 or 40 items. A configuration is
+validated once, when it is built, and every problem is reported at once.
 
 ``to_dict`` gives the nested form (``"format": "zapcat-cat-config/2"``);
 ``from_dict`` reads it, and also the flat form of ``zapcat-cat-config/1`` (a dict with no
@@ -41,6 +44,18 @@ FORMAT = "zapcat-cat-config/2"
 
 COMBINE = ("any", "all")
 
+MODES = ("secure", "practice")
+"""Test modes: secure tests give operational (and pretest) items; practice tests give
+only items of status ``practice`` and are never calibrated, counted or credentialed."""
+
+FEEDBACK = ("none", "progress", "item")
+"""Feedback after each answer, each level adding to the one before: nothing; the skill's
+items answered and current level with its interval; whether the answer was right (or
+the category earned) with the item's explanation (practice mode only)."""
+
+DELIVERY = {"show_results": True, "mode": "secure", "feedback": "none"}
+"""Top-level fields of the configuration (beside the roles) with their defaults."""
+
 
 @dataclass(frozen=True, init=False)
 class CATConfig:
@@ -52,6 +67,12 @@ class CATConfig:
         See :mod:`engine.roles` (defaults when omitted).
     show_results : bool, default True
         Whether the examinee may see the result (the API hides it otherwise).
+    mode : {"secure", "practice"}, default "secure"
+        ``practice``: the test gives only items of status ``practice`` (and no pretest
+        item); a secure test never gives them.
+    feedback : {"none", "progress", "item"}, default "none"
+        What each answer's reply adds (see :data:`FEEDBACK`); ``progress`` and ``item``
+        show scores, so they need ``show_results``; ``item`` needs practice mode.
     **flat
         Flat aliases of the role fields (``estimator``, ``prior_mean``, ``prior_sd``,
         ``n_points``, ``theta_range``, ``start_theta``, ``start_spread``,
@@ -83,6 +104,8 @@ class CATConfig:
     constraints: ConstraintsConfig
     stopping: StoppingConfig
     show_results: bool
+    mode: str
+    feedback: str
 
     def __init__(
         self,
@@ -94,6 +117,8 @@ class CATConfig:
         constraints: ConstraintsConfig | None = None,
         stopping: StoppingConfig | None = None,
         show_results: bool = True,
+        mode: str = "secure",
+        feedback: str = "none",
         **flat: Any,
     ) -> None:
         given = {"ability": ability, "start": start, "selection": selection,
@@ -103,7 +128,7 @@ class CATConfig:
         problems: list[str] = []
         if flat:
             sections = {k: _as_fields(v) for k, v in roles.items()}
-            unknown = [k for k in flat if k not in _legacy.ALIASES and k != "show_results"]
+            unknown = [k for k in flat if k not in _legacy.ALIASES and k not in DELIVERY]
             problems += [f"unknown key {k!r}" for k in unknown]
             top = {"show_results": show_results}
             _legacy.apply_flat(sections, top, {k: v for k, v in flat.items() if k not in unknown},
@@ -113,12 +138,14 @@ class CATConfig:
         for name, value in roles.items():
             object.__setattr__(self, name, value)
         object.__setattr__(self, "show_results", show_results)
+        object.__setattr__(self, "mode", mode)
+        object.__setattr__(self, "feedback", feedback)
         problems += _normalise(self)
         problems += _problems(self)
         if problems:
             raise InvalidConfigError(problems)
         parts = tuple(getattr(self, k) for k in ROLES)
-        object.__setattr__(self, "_hash", hash((*parts, self.show_results)))
+        object.__setattr__(self, "_hash", hash((*parts, self.show_results, mode, feedback)))
 
     def __hash__(self) -> int:
         # computed once: the engine looks its cached plan up by configuration at every step
@@ -129,7 +156,7 @@ class CATConfig:
         """Problems of this (valid) configuration against ``bank`` (item ids, areas)."""
         if bank is None:
             return []
-        return bank_problems(bank, self.exposure_control, self.constraints)
+        return bank_problems(bank, self.exposure_control, self.constraints, self.mode)
 
     # --------------------------------------------------------------------- (de)serialise
     def to_dict(self) -> dict[str, Any]:
@@ -163,6 +190,8 @@ class CATConfig:
                 "cut_scores": list(st.cut_scores),
             },
             "show_results": self.show_results,
+            "mode": self.mode,
+            "feedback": self.feedback,
         }
 
     def to_flat(self) -> dict[str, Any]:
@@ -209,12 +238,14 @@ class CATConfig:
         if fmt is not None and fmt not in (FORMAT, _legacy.FORMAT):
             problems.append(f"unknown configuration format {fmt!r} (expected {FORMAT!r})")
         sections = {k: _as_fields(v()) for k, v in ROLES.items()}
-        top: dict[str, Any] = {"show_results": True}
+        top: dict[str, Any] = dict(DELIVERY)
         flat: dict[str, Any] = {}
         for key, value in data.items():
             if key == "format":
                 continue
-            if key in ROLES:
+            if key in ("mode", "feedback"):
+                top[key] = value
+            elif key in ROLES:
                 _legacy.read_section(key, value, sections[key], problems)
             elif key in _legacy.ALIASES or key == "show_results":
                 flat[key] = value
@@ -223,12 +254,13 @@ class CATConfig:
         _legacy.apply_flat(sections, top, flat, problems)
         roles = {k: ROLES[k](**v) for k, v in sections.items()}
         try:
-            config = cls(**roles, show_results=top["show_results"])
+            config = cls(**roles, **top)
         except InvalidConfigError as error:
             problems += list(error.problems)
             config = None
         if bank is not None:
-            problems += bank_problems(bank, roles["exposure_control"], roles["constraints"])
+            problems += bank_problems(bank, roles["exposure_control"], roles["constraints"],
+                                      top["mode"] if top["mode"] in MODES else "secure")
         if problems or config is None:
             raise InvalidConfigError(problems)
         return config
@@ -242,8 +274,8 @@ class CATConfig:
         'kl'
         """
         roles = {k: changes.pop(k, getattr(self, k)) for k in ROLES}
-        return CATConfig(**roles, show_results=changes.pop("show_results", self.show_results),
-                         **changes)  # fmt: skip
+        top = {k: changes.pop(k, getattr(self, k)) for k in DELIVERY}
+        return CATConfig(**roles, **top, **changes)
 
 
 def _as_fields(obj: Any) -> dict[str, Any]:
@@ -279,12 +311,50 @@ def _problems(config: CATConfig) -> list[str]:
         *config.exposure_control.problems(),
         *stopping.problems(),
         *config.constraints.problems(stopping.max_items),
+        *_delivery_problems(config),
     ]
 
 
-def bank_problems(bank: ItemBank, exposure: ExposureConfig, c: ConstraintsConfig) -> list[str]:
-    """Problems of configuration values that refer to a bank (item ids, areas, statuses)."""
+def _delivery_problems(config: CATConfig) -> list[str]:
+    """Problems of ``show_results``, ``mode`` and ``feedback`` (alone and together)."""
     out = []
+    mode, feedback = config.mode, config.feedback
+    if mode not in MODES:
+        out.append(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+    if feedback not in FEEDBACK:
+        out.append(f"feedback must be one of {', '.join(FEEDBACK)}, got {feedback!r}")
+        return out
+    if feedback == "item" and mode != "practice":
+        out.append(f"feedback: 'item' shows whether each answer was right and the item's "
+                   f"explanation, which only practice items may disclose; set mode: "
+                   f"'practice' (a test of items of status 'practice') or feedback: "
+                   f"'progress' (this test's mode is {mode!r})")  # fmt: skip
+    if feedback != "none" and config.show_results is False:
+        out.append(f"feedback: {feedback!r} shows the learner's current level and interval, "
+                   f"which show_results: false hides; set show_results: true or feedback: "
+                   f"'none'")  # fmt: skip
+    if mode == "practice" and config.constraints.pretest_count:
+        out.append(f"mode: 'practice' with pretest_count {config.constraints.pretest_count}: "
+                   f"a practice test gives only practice items, and pretest items are secure "
+                   f"(its responses never reach calibration); set pretest_count to 0")  # fmt: skip
+    return out
+
+
+def pool_status(mode: str) -> str:
+    """The status of the items a test of ``mode`` scores (``practice`` or ``operational``)."""
+    return "practice" if mode == "practice" else "operational"
+
+
+def bank_problems(
+    bank: ItemBank, exposure: ExposureConfig, c: ConstraintsConfig, mode: str = "secure"
+) -> list[str]:
+    """Problems of configuration values that refer to a bank (item ids, areas, statuses).
+
+    A test of ``mode`` scores only items of :func:`pool_status` (a practice test never a
+    secure item, a secure test never a practice item), so its bank must have some.
+    """
+    out = []
+    status = pool_status(mode)
     for item_id, _ in exposure.params:
         if item_id not in bank:
             out.append(f"exposure_params: unknown item id {item_id!r} in bank {bank.name!r}")
@@ -292,12 +362,18 @@ def bank_problems(bank: ItemBank, exposure: ExposureConfig, c: ConstraintsConfig
     for area in [a for a, _, _ in c.content] + [a for a, _ in c.content_proportions]:
         if area not in known:
             out.append(f"content area {area!r} is not used by any item of bank {bank.name!r}")
-    if not any(item.status == "operational" for item in bank.items):
-        out.append(f"bank {bank.name!r} has no operational item")
+    if not any(item.status == status for item in bank.items):
+        if mode == "practice":
+            out.append(f"bank {bank.name!r} has no practice item: a practice test gives only "
+                       f"items of status 'practice' (items that may be disclosed)")  # fmt: skip
+        else:
+            n = sum(item.status == "practice" for item in bank.items)
+            hint = (f" (its {n} practice items serve only mode: 'practice' tests)" if n else "")
+            out.append(f"bank {bank.name!r} has no operational item{hint}")
     if c.pretest_count and not any(item.status == "pretest" for item in bank.items):
         out.append(f"pretest_count is {c.pretest_count} but bank {bank.name!r} has no pretest item")
     for area, a_min, _ in c.content:
-        avail = sum(area in item.content_areas and item.status == "operational"
+        avail = sum(area in item.content_areas and item.status == status
                     for item in bank.items)  # fmt: skip
         if known and area in known and avail < a_min:
             out.append(f"content[{area!r}] needs {a_min} items, bank has {avail}")
@@ -309,4 +385,5 @@ for _name in _legacy.ALIASES:
                                        doc=f"Flat alias ``{_name}`` of a role field."))  # fmt: skip
 del _name
 
-__all__ = ["FORMAT", "CATConfig", "bank_problems"]
+__all__ = ["DELIVERY", "FEEDBACK", "FORMAT", "MODES", "CATConfig", "bank_problems",
+           "pool_status"]  # fmt: skip

@@ -19,7 +19,8 @@ terms of the skills of a battery (``skill_id``) and their proficiency level name
 
 Levels are names of the battery's levels; they are checked against a battery when the
 catalogue is used (:func:`check_against_levels`). Reading validates everything else and
-names each problem with its place (``credentials[3].develops[0].to_level``).
+names each problem with its place (``credentials[3].develops[0].to_level``). The same
+catalogue can be written as one CSV table (:mod:`guidance.catalogue_csv`).
 """
 
 from __future__ import annotations
@@ -305,8 +306,16 @@ def catalogue_from_dict(document: Any, *, source: str | None = None) -> Catalogu
 
 
 def read_catalogue(path: str | Path) -> Catalogue:
-    """Read and validate a catalogue JSON file."""
+    """Read and validate a catalogue file: JSON, or the CSV table when it ends in ``.csv``.
+
+    The CSV layout is :mod:`guidance.catalogue_csv`'s (one row per credential, role and
+    their parts, a ``kind`` column saying which).
+    """
     path = Path(path)
+    if path.suffix.lower() == ".csv":
+        from guidance.catalogue_csv import catalogue_from_csv
+
+        return catalogue_from_csv(path)
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:

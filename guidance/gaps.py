@@ -320,13 +320,19 @@ __all__ = [
 
 
 def information_from_banks(banks: Mapping[str, Any],
-                           used: Mapping[str, Sequence[str]] | None = None) -> dict[str, Any]:
-    """``skill_id -> callable(theta)``: information of the items not in ``used[skill_id]``."""
+                           used: Mapping[str, Sequence[str]] | None = None, *,
+                           status: str = "operational") -> dict[str, Any]:
+    """``skill_id -> callable(theta)``: information of the items a further test could give.
+
+    Those are the items of ``status`` (``"operational"`` for a secure test, ``"practice"``
+    for a practice test, :func:`engine.config.pool_status`) not in ``used[skill_id]``.
+    """
     out = {}
     for skill, bank in banks.items():
         skip = set((used or {}).get(skill, ()))
-        idx = np.array([i for i, item_id in enumerate(bank.item_ids) if item_id not in skip],
-                       dtype=np.intp)
+        idx = np.array([i for i, item in enumerate(bank.items)
+                        if item.item_id not in skip and item.status == status],
+                       dtype=np.intp)  # fmt: skip
 
         def info(theta: float, bank: Any = bank, idx: np.ndarray = idx) -> np.ndarray:
             if idx.size == 0:

@@ -19,8 +19,15 @@ from numpy.typing import ArrayLike, NDArray
 from item_banks.errors import BankValidationError, Problem, UnknownItemError
 from item_banks.models import ItemModel, get_model, model_names
 
-STATUSES = ("operational", "pretest", "retired")
-"""Allowed item statuses: scored live items, seeded unscored items, withdrawn items."""
+STATUSES = ("operational", "pretest", "retired", "practice")
+"""Allowed item statuses: scored live items, seeded unscored items, withdrawn items, and
+practice items (they may be disclosed: only practice-mode tests give them, and only they)."""
+
+SECURE_STATUSES = ("operational", "pretest")
+"""Statuses of the items a secure (not practice) test may give."""
+
+FEEDBACK_MAX_LENGTH = 4000
+"""Longest explanation text of one response category (characters)."""
 
 LIST_SEPARATOR = ";"
 """Separator of list-valued metadata (content areas, enemy groups, tags) in CSV cells."""
@@ -48,7 +55,8 @@ class Item:
         Standard errors of the parameters, where known.
     content_areas, enemy_groups, tags : sequence of str, optional
         Metadata used by content balancing, enemy exclusion and free-form selection.
-    status : {"operational", "pretest", "retired"}, default "operational"
+    status : {"operational", "pretest", "retired", "practice"}, default "operational"
+        ``practice`` items may be disclosed: only practice-mode tests give them.
     codes : sequence of float, optional
         The response code of each category ``0 .. K-1`` in the data the item was
         calibrated on (for example ``(1, 2)`` for an item whose code 0 nobody used), so that
@@ -59,6 +67,9 @@ class Item:
         ``flags_accepted`` is true.
     flags_accepted : bool, default False
         The owner has looked at the flags and accepts the item as it is.
+    feedback : mapping of int to str, optional
+        Explanation text per response category ``0 .. K-1`` (not every category needs
+        one), shown after an answer in practice tests with ``feedback: "item"``.
 
     Examples
     --------
@@ -78,6 +89,7 @@ class Item:
     codes: tuple[float, ...] = ()
     flags: tuple[str, ...] = ()
     flags_accepted: bool = False
+    feedback: Mapping[int, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "model", str(self.model).lower())
@@ -90,6 +102,8 @@ class Item:
             object.__setattr__(self, name, tuple(str(v) for v in value))
         object.__setattr__(self, "codes", tuple(float(c) for c in self.codes))
         object.__setattr__(self, "flags_accepted", bool(self.flags_accepted))
+        object.__setattr__(self, "feedback", MappingProxyType(
+            {int(k): str(v) for k, v in sorted(dict(self.feedback).items())}))  # fmt: skip
         if not self.n_categories and self.model in model_names():
             model = get_model(self.model)
             try:
@@ -130,6 +144,8 @@ class Item:
         if self.flags:
             out["flags"] = list(self.flags)
             out["flags_accepted"] = self.flags_accepted
+        if self.feedback:
+            out["feedback"] = {str(k): text for k, text in self.feedback.items()}
         return out
 
 
@@ -206,6 +222,7 @@ def item_problems(item: Item) -> list[Problem]:
         out.append(Problem(iid, "codes", f"{len(item.codes)} codes ({codes}) for {k} categories"))
     if item.codes and len(set(item.codes)) != len(item.codes):
         out.append(Problem(iid, "codes", "codes must be distinct"))
+    out += _feedback_problems(item)
     for name in ("content_areas", "enemy_groups", "tags", "flags"):
         for entry in getattr(item, name):
             if not entry.strip() or LIST_SEPARATOR in entry:
@@ -217,6 +234,24 @@ def item_problems(item: Item) -> list[Problem]:
                         f"{LIST_SEPARATOR!r}, got {entry!r}",
                     )
                 )
+    return out
+
+
+def _feedback_problems(item: Item) -> list[Problem]:
+    """Problems of an item's explanation texts (categories 0 .. K-1, bounded texts)."""
+    out = []
+    k = item.n_categories
+    for category, text in item.feedback.items():
+        where = f"feedback[{category}]"
+        if not 0 <= category < k:
+            out.append(Problem(item.item_id, where, f"category {category} is not one of the "
+                               f"item's categories 0..{k - 1}"))  # fmt: skip
+        if not text.strip():
+            out.append(Problem(item.item_id, where, "explanation text must not be empty "
+                               "(leave the category out instead)"))  # fmt: skip
+        elif len(text) > FEEDBACK_MAX_LENGTH:
+            out.append(Problem(item.item_id, where, f"explanation text has {len(text)} "
+                               f"characters; at most {FEEDBACK_MAX_LENGTH}"))  # fmt: skip
     return out
 
 

@@ -12,7 +12,9 @@ JSON (the canonical form)::
 CSV: one row per item with columns ``item_id, model, n_categories``, the parameter
 columns (``a, b, c, u, b1..bK-1, t1..tK-1``, empty where a model has no such parameter),
 ``<param>_se`` columns, and ``content_areas, enemy_groups, status, tags`` (lists joined
-with ``;``). Both forms round-trip exactly (floats are written with ``repr``).
+with ``;``); when some item has explanation texts (``"feedback": {"0": "...", "1":
+"..."}`` in JSON, by response category), one column ``feedback_<k>`` per category.
+Both forms round-trip exactly (floats are written with ``repr``).
 
 Readers validate everything and raise one :class:`~item_banks.errors.BankValidationError`
 listing every problem with its location, item id and field.
@@ -44,6 +46,8 @@ FIXED_DEFAULTS = {"a": 1.0, "c": 0.0, "u": 1.0}
 """Parameters some models fix: a column at this value is accepted for those models (many
 tools export ``c = 0, u = 1`` for 2PL items, ``a = 1`` for Rasch items)."""
 _ID_COLUMNS = ("item_id", "model", "n_categories")
+FEEDBACK_PREFIX = "feedback_"
+"""CSV columns ``feedback_0 .. feedback_<K-1>``: the explanation text of each category."""
 
 PathLike = str | Path
 
@@ -157,6 +161,7 @@ def item_from_record(record: Mapping[str, Any], where: str) -> tuple[Item | None
         else:
             found = [_as_float(v, where, item_id, "codes", out) for v in parts]
             codes = tuple(v for v in found if v is not None)
+    feedback = _feedback(record.get("feedback"), where, item_id, out)
     flags = _as_str_list(record.get("flags"), where, item_id, "flags", out)
     accepted_raw = record.get("flags_accepted", False)
     accepted = False
@@ -174,7 +179,7 @@ def item_from_record(record: Mapping[str, Any], where: str) -> tuple[Item | None
     if not isinstance(status, str):
         out.append(Problem(item_id, "status", f"expected a string, got {status!r}", where))
         status = "operational"
-    known = {"item_id", "model", "n_categories", "params", "se", *META_COLUMNS}
+    known = {"item_id", "model", "n_categories", "params", "se", "feedback", *META_COLUMNS}
     known |= set(CALIBRATION_COLUMNS)
     for key in record:
         if key not in known:
@@ -191,9 +196,37 @@ def item_from_record(record: Mapping[str, Any], where: str) -> tuple[Item | None
         codes=codes,
         flags=flags,
         flags_accepted=accepted,
+        feedback=feedback,
         **lists,
     )
     return item, []
+
+
+def _feedback(value: Any, where: str, item_id: str | None, out: list[Problem]) -> dict[int, str]:
+    """Explanation texts by category from ``{"0": text, ...}`` (keys are category numbers)."""
+    if value in (None, {}):
+        return {}
+    if not isinstance(value, Mapping):
+        out.append(Problem(item_id, "feedback", "expected an object of explanation texts by "
+                           f'response category ({{"0": "...", "1": "..."}}), got {value!r}'[:300],
+                           where))  # fmt: skip
+        return {}
+    texts: dict[int, str] = {}
+    for key, text in value.items():
+        try:
+            category = int(key)
+            if isinstance(key, bool) or str(category) != str(key).strip():
+                raise ValueError
+        except (TypeError, ValueError):
+            out.append(Problem(item_id, f"feedback[{key!r}]", "keys are response categories "
+                               f"0, 1, ..., got {key!r}", where))  # fmt: skip
+            continue
+        if not isinstance(text, str):
+            out.append(Problem(item_id, f"feedback[{key}]", f"expected a text, got {text!r}"[:300],
+                               where))  # fmt: skip
+            continue
+        texts[category] = text
+    return texts
 
 
 _BOOLS = {"true": True, "false": False, "1": True, "0": False, "yes": True, "no": False, "": False}
@@ -388,6 +421,10 @@ def bank_to_frame(bank: ItemBank) -> pd.DataFrame:
     extra = [c for c in CALIBRATION_COLUMNS if any(r[c] for r in rows)]
     columns = [*_ID_COLUMNS, *param_names, *(f"{n}_se" for n in se_names), *META_COLUMNS]
     columns += extra
+    categories = sorted({k for it in bank for k in it.feedback})
+    for row, it in zip(rows, bank, strict=True):
+        row.update({f"{FEEDBACK_PREFIX}{k}": it.feedback.get(k, "") for k in categories})
+    columns += [f"{FEEDBACK_PREFIX}{k}" for k in categories]
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -398,7 +435,8 @@ def bank_to_csv(bank: ItemBank) -> str:
     buffer = io.StringIO()
     frame = bank_to_frame(bank)
     for col in frame.columns:
-        if col not in (*_ID_COLUMNS, *META_COLUMNS, *CALIBRATION_COLUMNS):
+        if col not in (*_ID_COLUMNS, *META_COLUMNS, *CALIBRATION_COLUMNS) \
+                and not col.startswith(FEEDBACK_PREFIX):  # fmt: skip
             frame[col] = frame[col].map(lambda v: "" if v is None or pd.isna(v) else repr(float(v)))
     frame.to_csv(buffer, index=False)
     return buffer.getvalue()
@@ -457,13 +495,15 @@ def bank_from_csv(
     records = []
     for pos, row in enumerate(frame.to_dict(orient="records")):
         where = f"row {pos + 2}"
-        rec: dict[str, Any] = {"params": {}, "se": {}}
+        rec: dict[str, Any] = {"params": {}, "se": {}, "feedback": {}}
         for col, value in row.items():
             col = str(col)
             if col in _ID_COLUMNS or col in META_COLUMNS or col in CALIBRATION_COLUMNS:
                 rec[col] = value
             elif value == "":
                 continue
+            elif col.startswith(FEEDBACK_PREFIX):
+                rec["feedback"][col[len(FEEDBACK_PREFIX):]] = value
             elif col.endswith("_se"):
                 rec["se"][col[:-3]] = value
             elif is_param_name(col):

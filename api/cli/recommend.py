@@ -61,7 +61,9 @@ def recommend_command(
         ),
     ],
     catalogue: Annotated[
-        Path, typer.Option("--catalogue", help="A zapcat-catalogue/1 file.", show_default=False)
+        Path,
+        typer.Option("--catalogue", help="A zapcat-catalogue/1 file: JSON, or its CSV table "
+                     "(.csv).", show_default=False),
     ],
     role: Annotated[
         str, typer.Option("--role", help="role_id of the target role.", show_default=False)
@@ -80,6 +82,7 @@ def recommend_command(
     from rich.table import Table
 
     from engine.battery import load_battery
+    from engine.config import pool_status
     from guidance.catalogue import read_catalogue
     from guidance.gaps import information_from_banks, levels_from_sections, recommend
 
@@ -92,7 +95,8 @@ def recommend_command(
             levels_from_sections(plan.sections),
             cat,
             role,
-            information=information_from_banks(dict(zip(plan.skill_ids, plan.banks, strict=True))),
+            information=information_from_banks(dict(zip(plan.skill_ids, plan.banks, strict=True)),
+                                               status=pool_status(plan.configs[0].mode)),
         )
     except ZapcatError as error:
         raise fail(error) from None

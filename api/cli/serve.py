@@ -125,6 +125,9 @@ def serve(
         console.print(f"export ASSESSMENT={info['assessment_id']}", highlight=False)
         console.print(f"export BATTERY={info['battery_assessment_id']}  # coding, project "
                       "management, design (simulated banks)", highlight=False)  # fmt: skip
+        console.print(f"export PRACTICE={info['practice_assessment_id']}  # a practice test: "
+                      "each answer's reply says if it was right, with the item's "
+                      "explanation and your level so far", highlight=False)  # fmt: skip
         cat = info["catalogue"]
         console.print(
             "after a battery session SESSION has finished, the learner's report and "

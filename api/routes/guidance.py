@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Path, Query, Request, status
+from fastapi import APIRouter, Path, Query, Request, status
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
@@ -31,14 +31,33 @@ class RecommendationsRequest(BaseModel):
     role: Annotated[StrictStr, Field(min_length=1, max_length=200)]
 
 
-@router.post("/v1/catalogues", status_code=status.HTTP_201_CREATED)
-def publish_catalogue(
+CATALOGUE_BODY: dict[str, Any] = {
+    "required": True,
+    "description": "A zapcat-catalogue/1 document: JSON, or its CSV table with "
+    "`Content-Type: text/csv` (a `kind` column: catalogue, credential, develops, "
+    "prerequisite, role, requires; see the README).",
+    "content": {"application/json": {"schema": {"type": "object"}},
+                "text/csv": {"schema": {"type": "string"}}},
+}
+
+
+@router.post("/v1/catalogues", status_code=status.HTTP_201_CREATED,
+             openapi_extra={"requestBody": CATALOGUE_BODY})
+async def publish_catalogue(
+    request: Request,
     context: ContextDep,
     principal: AdminKey,
-    document: dict[str, Any] = Body(description="A zapcat-catalogue/1 document."),  # noqa: B008
 ) -> dict[str, Any]:
-    """Publish a credential catalogue (admin): the next version (1, 2, ...) of its name."""
-    return guidance.publish_catalogue(context.db, tenant=principal.tenant, document=document)
+    """Publish a credential catalogue (admin): the next version (1, 2, ...) of its name.
+
+    The body is a `zapcat-catalogue/1` document as JSON, or as its CSV table
+    (`Content-Type: text/csv`); every problem is listed at once (`422 invalid_catalogue`,
+    CSV problems by row, column and value).
+    """
+    raw = await request.body()
+    csv = request.headers.get("content-type", "").split(";")[0].strip().lower() == "text/csv"
+    return await context.run_admin(guidance.publish_catalogue_body, context.db,
+                                   principal.tenant, raw, csv)  # fmt: skip
 
 
 @router.get("/v1/catalogues", responses={200: {"headers": NEXT_PAGE_HEADERS}})

@@ -15,7 +15,9 @@ from api.services.idempotency import request_key
 router = APIRouter(prefix="/v1/sessions", tags=["sessions"])
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=Delivery)
+# replies carry feedback only where the assessment gives it (response_model_exclude_unset)
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=Delivery,
+             response_model_exclude_unset=True)
 def start_session(
     body: SessionCreate,
     context: ContextDep,
@@ -41,7 +43,8 @@ def start_session(
     )
 
 
-@router.post("/{session_id}/responses", response_model=Delivery)
+@router.post("/{session_id}/responses", response_model=Delivery,
+             response_model_exclude_unset=True)
 def submit_response(
     session_id: str, body: ResponseCreate, context: ContextDep, principal: DeliverKey
 ) -> Any:

@@ -3,7 +3,9 @@
 Tenant ``demo``: the demo bank published (once), an assessment on it named ``demo``
 (once), the three banks of the demo battery (coding, project management, design; simulated,
 not calibrated on real data) and a battery assessment on them named ``demo-battery``
-(once), and a fresh admin and delivery key on every call (keys are shown only once, so the
+(once), the practice demo bank (items that may be disclosed, with explanations) and a
+practice test on it named ``demo-practice`` (``mode: "practice"``, ``feedback: "item"``;
+once), and a fresh admin and delivery key on every call (keys are shown only once, so the
 demo keys printed before are revoked: one set of live demo keys, not a pile).
 """
 
@@ -23,10 +25,14 @@ from api.services.battery import create_battery_assessment
 from api.services.keys import create_key
 from item_banks.examples import DEMO_BANK_PATH, DEMO_BATTERY_PATH
 from item_banks.examples.battery_demo import BATTERY_DEMO_DIR, DEMO_CATALOGUE_PATH
+from item_banks.examples.practice_demo import PRACTICE_DEMO_PATH
 
 DEMO_TENANT = "demo"
 DEMO_CONFIG: dict[str, Any] = {}
 """Engine configuration of the demo assessment (the engine's defaults)."""
+PRACTICE_CONFIG: dict[str, Any] = {"mode": "practice", "feedback": "item", "max_items": 8,
+                                   "stop_se": None}  # fmt: skip
+"""The demo practice test: 8 of the 12 practice items, each answer's reply with feedback."""
 
 
 def setup_demo(db: Database) -> dict[str, Any]:
@@ -35,8 +41,8 @@ def setup_demo(db: Database) -> dict[str, Any]:
     Returns
     -------
     dict
-        ``{bank, bank_version, assessment_id, battery_assessment_id, catalogue {name,
-        version}, admin_key, deliver_key}``.
+        ``{bank, bank_version, assessment_id, battery_assessment_id,
+        practice_assessment_id, catalogue {name, version}, admin_key, deliver_key}``.
     """
     document = json.loads(DEMO_BANK_PATH.read_text())
     versions = [b for b in list_banks(db, tenant=DEMO_TENANT) if b["name"] == document["name"]]
@@ -66,6 +72,7 @@ def setup_demo(db: Database) -> dict[str, Any]:
         ):
             row.revoked_at = now
     battery_id = _setup_battery(db)
+    practice_id = _setup_practice(db)
     catalogue = _setup_catalogue(db)
     admin_key, _ = create_key(db, tenant=DEMO_TENANT, scope="admin", label="demo")
     deliver_key, _ = create_key(db, tenant=DEMO_TENANT, scope="deliver", label="demo")
@@ -74,10 +81,27 @@ def setup_demo(db: Database) -> dict[str, Any]:
         "bank_version": version,
         "assessment_id": assessment_id,
         "battery_assessment_id": battery_id,
+        "practice_assessment_id": practice_id,
         "catalogue": catalogue,
         "admin_key": admin_key,
         "deliver_key": deliver_key,
     }
+
+
+def _setup_practice(db: Database) -> str:
+    """Publish the practice demo bank and its practice test if missing; the test's id."""
+    with db.read() as session:
+        found = session.scalar(select(Assessment.id).where(
+            Assessment.tenant == DEMO_TENANT, Assessment.name == "demo-practice"))  # fmt: skip
+    if found is not None:
+        return found
+    document = json.loads(PRACTICE_DEMO_PATH.read_text())
+    versions = [b for b in list_banks(db, tenant=DEMO_TENANT) if b["name"] == document["name"]]
+    version = versions[0]["version"] if versions else publish_bank(
+        db, tenant=DEMO_TENANT, document=document)["version"]  # fmt: skip
+    return create_assessment(db, tenant=DEMO_TENANT, bank=document["name"],
+                             bank_version=version, config=PRACTICE_CONFIG,
+                             name="demo-practice")["assessment_id"]  # fmt: skip
 
 
 def _setup_catalogue(db: Database) -> dict[str, Any]:

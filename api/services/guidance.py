@@ -8,6 +8,7 @@ reports are computed on request from the finished session's profile (pure functi
 
 from __future__ import annotations
 
+import io
 import json
 from typing import Any
 
@@ -15,12 +16,19 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from api.db import Database
-from api.errors import InvalidRequestError, NotFoundError, PermissionDeniedError
+from api.errors import (
+    InvalidRequestError,
+    MalformedJSONError,
+    NotFoundError,
+    PermissionDeniedError,
+)
 from api.models import CatalogueVersion, TestSession, iso, utcnow
 from api.services.banks import ImmutableCache
 from api.services.runners import BatteryRun, load_runner
 from engine.battery import result
-from guidance.catalogue import Catalogue, catalogue_from_dict
+from engine.config import pool_status
+from guidance.catalogue import Catalogue, CatalogueValidationError, catalogue_from_dict
+from guidance.catalogue_csv import catalogue_from_csv
 from guidance.gaps import information_from_banks, levels_from_sections, recommend
 from guidance.report import build_report
 
@@ -52,6 +60,31 @@ def publish_catalogue(db: Database, *, tenant: str, document: Any) -> dict[str, 
         except IntegrityError:  # a concurrent publish took this number: the next one
             continue
     raise RuntimeError("could not assign a catalogue version after 5 attempts")  # pragma: no cover
+
+
+def publish_catalogue_body(db: Database, tenant: str, raw: bytes, csv: bool) -> dict[str, Any]:
+    """Publish a request body: ``zapcat-catalogue/1`` JSON, or its CSV table when ``csv``.
+
+    Raises
+    ------
+    MalformedJSONError
+        A JSON body that does not parse.
+    CatalogueValidationError
+        Every problem of the catalogue (CSV ones by row, column and value).
+    """
+    if csv:
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise CatalogueValidationError([f"the CSV body is not UTF-8 text: {exc.reason}"],
+                                           source="request body") from None  # fmt: skip
+        catalogue = catalogue_from_csv(io.StringIO(text))
+        return publish_catalogue(db, tenant=tenant, document=catalogue.to_dict())
+    try:
+        document = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        raise MalformedJSONError(exc) from None
+    return publish_catalogue(db, tenant=tenant, document=document)
 
 
 def list_catalogues(db: Database, *, tenant: str) -> list[dict[str, Any]]:
@@ -91,7 +124,7 @@ def load_catalogue(db: Database, *, tenant: str, name: str, version: int) -> Cat
 
 
 def _finished_battery(db: Database, tenant: str, session_id: str, scope: str
-                      ) -> tuple[BatteryRun, Any]:
+                      ) -> tuple[BatteryRun, Any, bool]:
     with db.read() as session:
         row = session.scalars(select(TestSession).where(
             TestSession.id == session_id, TestSession.tenant == tenant)).first()
@@ -110,7 +143,7 @@ def _finished_battery(db: Database, tenant: str, session_id: str, scope: str
     if not state.finished:
         raise InvalidRequestError("the session is not finished yet: answer its items first",
                                   details={"session_id": session_id, "status": row.status})
-    return runner, state
+    return runner, state, bool(row.practice)
 
 
 def _recommend(db: Database, tenant: str, runner: BatteryRun, state: Any, catalogue: str,
@@ -119,7 +152,8 @@ def _recommend(db: Database, tenant: str, runner: BatteryRun, state: Any, catalo
     cat = load_catalogue(db, tenant=tenant, name=catalogue, version=version)
     used = {plan.skill_ids[k]: list(t.administered) for k, t in enumerate(state.tests)
             if t is not None}
-    info = information_from_banks(dict(zip(plan.skill_ids, plan.banks, strict=True)), used)
+    info = information_from_banks(dict(zip(plan.skill_ids, plan.banks, strict=True)), used,
+                                  status=pool_status(plan.configs[0].mode))
     return recommend(result(plan, state), levels_from_sections(plan.sections), cat, role,
                      information=info)
 
@@ -127,16 +161,16 @@ def _recommend(db: Database, tenant: str, runner: BatteryRun, state: Any, catalo
 def session_recommendations(db: Database, *, tenant: str, session_id: str, scope: str,
                             catalogue: str, version: int, role: str) -> dict[str, Any]:
     """Gap analysis and ranked credentials of a finished battery session for ``role``."""
-    runner, state = _finished_battery(db, tenant, session_id, scope)
+    runner, state, practice = _finished_battery(db, tenant, session_id, scope)
     out = _recommend(db, tenant, runner, state, catalogue, version, role)
-    return {"session_id": session_id, **out}
+    return {"session_id": session_id, "practice": practice, **out}
 
 
 def session_report(db: Database, *, tenant: str, session_id: str, scope: str,
                    catalogue: str | None = None, version: int | None = None,
                    role: str | None = None) -> dict[str, Any]:
     """The learner's report (``zapcat-report/1``), with next steps when a role is given."""
-    runner, state = _finished_battery(db, tenant, session_id, scope)
+    runner, state, practice = _finished_battery(db, tenant, session_id, scope)
     recs = None
     if role is not None or catalogue is not None:
         if not (role and catalogue and version):
@@ -147,8 +181,9 @@ def session_report(db: Database, *, tenant: str, session_id: str, scope: str,
     plan = runner.plan
     title = f"Your skills profile: {plan.battery.name}"
     return build_report(result(plan, state), plan.sections, title=title,
-                        recommendations=recs)  # practice mode is not built yet
+                        recommendations=recs, practice=practice)
 
 
 __all__ = ["get_catalogue_version", "list_catalogues", "load_catalogue", "publish_catalogue",
+           "publish_catalogue_body",
            "session_recommendations", "session_report"]

@@ -26,6 +26,7 @@ from engine import session as cat
 from engine.battery_state import BatteryState
 from engine.config import CATConfig
 from engine.state import CATState
+from guidance.feedback import progress, reply_feedback
 from item_banks.bank import ItemBank
 from item_banks.battery import battery_from_dict
 
@@ -52,6 +53,26 @@ class SingleTest:
     @property
     def show_results(self) -> bool:
         return self.config.show_results
+
+    @property
+    def practice(self) -> bool:
+        """A practice test (``mode: "practice"``): its sessions are practice sessions."""
+        return self.config.mode == "practice"
+
+    @property
+    def gives_feedback(self) -> bool:
+        return self.config.feedback != "none"
+
+    def feedback(self, before: CATState, after: CATState, item_id: str, response: int
+                 ) -> dict[str, Any] | None:
+        """The reply's feedback on the answer (``None`` when the test gives none)."""
+        config = self.config
+        if config.feedback == "none":
+            return None
+        block = progress(skill_id=self.bank.name, n_answered=after.n_items, theta=after.theta,
+                         se=after.se, cuts=config.cut_scores,
+                         theta_range=config.ability.theta_range)  # fmt: skip
+        return reply_feedback(config.feedback, block, self.bank[item_id], response)
 
     def with_overrides(self, overrides: dict[str, Any] | None) -> SingleTest:
         """The test with a session's configuration overrides (1EdTech ``priorData``)."""
@@ -99,6 +120,29 @@ class BatteryRun:
     @property
     def show_results(self) -> bool:
         return all(c.show_results for c in self.plan.configs)
+
+    @property
+    def practice(self) -> bool:
+        """Every section a practice test (a battery cannot mix modes)."""
+        return self.plan.practice
+
+    @property
+    def gives_feedback(self) -> bool:
+        return any(c.feedback != "none" for c in self.plan.configs)
+
+    def feedback(self, before: BatteryState, after: BatteryState, item_id: str, response: int
+                 ) -> dict[str, Any] | None:
+        """Feedback on the answer, about the section of the item answered only."""
+        k = before.current
+        config = self.plan.configs[k]
+        if config.feedback == "none":
+            return None
+        sec, test = self.plan.sections[k], after.tests[k]
+        names = [lv.name for lv in sec.levels] if sec.levels else None
+        block = progress(skill_id=sec.skill_id, n_answered=test.n_items, theta=test.theta,
+                         se=test.se, cuts=sec.cuts, level_names=names, scale=sec.scale,
+                         theta_range=config.ability.theta_range)  # fmt: skip
+        return reply_feedback(config.feedback, block, self.plan.banks[k][item_id], response)
 
     def with_overrides(self, overrides: dict[str, Any] | None) -> BatteryRun:
         """A battery takes no per-session overrides (its priors come from its sections)."""

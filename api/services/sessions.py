@@ -21,7 +21,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from api.db import Database
-from api.errors import FutureSeqError, NotFoundError, StaleSeqError
+from api.errors import FutureSeqError, InvalidRequestError, NotFoundError, StaleSeqError
 from api.limits import is_server_id
 from api.models import Assessment, ExposureCount, Response, TestSession, iso, utcnow
 from api.services.idempotency import IdempotencyKey, create_once, replay
@@ -117,14 +117,18 @@ def visible_result(config: CATConfig, result: dict[str, Any], scope: str) -> dic
     return {**result, "items": items}
 
 
-def _delivery(session_id: str, seq: int, runner: Runner, state: Any, scope: str) -> dict[str, Any]:
+def _delivery(session_id: str, seq: int, runner: Runner, state: Any, scope: str,
+              practice: bool = False) -> dict[str, Any]:
     if state.finished:
+        result = runner.result(state, scope)
+        if practice:  # the predicate of "no credential": a practice result says so
+            result = {**result, "practice": True}
         return {
             "session_id": session_id,
             "status": FINISHED,
             "seq": seq,
             "item": None,
-            "result": runner.result(state, scope),
+            "result": result,
         }
     return {
         "session_id": session_id,
@@ -142,7 +146,7 @@ def start_session(
     assessment_id: str,
     examinee_ref: str,
     seed: int | None = None,
-    practice: bool = False,
+    practice: bool | None = None,
     scope: str = "deliver",
     idempotency: IdempotencyKey | None = None,
     overrides: dict[str, Any] | None = None,
@@ -159,8 +163,13 @@ def start_session(
         The platform's reference of the examinee (stored, never interpreted).
     seed : int, optional
         Seed of the engine's random choices, ``0 <= seed < 2**53``; default random.
-    practice : bool, default False
-        A practice test (its responses are left out of response exports).
+    practice : bool, optional
+        Whether the caller expects a practice session. A session is a practice session
+        exactly when its assessment is a practice test (``mode: "practice"``): its
+        responses are never exported for calibration, its items are practice items only
+        (so it never counts in a secure item's exposure) and its result says
+        ``"practice": true`` (it earns no credential). A value that contradicts the
+        assessment's mode is :class:`InvalidRequestError`; ``None`` follows it.
     scope : str
         Scope of the caller (decides what a result shows when nothing can be given).
     idempotency : IdempotencyKey, optional
@@ -181,6 +190,16 @@ def start_session(
     with db.read() as session:  # parsing a bank never holds the write lock
         runner = load_runner(db, session, tenant=tenant, assessment_id=assessment_id)
     runner = runner.with_overrides(overrides)
+    if practice is not None and bool(practice) != runner.practice:
+        raise InvalidRequestError(
+            f"assessment {assessment_id!r} is a practice test: its sessions are practice "
+            "sessions (send practice: true, or leave it out)" if runner.practice else
+            f"assessment {assessment_id!r} is a secure test, and its items must not be "
+            "rehearsed: practice sessions run on practice-mode assessments (config mode: "
+            "'practice', items of status 'practice'); leave practice out or false",
+            details={"assessment_id": assessment_id, "practice": practice,
+                     "mode": "practice" if runner.practice else "secure"})  # fmt: skip
+    practice = runner.practice
 
     def create(session: Session) -> dict[str, Any]:
         exposure = _exposure(session, assessment_id, runner)
@@ -214,7 +233,7 @@ def start_session(
                 finished_at=now if state.finished else None,
             )
         )
-        return _delivery(session_id, seq, runner, state, scope)
+        return _delivery(session_id, seq, runner, state, scope, practice)
 
     return create_once(db, tenant, idempotency, create)
 
@@ -230,6 +249,7 @@ _LOCK_SESSION = (
         _SESSIONS.c.status,
         _SESSIONS.c.state,
         _SESSIONS.c.config_overrides,
+        _SESSIONS.c.practice,
     )
     .where(_SESSIONS.c.id == bindparam("b_id"), _SESSIONS.c.tenant == bindparam("b_tenant"))
     .with_for_update()
@@ -262,6 +282,11 @@ def respond(
     scope: str = "deliver",
 ) -> dict[str, Any]:
     """Record the response to the presented item and return the next item or the result.
+
+    When the assessment gives feedback (``feedback`` of its configuration), the reply
+    also has ``feedback``: ``{progress}`` and, in practice tests with ``"item"``,
+    ``{item}`` (see :mod:`guidance.feedback`); it is stored with the reply, so a retry
+    gets the same.
 
     Idempotent and ordered: the same ``(seq, item_id, response)`` sent again returns the
     reply stored the first time and records nothing; a different submission for an
@@ -310,7 +335,11 @@ def _respond(
                         db, session, tenant=tenant, assessment_id=row.assessment_id
                     ).with_overrides(row.config_overrides)
                     state = runner.read_state(row.state)
-                    return _delivery(row.id, stored.reply["seq"], runner, state, scope)
+                    view = _delivery(row.id, stored.reply["seq"], runner, state, scope,
+                                     row.practice)  # fmt: skip
+                    if "feedback" in stored.reply:
+                        view["feedback"] = stored.reply["feedback"]
+                    return view
                 return stored.reply
             raise StaleSeqError(
                 f"seq {seq} of session {row.id!r} was already answered (item "
@@ -342,7 +371,9 @@ def _respond(
             next_seq = changes["seq"] = seq + 1
             _expose(conn, row.assessment_id, new_state.pending_item)
         conn.execute(_UPDATE_SESSION, {"b_id": row.id, **changes})
-        reply = _delivery(row.id, next_seq, runner, new_state, "deliver")
+        reply = _delivery(row.id, next_seq, runner, new_state, "deliver", row.practice)
+        if runner.gives_feedback:
+            reply["feedback"] = runner.feedback(state, new_state, item_id, response)
         conn.execute(
             _INSERT_RESPONSE,
             {
@@ -355,12 +386,19 @@ def _respond(
             },
         )
         if scope == "admin":
-            return _delivery(row.id, next_seq, runner, new_state, scope)
+            view = _delivery(row.id, next_seq, runner, new_state, scope, row.practice)
+            if "feedback" in reply:
+                view["feedback"] = reply["feedback"]
+            return view
         return reply
 
 
 def get_session(db: Database, *, tenant: str, session_id: str, scope: str) -> dict[str, Any]:
-    """Status, responses so far, the presented item, and the result once finished."""
+    """Status, responses so far, the presented item, and the result once finished.
+
+    ``practice`` is true for a practice session (see :func:`start_session`): it never
+    earns a credential.
+    """
     if not is_server_id(session_id):
         raise NotFoundError("session", session_id)
     with db.read() as session:
@@ -375,11 +413,12 @@ def get_session(db: Database, *, tenant: str, session_id: str, scope: str) -> di
         runner = load_runner(db, session, tenant=tenant, assessment_id=row.assessment_id)
     runner = runner.with_overrides(row.config_overrides)
     state = runner.read_state(row.state)
-    delivery = _delivery(row.id, row.seq, runner, state, scope)
+    delivery = _delivery(row.id, row.seq, runner, state, scope, row.practice)
     return {
         "session_id": row.id,
         "assessment_id": row.assessment_id,
         "examinee_ref": row.examinee_ref,
+        "practice": bool(row.practice),
         "status": row.status,
         "seq": row.seq,
         "n_answered": len(responses),

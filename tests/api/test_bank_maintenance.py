@@ -24,6 +24,8 @@ from item_banks.io import bank_from_dict, bank_to_json
 
 N_EXAMINEES = 2000
 CONFIG = {"max_items": 4, "stop_se": None, "pretest_count": 1, "pretest_first": 2}
+PRACTICE = {"mode": "practice", "max_items": 3, "stop_se": None}
+"""A practice test on the same bank version: its practice items only, never exported."""
 
 
 def banks(seed: int = 1) -> tuple[ItemBank, ItemBank]:
@@ -52,7 +54,9 @@ def banks(seed: int = 1) -> tuple[ItemBank, ItemBank]:
         Item(t.item_id, "2pl", {"a": 1.0, "b": 0.0}, status="pretest", content_areas=("new",))
         for t in true
     ]
-    return ItemBank(op + provisional, name="live"), ItemBank(op + true, name="truth")
+    practice = [Item(f"pr{j}", "2pl", {"a": 1.0, "b": j - 2.0}, status="practice")
+                for j in range(5)]  # fmt: skip
+    return ItemBank(op + provisional + practice, name="live"), ItemBank(op + true, name="truth")
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +88,7 @@ async def examinees(app, headers, assessment, truth, thetas, concurrent: int = 8
             reply = await client.post(
                 "/v1/sessions",
                 headers=headers,
-                json={"assessment_id": assessment, "examinee_ref": f"ex-{person}"},
+                json={"assessment_id": assessment, "examinee_ref": f"ex-{person}", "seed": person},
             )
             body = reply.json()
             while body["status"] == "in_progress":
@@ -121,11 +125,16 @@ def live(service):
     assessment = reply.json()["assessment_id"]
     thetas = np.random.default_rng(7).normal(0.4, 0.9, N_EXAMINEES)
     asyncio.run(examinees(client.app, deliver, assessment, truth, thetas))
-    # a practice test: delivered as any other, never exported
+    # a practice test on the same bank version: delivered as any other, never exported
+    reply = client.post(
+        "/v1/assessments", headers=admin,
+        json={"bank": "live", "bank_version": 1, "config": PRACTICE},
+    )  # fmt: skip
+    assert reply.status_code == 201, reply.text
     body = client.post(
         "/v1/sessions",
         headers=deliver,
-        json={"assessment_id": assessment, "examinee_ref": "practice-1", "practice": True},
+        json={"assessment_id": reply.json()["assessment_id"], "examinee_ref": "practice-1"},
     ).json()
     while body["status"] == "in_progress":
         body = client.post(
@@ -315,13 +324,25 @@ def test_export_on_each_database(client, tenant):
         run_test(client, tenant.deliver, assessment, truth, theta=t, seed=k)[0]
         for k, t in enumerate(np.linspace(-1, 1, 6))
     ]
-    practice = client.post(
+    refused = client.post(
         "/v1/sessions",
         headers=tenant.deliver,
         json={"assessment_id": assessment, "examinee_ref": "p", "practice": True},
+    )  # a secure test's items are never rehearsed
+    assert refused.status_code == 422 and "practice" in refused.json()["error"]["message"]
+    reply = client.post(
+        "/v1/assessments",
+        headers=tenant.admin,
+        json={"bank": "live", "bank_version": version, "config": PRACTICE},
+    )
+    practice = client.post(
+        "/v1/sessions",
+        headers=tenant.deliver,
+        json={"assessment_id": reply.json()["assessment_id"], "examinee_ref": "p"},
     )
     assert practice.status_code == 201
     body = practice.json()
+    assert body["item"]["item_id"].startswith("pr")
     client.post(
         f"/v1/sessions/{body['session_id']}/responses",
         headers=tenant.deliver,

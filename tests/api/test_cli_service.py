@@ -64,6 +64,20 @@ def test_demo_setup_is_idempotent_and_usable(tmp_path):
         )
         assert reply.status_code == 201
         assert reply.json()["item"]["section"] == {"skill_id": "coding", "index": 1, "of": 3}
+        # the practice test: practice items only, each reply with the item's explanation
+        assert first["practice_assessment_id"] == second["practice_assessment_id"]
+        from item_banks.examples.practice_demo import build_practice_demo
+
+        practice = build_practice_demo()
+        headers = {"Authorization": f"Bearer {second['deliver_key']}"}
+        body = client.post("/v1/sessions", headers=headers, json={
+            "assessment_id": first["practice_assessment_id"], "examinee_ref": "demo"}).json()
+        item_id = body["item"]["item_id"]
+        reply = client.post(f"/v1/sessions/{body['session_id']}/responses", headers=headers,
+                            json={"item_id": item_id, "seq": 1, "response": 1}).json()
+        assert reply["feedback"]["item"]["explanation"] == practice[item_id].feedback[1]
+        assert client.get(f"/v1/sessions/{body['session_id']}",
+                          headers=headers).json()["practice"] is True
         # one set of live demo keys, not a pile: the keys printed before are revoked
         stale = client.get("/v1/banks", headers={"Authorization": f"Bearer {first['admin_key']}"})
         assert stale.status_code == 401

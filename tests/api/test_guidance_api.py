@@ -146,3 +146,28 @@ def test_demo_learner_report_after_make_run_setup(tmp_path):
                                      "role": role})
             assert recs.status_code == 200 and recs.json()["role"]["role_id"] == role
     app.state.context.db.dispose()
+
+
+def test_catalogue_published_as_csv_equals_the_json_one(client, tenant):
+    from guidance.catalogue_csv import catalogue_to_csv
+
+    v_json = publish_catalogue(client, tenant)
+    text = catalogue_to_csv(read_catalogue(DEMO_CATALOGUE_PATH))
+    csv_headers = {**tenant.admin, "Content-Type": "text/csv; charset=utf-8"}
+    reply = client.post("/v1/catalogues", content=text.encode(), headers=csv_headers)
+    assert reply.status_code == 201, reply.text
+    assert reply.json()["n_credentials"] == 17 and reply.json()["version"] == v_json + 1
+    docs = [client.get(f"/v1/catalogues/demo-catalogue/versions/{v}",
+                       headers=tenant.admin).json()["document"] for v in (v_json, v_json + 1)]
+    from guidance.catalogue import catalogue_from_dict
+
+    a, b = (catalogue_from_dict(d) for d in docs)
+    assert (a.credentials, a.roles, a.attribution) == (b.credentials, b.roles, b.attribution)
+    bad = text.replace(",30,0,EUR,", ",-3,0,EUR,")
+    reply = client.post("/v1/catalogues", content=bad.encode(), headers=csv_headers)
+    assert reply.status_code == 422 and reply.json()["error"]["code"] == "invalid_catalogue"
+    assert "row 3, column hours: must be a number >= 0, got -3" in reply.json()["error"]["message"]
+    reply = client.post("/v1/catalogues", content=b"{not json", headers=tenant.admin)
+    assert reply.status_code == 400 and reply.json()["error"]["code"] == "malformed_json"
+    reply = client.post("/v1/catalogues", content=b"\xff\xfe", headers=csv_headers)
+    assert reply.status_code == 422 and "not UTF-8" in reply.json()["error"]["message"]

@@ -152,3 +152,24 @@ def test_cli_link_and_bank_transform(tmp_path, halves):
         ],
     )
     assert out.exit_code == 1 and "A must be positive" in out.output
+
+
+def test_transform_keeps_every_item_field_but_the_scale():
+    from item_banks.bank import Item, ItemBank
+
+    items = [
+        Item("g1", "grm", {"a": 1.1, "b1": -0.5, "b2": 0.7}, 3, se={"a": 0.1, "b1": 0.2, "b2": 0.3},
+             content_areas=("x",), enemy_groups=("e",), status="pretest", tags=("t",),
+             codes=(1.0, 2.0, 5.0), flags=("low_slope",), flags_accepted=True,
+             feedback={0: "none", 2: "all"}),
+        Item("d1", "2pl", {"a": 0.9, "b": 0.1}, 2, codes=(0.0, 1.0)),
+    ]  # fmt: skip
+    bank = ItemBank(items, name="kept")
+    moved = transform_bank(bank, Link(A0, B0, 0.0, 0.0, "given", ()))
+    for before, after in zip(bank, moved, strict=True):
+        assert after.params != before.params
+        same = ("item_id", "model", "n_categories", "content_areas", "enemy_groups", "status",
+                "tags", "codes", "flags", "flags_accepted", "feedback")  # fmt: skip
+        assert [getattr(after, f) for f in same] == [getattr(before, f) for f in same]
+    assert moved["g1"].params["b2"] == pytest.approx(A0 * 0.7 + B0)
+    assert moved["g1"].se["a"] == pytest.approx(0.1 / A0)

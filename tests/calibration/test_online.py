@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -204,3 +206,26 @@ def test_cli_promote_from_candidates(tmp_path):
         ],
     )
     assert out.exit_code == 1 and "estimated against bank 'other'" in out.output
+
+
+def test_promote_keeps_the_items_own_fields():
+    from calibration.promotion import promote
+
+    seeded = Item("pt0", "grm", {"a": 1.0, "b1": -1.0, "b2": 1.0}, 3, status="pretest",
+                  tags=("t",), codes=(1.0, 2.0, 3.0), flags=("low_slope",), flags_accepted=True,
+                  feedback={1: "partly"})
+    old = Item("op0", "2pl", {"a": 1.2, "b": 0.3}, 2, content_areas=("x",), codes=(0.0, 1.0),
+               flags=("misfit",), flags_accepted=True)
+    bank = ItemBank([old, seeded], name="live", version="1")
+    doc = {"format": "zapcat-candidates/1", "bank": {"name": "live", "version": "1"},
+           "items": [{"item_id": "pt0", "model": "grm", "n_categories": 3, "accepted": True,
+                      "params": {"a": 1.4, "b1": -0.8, "b2": 0.9},
+                      "se": {"a": 0.1, "b1": 0.1, "b2": 0.1}}]}  # fmt: skip
+    new = promote(bank, doc, retire=["op0"])
+    pt = new["pt0"]
+    assert (pt.status, pt.params["a"], pt.se["a"]) == ("operational", 1.4, 0.1)
+    assert (pt.tags, pt.codes, pt.flags, pt.flags_accepted) == (("t",), (1.0, 2.0, 3.0), (), False)
+    assert dict(pt.feedback) == {1: "partly"}
+    retired = new["op0"]
+    assert retired.status == "retired"
+    assert dataclasses.replace(retired, status="operational") == old

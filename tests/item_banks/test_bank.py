@@ -117,3 +117,12 @@ def test_demo_bank_file_is_what_the_generator_makes() -> None:
     assert {it.status for it in bank} == {"operational", "pretest"}
     enemies = [g for it in bank for g in it.enemy_groups]
     assert enemies and all(enemies.count(g) == 2 for g in enemies)
+
+
+def test_practice_demo_file_is_reproducible_and_all_practice():
+    from item_banks.examples.practice_demo import PRACTICE_DEMO_PATH, build_practice_demo
+
+    bank = read_bank(PRACTICE_DEMO_PATH)
+    assert bank.to_dict() == build_practice_demo().to_dict()
+    assert {it.status for it in bank} == {"practice"}
+    assert all(set(it.feedback) == set(range(it.n_categories)) for it in bank)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -165,3 +166,55 @@ def test_invalid_json_and_empty_csv_are_clear(tmp_path: Path) -> None:
     empty.write_text("")
     with pytest.raises(BankValidationError, match="cannot read CSV"):
         read_bank(empty)
+
+
+# ----------------------------------------------------------------- practice feedback texts
+def _feedback_bank():
+    from item_banks.bank import Item, ItemBank
+
+    return ItemBank([
+        Item("p1", "2pl", {"a": 1.2, "b": 0.1}, status="practice",
+             feedback={0: 'Not quite: "for" runs, then checks; see 3, 4\nnext line',
+                       1: "Right — the loop stops at n."}),
+        Item("p2", "grm", {"a": 1.0, "b1": -0.5, "b2": 0.9}, status="practice",
+             feedback={2: "Full marks."}),
+        Item("q1", "2pl", {"a": 0.9, "b": -0.2}),
+    ], name="fb")  # fmt: skip
+
+
+def test_feedback_texts_round_trip_json_and_csv():
+    from item_banks.io import bank_from_csv, bank_from_json, bank_to_csv, bank_to_json
+
+    bank = _feedback_bank()
+    assert bank_from_json(bank_to_json(bank)).to_dict() == bank.to_dict()
+    text = bank_to_csv(bank)
+    assert text.splitlines()[0].endswith("feedback_0,feedback_1,feedback_2")
+    back = bank_from_csv(io.StringIO(text), name="fb")
+    assert back.to_dict() == bank.to_dict()
+    assert back["p1"].feedback[0].endswith("next line")
+    assert back["p2"].feedback == {2: "Full marks."}
+    assert back["q1"].feedback == {} and "feedback" not in back["q1"].to_dict()
+
+
+def test_feedback_problems_name_item_field_and_row():
+    from item_banks.errors import BankValidationError
+    from item_banks.io import bank_from_csv, bank_from_dict, bank_to_csv
+
+    bank = _feedback_bank()
+    doc = bank.to_dict()
+    doc["items"][0]["feedback"] = {"x": "?", "1": 7}
+    with pytest.raises(BankValidationError) as err:
+        bank_from_dict(doc)
+    text = str(err.value)
+    assert "items[0], item 'p1'" in text and "feedback['x']" in text and "got 7" in text
+    doc = bank.to_dict()
+    doc["items"][1]["feedback"] = {"3": "too high", "0": " "}
+    with pytest.raises(BankValidationError) as err:
+        bank_from_dict(doc)
+    text = str(err.value)
+    assert "category 3 is not one of the item's categories 0..2" in text
+    assert "must not be empty" in text
+    csv = bank_to_csv(bank).replace("feedback_2", "feedback_7")
+    with pytest.raises(BankValidationError) as err:
+        bank_from_csv(io.StringIO(csv), name="fb")
+    assert "row 3" in str(err.value) and "category 7" in str(err.value)
