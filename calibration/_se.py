@@ -304,7 +304,7 @@ def _largest_product(problem: EMProblem, p_max: int) -> float:
     if d.dense:
         n_z = int(np.asarray(d.z).shape[1]) if d.moments is None else int(d.zt_sum.shape[0])
         return 2.0 * d.n_rows * n_z * max(n_z, p_e)
-    return 8.0e6 * problem.theta.size  # a batch of persons: about 4e6 doubles x points
+    return 8.0e6 * problem.theta.size  # sparse: one person's (m, q) x (q, m) per call, far below
 
 
 def assemble(
