@@ -24,7 +24,10 @@ from api.cli import responses as _responses
 from api.cli import serve as _serve
 from api.cli import sessions as _sessions
 from api.cli import simulate as _simulate
+from api.cli._coerce import install as _install_plain_coercion
 from api.cli._common import run_app
+
+_install_plain_coercion()
 
 app = typer.Typer(
     name="zapcat",
