@@ -58,14 +58,27 @@ TOOLS = ("zapcat", "mirt", "girth")
 
 
 # ------------------------------------------------------------------------------ data
+LOGNORMAL = "-ln"
+"""Suffix of a case name whose slopes are drawn lognormal(0, 0.3) (as in real banks)
+instead of U(0.6, 2): ``2pl-1k-20-ln``."""
+
+
+def case_spec(name: str) -> tuple[str, int, int, int, int | None]:
+    """``CASES`` entry of a case name, with or without the lognormal suffix."""
+    return CASES[name.removesuffix(LOGNORMAL)]
+
+
 def make_case(name: str, seed: int = 20261129) -> dict[str, np.ndarray]:
     """Simulate one case: responses (-1 = missing) and the true a, b."""
     from calibration.simulate import simulate_responses
     from item_banks.bank import Item, ItemBank
 
-    model, n, m, k, answered = CASES[name]
-    rng = np.random.default_rng([seed, list(CASES).index(name)])
+    base = name.removesuffix(LOGNORMAL)
+    model, n, m, k, answered = CASES[base]
+    rng = np.random.default_rng([seed, list(CASES).index(base)])
     a = rng.uniform(0.6, 2.0, m) if model != "rasch" else np.ones(m)
+    if name != base and model != "rasch":
+        a = np.exp(rng.normal(0.0, 0.3, m))  # then the same draws of b, c, theta follow
     if model in ("grm", "gpcm"):
         b = np.sort(rng.normal(0.0, 1.0, (m, k - 1)), axis=1) + np.linspace(-0.6, 0.6, k - 1)
         if model == "gpcm":
@@ -185,12 +198,12 @@ def _peak_rss() -> int:
 
 def worker(tool: str, case: str, path: str, repeats: int) -> dict:
     """Fit one case with one tool (in a fresh process); return timings and estimates."""
-    model, _, _, k, _ = CASES[case]
+    model, _, _, k, _ = case_spec(case)
     data = np.load(path)
     x = data["x"]
     # import the tool and touch its code once on a tiny problem (not timed, not counted)
     try:
-        FITTERS[tool](x[:300, :5] if CASES[case][4] is None else x[:3000], model, k)
+        FITTERS[tool](x[:300, :5] if case_spec(case)[4] is None else x[:3000], model, k)
     except Exception:
         pass
     base = _reset_peak_rss()
@@ -269,7 +282,8 @@ def _rmse(est: list, true: np.ndarray) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cases", nargs="*", default=list(CASES), choices=list(CASES))
+    variants = [*CASES, *(c + LOGNORMAL for c in CASES if CASES[c][0] != "rasch")]
+    parser.add_argument("--cases", nargs="*", default=list(CASES), choices=variants)
     parser.add_argument("--tools", nargs="*", default=list(TOOLS), choices=list(TOOLS))
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--write", type=Path, help="Update the Calibration section of this file.")

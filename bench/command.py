@@ -84,7 +84,7 @@ def write_cases(folder: Path, names: list[str]) -> dict[str, dict]:
             out[name] = {"model": "2pl", "k": 2, "layout": "long", "files": [str(path)],
                          "cells": n * m, "responses": n * answered}  # fmt: skip
             continue
-        model, n, m, k, _ = bench.CASES[name]
+        model, n, m, k, _ = bench.case_spec(name)
         x = bench.make_case(name)["x"]
         frame = pd.DataFrame(np.where(x < 0, np.nan, x), columns=[f"i{j}" for j in range(m)])
         frame = frame.astype("Int64")

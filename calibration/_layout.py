@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 from numpy.typing import NDArray
@@ -69,28 +70,49 @@ class Group:
         form, where a slope may cross zero (reverse-keyed items get the negative slope of
         the true maximum) and the likelihood is closer to quadratic.
         """
+        return self.jac is None and self._roles[2]
+
+    @cached_property
+    def _roles(self) -> tuple[list[int], int | None, bool]:
+        """Location columns, slope column and whether a slope-intercept form exists.
+
+        They depend on the model and the number of categories only, and the EM's steps
+        ask for them dozens of times each.
+        """
+        slope = self.model.columns(self.n_categories, "slope")
         si = self.model.slope_intercept_columns(self.n_categories)
-        return self.jac is None and si is not None
+        return (
+            self.model.columns(self.n_categories, "location"),
+            (slope or [None])[0],
+            si is not None,
+        )
 
     @property
     def b_cols(self) -> list[int]:
         """Columns of the locations (difficulties, thresholds) of the model's contract."""
-        return self.model.columns(self.n_categories, "location")
+        return list(self._roles[0])
 
     @property
     def slope_col(self) -> int:
         """Column of the slope (groups in slope-intercept form)."""
-        return self.model.columns(self.n_categories, "slope")[0]
+        col = self._roles[1]
+        if col is None:
+            raise IndexError(f"model {self.model.name!r} has no slope")
+        return col
 
     def natural(self, part: FloatArray) -> FloatArray:
         """The group's part of ``beta`` in the bank's parameterisation (same layout)."""
         if not self.slope_intercept:
             return part
         out = part.reshape(-1, self.n_params).copy()
-        cols = self.b_cols
+        cols = self._roles[0]
         s = self.slope_col
-        with np.errstate(divide="ignore", invalid="ignore"):  # a = 0: rejected as invalid
-            out[:, cols] = -out[:, cols] / out[:, s : s + 1]
+        slope = out[:, s : s + 1]
+        if slope.all() and np.isfinite(slope).all():
+            out[:, cols] = -out[:, cols] / slope
+        else:
+            with np.errstate(divide="ignore", invalid="ignore"):  # a = 0: rejected as invalid
+                out[:, cols] = -out[:, cols] / slope
         return out.ravel()
 
     def from_natural(self, part: FloatArray) -> FloatArray:

@@ -114,10 +114,16 @@ def _category_counts(data: ResponseData, k_max: int) -> FloatArray:
     return np.bincount(key, minlength=data.n_items * k_max).reshape(data.n_items, k_max)
 
 
-def _drop_empty_persons(data: ResponseData) -> tuple[ResponseData, list[str]]:
+def _empty_persons(data: ResponseData) -> list[str]:
+    """Ids of the partition's persons without responses (to the calibrated items)."""
     answered = np.bincount(data.person, minlength=data.n_persons) > 0
-    empty = [p for p, a in zip(data.person_ids, answered, strict=True) if not a]
-    return (data.subset_persons(answered) if empty else data), empty
+    return [p for p, a in zip(data.person_ids, answered, strict=True) if not a]
+
+
+def _drop_persons(data: ResponseData, empty: list[str]) -> ResponseData:
+    if not empty:
+        return data
+    return data.subset_persons(np.bincount(data.person, minlength=data.n_persons) > 0)
 
 
 # ------------------------------------------------------------------- on the client
@@ -183,11 +189,13 @@ class PartitionedResponses:
 
     def drop_empty_persons(self) -> tuple[PartitionedResponses, list[str]]:
         """Persons without responses left out (on the workers); returns their ids."""
-        done = self.client.gather(self.client.map(_drop_empty_persons, self.parts, pure=False))
-        empty = [p for _, ids in done for p in ids]
+        # only the ids come back: the partitions stay where they are
+        futures = self.client.map(_empty_persons, self.parts, pure=False)
+        found = self.client.gather(futures)
+        empty = [p for ids in found for p in ids]
         if not empty:
             return self, []
-        parts = self.client.scatter([d for d, _ in done])  # pragma: no cover - rare
+        parts = self.client.map(_drop_persons, self.parts, futures, pure=False)
         out = PartitionedResponses(
             self.client, parts, self.item_ids, self.category_codes,
             self.n_persons - len(empty), self.n_observed, self.source, self.sha256,
@@ -333,8 +341,10 @@ class PartitionedProblem(EMProblem):
             method=method,
             pure=False,
         )
-        results = self.client.gather(futures)
-        out = results[0].copy()
-        for c in results[1:]:
-            out += c
+        # fetched one at a time, in order: the client holds two (n_beta, n_beta) arrays
+        # (not one per partition), and the sum is the same at every run
+        out = futures[0].result().copy()
+        for future in futures[1:]:
+            out += future.result()
+            future.release()
         return out

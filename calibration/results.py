@@ -128,22 +128,20 @@ class CalibrationResult:
     def params(self) -> pd.DataFrame:
         """Parameter table by item id: model, n_categories, parameters and ``*_se``."""
         values, ses = self._entries
-        rows: list[dict[str, Any]] = [{} for _ in self.item_ids]
+        n = len(self.item_ids)
+        model = np.empty(n, dtype=object)
+        n_categories = np.zeros(n, dtype=np.int64)
+        columns: dict[str, np.ndarray] = {}  # built column by column (NaN where not a param)
         for g, v, se in zip(self.problem.groups, values, ses, strict=True):
-            for r, j in enumerate(g.items):
-                row = rows[j]
-                row["model"] = g.model.name
-                row["n_categories"] = g.n_categories
-                for c, name in enumerate(g.names):
-                    row[name] = float(v[r, c])
-                    row[f"{name}_se"] = float(se[r, c])
-        frame = pd.DataFrame(rows, index=pd.Index(self.item_ids, name="item_id"))
-        names = [
-            c for c in frame.columns if c not in ("model", "n_categories") and not c.endswith("_se")
-        ]
-        names.sort(key=param_sort_key)
-        cols = ["model", "n_categories"] + [x for n in names for x in (n, f"{n}_se")]
-        return frame[cols]
+            model[g.items] = g.model.name
+            n_categories[g.items] = g.n_categories
+            for c, name in enumerate(g.names):
+                columns.setdefault(name, np.full(n, np.nan))[g.items] = v[:, c]
+                columns.setdefault(f"{name}_se", np.full(n, np.nan))[g.items] = se[:, c]
+        names = sorted((c for c in columns if not c.endswith("_se")), key=param_sort_key)
+        data: dict[str, Any] = {"model": model, "n_categories": n_categories}
+        data.update({x: columns[x] for name in names for x in (name, f"{name}_se")})
+        return pd.DataFrame(data, index=pd.Index(self.item_ids, name="item_id"))
 
     def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
         """Wald confidence intervals, long format.

@@ -133,7 +133,14 @@ class ItemModel(ABC):
 
     def columns(self, n_categories: int, role: str) -> list[int]:
         """Columns of the parameters with ``role``."""
-        return [j for j, r in enumerate(self.param_roles(n_categories)) if r == role]
+        # a model's roles depend on the number of categories only: the calibration's
+        # M-step asks for them dozens of times per step, so they are kept per instance
+        cache = self.__dict__.setdefault("_columns_cache", {})
+        key = (n_categories, role)
+        if key not in cache:
+            roles = self.param_roles(n_categories)
+            cache[key] = tuple(j for j, r in enumerate(roles) if r == role)
+        return list(cache[key])
 
     def slope_intercept_columns(self, n_categories: int) -> tuple[int, list[int]] | None:
         """``(slope column, location columns)`` of the slope-intercept form, or ``None``.
@@ -208,22 +215,24 @@ class ItemModel(ABC):
         thresholds += 1e-2 * np.arange(k - 1)
         steps = np.log((counts[:, :-1] + 0.5) / (counts[:, 1:] + 0.5)) * scale
         lower, upper = self.columns(n_categories, "lower"), self.columns(n_categories, "upper")
-        position = 0  # of a location among the locations
-        for c, role in enumerate(roles):  # in column order
+        for c, role in enumerate(roles):  # slopes and asymptotes first: locations use them
             if role == "slope":
                 out[:, c] = 1.0
             elif role in ("lower", "upper"):
                 mode = prior_modes[c]
                 out[:, c] = mode if mode is not None else (0.1 if role == "lower" else 0.98)
-            elif role == "location" and self.location_kind == "thresholds":
+        position = 0  # of a location among the locations
+        for c, role in enumerate(roles):  # in column order
+            if role == "location" and self.location_kind == "thresholds":
                 out[:, c] = thresholds[:, position]
             elif role == "location" and self.location_kind == "steps":
                 out[:, c] = steps[:, position]
             elif role == "location":
                 p = np.clip(cum[:, 0], 1e-3, 1 - 1e-3)
-                if lower or upper:  # an asymptote already set (columns before this one)
+                if lower or upper:  # the proportion of the logistic part between them
                     lo = out[:, lower[0]] if lower else 0.0
-                    p = np.clip((p - lo) / (1.0 - lo), 0.02, 0.98)
+                    hi = out[:, upper[0]] if upper else 1.0
+                    p = np.clip((p - lo) / (hi - lo), 0.02, 0.98)
                 out[:, c] = -logit(p) * scale
             position += role == "location"
         return out

@@ -58,6 +58,16 @@ class LogisticModel(ItemModel):
             ok &= (col["u"] <= 1.0) & (col["u"] > c + gap)
         return ok
 
+    @property
+    def _no_asymptotes(self) -> bool:
+        """Whether ``c = 0`` and ``u = 1`` are fixed (Rasch, 1PL, 2PL)."""
+        return (
+            "c" not in self.free
+            and "u" not in self.free
+            and self.fixed.get("c", 0.0) == 0.0
+            and self.fixed.get("u", 1.0) == 1.0
+        )
+
     def _full(self, params: FloatArray) -> tuple[FloatArray, ...]:
         """Return ``a, b, c, u`` as arrays of shape (n_items,)."""
         n = params.shape[0]
@@ -69,8 +79,17 @@ class LogisticModel(ItemModel):
 
     def _parts(self, theta: FloatArray, params: FloatArray) -> dict[str, FloatArray]:
         a, b, c, u = self._full(params)
-        z = a * (theta[:, None] - b)  # (T, I)
+        dt = theta[:, None] - b
+        z = a * dt  # (T, I)
         ls_pos, ls_neg = log_expit(z), log_expit(-z)
+        if self._no_asymptotes:
+            # c = 0, u = 1 (Rasch, 1PL, 2PL): log P = log s, log (1 - s); the ratios
+            # s (1 - s) / P are 1 - s and s (what the general path gives to rounding)
+            return {
+                "a": a, "b": b, "c": c, "u": u, "dt": dt,
+                "ls_pos": ls_pos, "ls_neg": ls_neg, "logp1": ls_pos, "logp0": ls_neg,
+                "r1": np.exp(ls_neg), "r0": np.exp(ls_pos),
+            }  # fmt: skip
         log_span = _log_or_neg_inf(u - c)
         logp1 = np.logaddexp(_log_or_neg_inf(c), log_span + ls_pos)
         logp0 = np.logaddexp(_log_or_neg_inf(1.0 - u), log_span + ls_neg)
@@ -80,7 +99,7 @@ class LogisticModel(ItemModel):
             "b": b,
             "c": c,
             "u": u,
-            "dt": theta[:, None] - b,
+            "dt": dt,
             "ls_pos": ls_pos,
             "ls_neg": ls_neg,
             "logp1": logp1,

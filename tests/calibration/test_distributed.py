@@ -138,3 +138,52 @@ def test_cli_scheduler_option_calibrates_on_the_cluster(client, tmp_path) -> Non
             assert abs(other["params"][name] - value) < 1e-8
         for name, value in it["se"].items():
             assert abs(other["se"][name] - value) < 1e-8
+
+
+def test_the_client_never_holds_the_persons(client, tmp_path, monkeypatch) -> None:
+    """No persons x points array (nor the responses) on the client during a cluster fit.
+
+    The client process is watched two ways: the E-step's person-level functions must not
+    run in it (the workers are other processes), and tracemalloc's peak of the allocations
+    made while the file is partitioned and while it is fitted (numpy reports its arrays)
+    stays below the responses and far below one persons x points array. Before the
+    partitions' empty-person check sent only ids back, the whole partitions came to the
+    client and the fit's peak was the data's size.
+    """
+    import tracemalloc
+
+    import calibration._em as em
+
+    n, m, answered = 60_000, 50, 10
+    data, _ = _sparse_2pl(n, m, answered, seed=21)
+    frame = pd.DataFrame(
+        {"person": data.person.astype(np.int64), "item": np.asarray(data.item_ids)[data.item],
+         "response": data.category.astype(np.int8)}
+    ).sort_values("person", kind="stable")  # fmt: skip
+    assert (frame.groupby("person").size() == answered).all()
+    path = tmp_path / "log.parquet"
+    frame.to_parquet(path, row_group_size=15_000 * answered)  # whole persons per row group
+    del data, frame
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a person-level E-step ran on the client")
+
+    for name in ("_posterior", "_posterior_points"):
+        monkeypatch.setattr(em, name, refuse)
+    monkeypatch.setattr(em.EMProblem, "_estep_chunks", refuse)
+    tracemalloc.start()
+    try:
+        parts = partition(client, path)
+        _, partition_peak = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        fit = Calibrator("2pl", client=client).fit(parts)
+        _, fit_peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert fit.converged_ and fit.result_.posterior is None
+    assert np.all(np.isfinite(fit.result_.params["a_se"]))
+    persons_by_points = n * fit.problem_.theta.size * 8  # 29 MB
+    responses = n * answered * (8 + 4 + 1)  # person, item, category: 7.8 MB
+    assert partition_peak < responses, (partition_peak, responses)  # 3.4 MB measured
+    assert fit_peak < responses / 2, (fit_peak, responses)  # 2.4 MB measured
+    assert fit_peak < persons_by_points / 10
