@@ -19,7 +19,17 @@ from api.errors import install_error_handlers
 from api.guard import RequestGuard
 from api.metrics import MetricsMiddleware
 from api.openapi import install_openapi
-from api.routes import assessments, banks, guidance, ims_cat, maintenance, sessions, system
+from api.routes import (
+    assessments,
+    badge_verify,
+    badges,
+    banks,
+    guidance,
+    ims_cat,
+    maintenance,
+    sessions,
+    system,
+)
 from api.services.keys import KeyVerifier
 from api.settings import Settings
 
@@ -75,7 +85,8 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     app.state.context = context
     install_error_handlers(app)
     install_openapi(app)
-    for module in (system, banks, maintenance, assessments, sessions, guidance):
+    modules = (system, banks, maintenance, assessments, sessions, guidance, badges, badge_verify)
+    for module in modules:
         app.include_router(module.router)
     ims_cat.install(app, settings)  # /ims/cat/{version}: the 1EdTech CAT API
     app.add_middleware(RequestGuard)

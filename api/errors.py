@@ -66,6 +66,22 @@ class FutureSeqError(ZapcatError):
     code = "future_seq"
 
 
+class BadgeSecretError(ZapcatError):
+    """The server secret that encrypts the badge signing keys is missing, short or wrong."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message, details={"variable": "ZAPCAT_SECRET_KEY"})
+        self.code = code
+
+
+class BadgeIssueError(ZapcatError):
+    """A badge cannot be issued for this session (``code`` says why; ``details`` where)."""
+
+    def __init__(self, code: str, message: str, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message, details=details)
+        self.code = code
+
+
 STATUS_OF_CODE: dict[str, int] = {
     "malformed_json": 400,
     "unauthorized": 401,
@@ -77,6 +93,13 @@ STATUS_OF_CODE: dict[str, int] = {
     "test_finished": 409,
     "bank_exhausted": 409,
     "idempotency_conflict": 409,
+    "session_not_finished": 409,
+    "practice_session": 409,
+    "level_not_met": 409,
+    "no_levels": 409,
+    "badge_secret_missing": 503,
+    "badge_secret_mismatch": 503,
+    "invalid_badge": 422,
     "payload_too_large": 413,
     "invalid_request": 422,
     "invalid_response": 422,

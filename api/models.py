@@ -16,6 +16,7 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -83,6 +84,9 @@ class BankVersion(Base):
     n_items: Mapped[int] = mapped_column(Integer)
     description: Mapped[str] = mapped_column(Text, default="")
     document: Mapped[str] = mapped_column(Text)  # the zapcat-bank/1 JSON, as published
+    # its zapcat-bank-arrays/1 binary (item_banks.columns), read only when loading the bank;
+    # None for versions published before migration 0006
+    arrays: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True, deferred=True)
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
 
 
@@ -214,3 +218,87 @@ class ServiceSecret(Base):
     name: Mapped[str] = mapped_column(String(50), primary_key=True)
     value: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+
+
+class BadgeIssuer(Base):
+    """A tenant's issuer profile of its badges: name, url and the did:web domain, if any."""
+
+    __tablename__ = "badge_issuers"
+
+    tenant: Mapped[str] = mapped_column(String(100), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    url: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    # host (and %3A-encoded port) of did:web:<domain>:tenants:<tenant>; None: did:key
+    domain: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+
+
+class BadgeKey(Base):
+    """One signing key pair of a tenant: the private key encrypted (AES-GCM), never plain.
+
+    ``algorithm`` is ``Ed25519`` (Data Integrity proofs) or ``RSA`` (RS256 VC-JWT). The
+    newest key of each algorithm signs; ``retired_at`` marks keys rotated out, which stay
+    to verify (and keep the status lists of) what they signed.
+    """
+
+    __tablename__ = "badge_keys"
+    __table_args__ = (UniqueConstraint("tenant", "key_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(100), index=True)
+    key_id: Mapped[str] = mapped_column(String(32))
+    algorithm: Mapped[str] = mapped_column(String(20))
+    public_key: Mapped[str] = mapped_column(Text)  # publicKeyMultibase, or PEM for RSA
+    encrypted_private_key: Mapped[str] = mapped_column(Text)  # base64(nonce || AES-GCM)
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    retired_at: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)
+
+
+class StatusList(Base):
+    """A tenant's Bitstring Status List: the bits and the signed credential publishing them.
+
+    A list belongs to the key and the issuer id that signed its badges, so that the list's
+    issuer is always the badges' issuer (also after a rotation or a new did:web domain).
+    """
+
+    __tablename__ = "status_lists"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(100), index=True)
+    key_id: Mapped[str] = mapped_column(String(32))
+    issuer_id: Mapped[str] = mapped_column(String(500))
+    url: Mapped[str] = mapped_column(String(500), unique=True)
+    length: Mapped[int] = mapped_column(Integer)
+    n_used: Mapped[int] = mapped_column(Integer, default=0)
+    encoded: Mapped[str] = mapped_column(Text)  # encodedList of the bits
+    document: Mapped[str] = mapped_column(Text)  # the signed BitstringStatusListCredential
+    updated_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+
+
+class IssuedBadge(Base):
+    """An issued Open Badges 3.0 credential: its session, skill, status bit and signing key.
+
+    ``salt`` is the salt of the learner's identity hash (the plain identifier is never
+    stored); one badge per session and skill.
+    """
+
+    __tablename__ = "badges"
+    __table_args__ = (
+        UniqueConstraint("session_id", "skill_id"),
+        UniqueConstraint("status_list_id", "status_index"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(100), index=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("sessions.id"))
+    skill_id: Mapped[str] = mapped_column(String(200))
+    level: Mapped[str] = mapped_column(String(200))
+    key_id: Mapped[str] = mapped_column(String(32))
+    status_list_id: Mapped[str] = mapped_column(ForeignKey("status_lists.id"))
+    status_index: Mapped[int] = mapped_column(Integer)
+    salt: Mapped[str] = mapped_column(String(64))
+    document: Mapped[str] = mapped_column(Text)  # the signed credential, as issued
+    valid_until: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)

@@ -123,11 +123,14 @@ _ERRORS: dict[int, str] = {
     403: "The key's scope does not allow this (`forbidden`).",
     404: "Unknown id, or one of another tenant (`not_found`).",
     409: "Conflicts with the stored state: `stale_seq`, `future_seq`, `item_mismatch`, "
-    "`test_finished`, `bank_exhausted`, `idempotency_conflict`.",
+    "`test_finished`, `bank_exhausted`, `idempotency_conflict`; badges: "
+    "`session_not_finished`, `practice_session`, `level_not_met`, `no_levels`.",
     413: "Request body larger than the service accepts (`payload_too_large`).",
     422: "Invalid request (`invalid_request`, `invalid_response`, `invalid_config`, "
     "`invalid_item_bank`, `unknown_model`, `unknown_item`).",
-    503: "The database is unavailable; retry later (`database_unavailable`).",
+    503: "The database is unavailable; retry later (`database_unavailable`); badges: the "
+    "server secret ZAPCAT_SECRET_KEY is not set or not the one the signing keys were "
+    "encrypted with (`badge_secret_missing`, `badge_secret_mismatch`).",
 }
 
 _OAUTH_ERROR: dict[str, Any] = {
@@ -147,13 +150,16 @@ _OAUTH_ERROR: dict[str, Any] = {
     },
 }
 
+PUBLIC_V1 = frozenset({"/v1/status-lists/{list_id}"})
+"""Paths under ``/v1/`` that need no key (verifiers fetch them)."""
+
 _SECURITY = {"ApiKey": {"type": "http", "scheme": "bearer", "description": "An API key."}}
 
 
 def _statuses(path: str, method: str, operation: dict[str, Any]) -> list[int]:
     """The error statuses an operation can answer."""
     out = [503] if path != "/openapi.json" else []
-    if path != "/health":
+    if path != "/health" and path not in PUBLIC_V1 and not path.endswith("/did.json"):
         out += [401, 403]
     if method in ("post", "put", "patch"):
         out += [400, 413, 422]
@@ -194,7 +200,7 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
             responses.pop("422", None)  # FastAPI's own 422 body is never sent here
             for status in _statuses(path, method, operation):
                 responses[str(status)] = {"description": _ERRORS[status], "content": error_ref}
-            if path.startswith("/v1/") or path == "/metrics":
+            if (path.startswith("/v1/") and path not in PUBLIC_V1) or path == "/metrics":
                 operation["security"] = [{"ApiKey": []}]
                 responses["401"]["headers"] = {
                     "WWW-Authenticate": {"schema": {"type": "string"}, "description": "Bearer"}

@@ -15,6 +15,12 @@ variable                   meaning
                            default ``v1p0``.
 ``ZAPCAT_SECRET_KEY``      HMAC key of 1EdTech CAT session states and access tokens;
                            default a random key stored in the database on first use.
+                           Badges need it set (at least 32 characters): it encrypts
+                           the tenants' signing keys (HKDF -> AES-256-GCM).
+``ZAPCAT_PUBLIC_URL``      base URL of the service as the world reaches it, put in
+                           badges (status lists, evidence); default the request's.
+``ZAPCAT_BADGE_VALID_DAYS`` days a badge is valid (``validUntil``), default 1095;
+                           0 issues badges without an end date.
 ``ZAPCAT_TOKEN_TTL``       seconds an OAuth 2 access token is valid, default 900.
 ``ZAPCAT_SESSION_IDLE``    seconds after which an unfinished session with no activity
                            is closed (``expired``), default 86400; 0 never.
@@ -67,6 +73,10 @@ class Settings:
         it (0: never pruned).
     export_secret : str, optional
         Key of the examinee pseudonyms of response exports.
+    public_url : str, optional
+        Base URL put in badges (status list URLs, evidence); None: the request's.
+    badge_valid_days : int
+        Days from issue to a badge's ``validUntil``, >= 0 (0: no end date).
     """
 
     database_url: str = DEFAULT_DATABASE_URL
@@ -81,6 +91,8 @@ class Settings:
     cleanup_every: float = 300.0
     idempotency_ttl: float = 86400.0
     export_secret: str | None = None
+    public_url: str | None = None
+    badge_valid_days: int = 1095
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -99,6 +111,8 @@ class Settings:
             cleanup_every=float(env.get("ZAPCAT_CLEANUP_EVERY", "300")),
             idempotency_ttl=float(env.get("ZAPCAT_IDEMPOTENCY_TTL", "86400")),
             export_secret=env.get("ZAPCAT_EXPORT_SECRET") or None,
+            public_url=env.get("ZAPCAT_PUBLIC_URL") or None,
+            badge_valid_days=int(env.get("ZAPCAT_BADGE_VALID_DAYS", "1095")),
         )
 
     @property

@@ -11,7 +11,8 @@ publishes a bank of ``--items`` items (``POST /v1/banks``), creates an assessmen
 (``POST /v1/assessments``) and starts its first session (``POST /v1/sessions``); the
 examinees go on answering meanwhile. Reported: how long each of the three admin calls
 took, and the answer latency (``POST /v1/sessions/{id}/responses``) p50 / p99 / max in the
-baseline and while the admin calls ran, plus errors. Not a timed test: run by hand,
+baseline and while the admin calls ran, plus errors, and the CPU seconds the server's
+serving processes and its bank child process used while they ran. Not a timed test: run by hand,
 results in bench/RESULTS.md.
 """
 
@@ -42,6 +43,35 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from api_load import DEFAULT_PG, drop_postgres, fresh_postgres, make_bank
 
 CONFIG = {"stop_se": 0.3, "max_items": 30}
+
+
+def server_cpu(root: int, workers: int = 1) -> dict[str, float]:
+    """CPU seconds so far of the server's processes: ``serving`` (uvicorn and its workers)
+    and ``child`` (the processes they spawned for bank work), Linux ``/proc``.
+
+    With several workers, uvicorn spawns them itself: the root's spawned children serve.
+    """
+    ticks = os.sysconf("SC_CLK_TCK")
+    parent, cpu, spawned = {}, {}, set()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+            command = Path(f"/proc/{entry}/cmdline").read_bytes()
+        except OSError:
+            continue
+        parent[int(entry)] = int(fields[1])
+        cpu[int(entry)] = (int(fields[11]) + int(fields[12])) / ticks
+        if b"spawn_main" in command or b"resource_tracker" in command:
+            spawned.add(int(entry))
+    out, todo = {"serving": 0.0, "child": 0.0}, [root]
+    while todo:
+        pid = todo.pop()
+        worker = workers > 1 and parent.get(pid) == root
+        out["child" if pid in spawned and not worker else "serving"] += cpu.get(pid, 0.0)
+        todo += [child for child, ppid in parent.items() if ppid == pid]
+    return out
 big_name = "large-bank"
 
 
@@ -145,6 +175,7 @@ def run_one(backend: str, args: argparse.Namespace, small: ItemBank, big_doc: by
                 proc.start()
                 time.sleep(args.baseline)
                 t1 = time.time()
+                cpu1 = server_cpu(server.process.pid, workers)
                 reply = client.post(
                     "/v1/banks", content=big_doc, headers={"content-type": "application/json"}
                 )
@@ -165,6 +196,7 @@ def run_one(backend: str, args: argparse.Namespace, small: ItemBank, big_doc: by
                     json={"assessment_id": reply.json()["assessment_id"], "examinee_ref": "x"},
                 )
                 t4 = time.time()
+                cpu4 = server_cpu(server.process.pid, workers)
                 assert first.status_code == 201, first.text[:500]
                 time.sleep(args.after)
                 t5 = time.time()
@@ -187,6 +219,8 @@ def run_one(backend: str, args: argparse.Namespace, small: ItemBank, big_doc: by
         "publish_s": round(t2 - t1, 2),
         "create_assessment_s": round(t3 - t2, 2),
         "first_session_start_s": round(t4 - t3, 2),
+        "server_cpu_s": round(cpu4["serving"] - cpu1["serving"], 1),
+        "child_cpu_s": round(cpu4["child"] - cpu1["child"], 1),
         "baseline": _window(answers, t0 + 2, t1),
         "during": _window(answers, t1, t4),
         "after": _window(answers, t4, t5),
@@ -228,8 +262,9 @@ def main(argv: list[str] | None = None) -> None:
 def markdown(results: list[dict]) -> str:
     head = (
         "| code | database | workers | publish s | create s | first start s "
-        "| baseline p50 / p99 / max ms | during p50 / p99 / max ms (n) | errors | load avg |\n"
-        "|---|---|---|---|---|---|---|---|---|---|\n"
+        "| server / child CPU s | baseline p50 / p99 / max ms | during p50 / p99 / max ms (n) "
+        "| errors | load avg |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|\n"
     )
     rows = ""
     for r in results:
@@ -237,6 +272,7 @@ def markdown(results: list[dict]) -> str:
         rows += (
             f"| {r['label']} | {r['backend']} | {r['workers']} | {r['publish_s']} "
             f"| {r['create_assessment_s']} | {r['first_session_start_s']} "
+            f"| {r['server_cpu_s']} / {r['child_cpu_s']} "
             f"| {b['p50_ms']} / {b['p99_ms']} / {b['max_ms']} "
             f"| {d['p50_ms']} / {d['p99_ms']} / {d['max_ms']} ({d['n']}) "
             f"| {r['errors']} | {r['load_avg_1min_before']} |\n"

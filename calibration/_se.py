@@ -7,8 +7,8 @@ posterior covariance of the complete-data score, which is computed
 
 * for dense (compressed) designs by looping over quadrature points, one BLAS product per
   point restricted to the rows whose posterior weight there exceeds ``WEIGHT_FLOOR``;
-* for sparse designs per person, in batches of persons with their own answered items
-  only (work grows with observed responses).
+* for sparse designs per person over the pairs of their answered items only (work grows
+  with observed responses; :mod:`calibration._se_sparse`).
 
 The cross-product (XPD) information ``sum_i s_i s_i'`` of the person scores is a by-product.
 """
@@ -22,14 +22,8 @@ from scipy.linalg import blas
 
 from calibration._em import EMProblem
 from calibration._layout import Design, FloatArray
+from calibration._se_sparse import WEIGHT_FLOOR, covariance_sparse
 from calibration._threads import blas_threads
-
-SPARSE_BATCH_DOUBLES = 8_000_000
-"""Doubles of the derivative arrays of one batch of persons in the sparse Louis term."""
-
-WEIGHT_FLOOR = 1e-9
-"""Posterior weights below this are left out of the Louis term (relative change of the
-information about 1e-10 against keeping every point)."""
 
 
 def _entry_map(problem: EMProblem, n_items: int, p_max: int) -> sparse.csr_array:
@@ -245,77 +239,6 @@ def _covariance_dense(
     return second - xpd if method == "louis" else xpd
 
 
-def _covariance_sparse(
-    problem: EMProblem,
-    post: FloatArray,
-    dmat: FloatArray,
-    n_items: int,
-    p_max: int,
-    method: str = "louis",
-) -> FloatArray:
-    """As :func:`_covariance_dense`, person by person over their answered items only."""
-    d = problem.design
-    p_e = n_items * p_max
-    size = p_e + 1
-    out = np.zeros((size, size))
-    n_obs = np.diff(d.indptr)
-    eap = post @ problem.theta
-    order = np.lexsort((eap, n_obs))  # similar persons together: short padding, few points
-    budget = SPARSE_BATCH_DOUBLES
-    start = 0
-    n_q = problem.theta.size
-    # (sum K + 1, p_max, Q + 1): a row's derivatives are contiguous; the extra point holds
-    # the posterior mean, so that one product gives E[s s'] - E[s] E[s]'
-    dmat_t = np.zeros((d.n_cols + 1, p_max, n_q + 1))
-    dmat_t[..., :n_q] = dmat.transpose(1, 2, 0)
-    while start < order.size:
-        m = max(1, int(n_obs[order[min(start + 1, order.size - 1)]]))
-        batch = max(1, budget // (m * p_max * n_q + 1))
-        rows = order[start : start + batch]
-        m = max(1, int(n_obs[rows].max()))
-        start += rows.size
-        b = rows.size
-        w = post[rows]  # (b, Q)
-        active = np.nonzero(w.max(axis=0) > WEIGHT_FLOOR)[0]
-        lo, hi = int(active[0]), int(active[-1]) + 1
-        cols = np.full((b, m), d.n_cols, dtype=np.int64)
-        items = np.full((b, m), n_items, dtype=np.int64)
-        pos = np.arange(m)[None, :] < n_obs[rows][:, None]
-        src = (d.indptr[rows][:, None] + np.arange(m)[None, :])[pos]
-        cols[pos] = d.obs_col[src]
-        items[pos] = d.obs_item[src]
-        # derivatives at the active points and, last, the posterior mean: (b, m * p_max, q + 1)
-        sub = np.concatenate([dmat_t[:, :, lo:hi], dmat_t[:, :, n_q:]], axis=2)
-        mats = sub[cols].reshape(b, m * p_max, hi - lo + 1)
-        wa = np.empty((b, hi - lo + 1))
-        wa[:, :-1] = w[:, lo:hi]
-        wa[:, -1] = -1.0
-        mats[:, :, -1] = np.matmul(mats[:, :, :-1], wa[:, :-1, None])[:, :, 0]
-        if method == "louis":
-            if not problem.unit_counts:
-                wa *= d.counts[rows][:, None]
-            block = (mats * wa[:, None, :]) @ mats.transpose(0, 2, 1)
-        else:
-            mean = mats[:, :, -1] * np.sqrt(d.counts[rows])[:, None]
-            block = mean[:, :, None] * mean[:, None, :]
-        ent = np.where(
-            items[:, :, None] < n_items, items[:, :, None] * p_max + np.arange(p_max), p_e
-        ).reshape(b, -1)
-        used, local = np.unique(ent, return_inverse=True)
-        if 4 * used.size < size:
-            # the batch's persons (similar abilities) answered a small part of a large bank
-            # (a CAT log): add their blocks up over those items' entries, then into the whole
-            n_used = used.size
-            local = local.reshape(ent.shape).astype(np.int32 if n_used < 46_000 else np.int64)
-            flat = (local[:, :, None] * n_used + local[:, None, :]).ravel()
-            summed = np.bincount(flat, block.ravel(), minlength=n_used * n_used)
-            out[np.ix_(used, used)] += summed.reshape(n_used, n_used)
-        else:
-            flat = (ent[:, :, None] * size + ent[:, None, :]).ravel()
-            out += np.bincount(flat, block.ravel(), minlength=size * size).reshape(size, size)
-    return out[:p_e, :p_e]
-
-
 def information(
     problem: EMProblem,
     beta: FloatArray,
@@ -369,7 +292,7 @@ def covariance_sum(
     if problem.design.moments is not None:
         covariance = _covariance_groups
     else:
-        covariance = _covariance_dense if problem.design.dense else _covariance_sparse
+        covariance = _covariance_dense if problem.design.dense else covariance_sparse
     with blas_threads(_largest_product(problem, p_max)):
         return covariance(problem, post, dmat, n_items, p_max, method)
 
@@ -381,7 +304,7 @@ def _largest_product(problem: EMProblem, p_max: int) -> float:
     if d.dense:
         n_z = int(np.asarray(d.z).shape[1]) if d.moments is None else int(d.zt_sum.shape[0])
         return 2.0 * d.n_rows * n_z * max(n_z, p_e)
-    return 8.0e6 * problem.theta.size  # a batch of persons: about 4e6 doubles x points
+    return 8.0e6 * problem.theta.size  # sparse: one person's (m, q) x (q, m) per call, far below
 
 
 def assemble(

@@ -56,9 +56,8 @@ def item_eligibility(
     scored, pretest : ndarray of bool, shape (n_items,)
     """
     if config.mode == "practice":
-        practice = np.fromiter((it.status == "practice" and it.usable for it in bank.items),
-                               dtype=bool, count=len(bank))  # fmt: skip
-        return practice, np.zeros(len(bank), dtype=bool)
+        columns = bank.columns()  # per-item metadata as arrays (no loop over items)
+        return columns.has_status("practice") & columns.usable, np.zeros(len(bank), dtype=bool)
     return tables.meta("operational"), tables.meta("pretest")
 
 

@@ -9,6 +9,7 @@ bank and released when the bank is garbage-collected.
 
 from __future__ import annotations
 
+import json
 import weakref
 from typing import Any
 
@@ -24,6 +25,33 @@ _CACHE: dict[int, tuple[weakref.ref, BankTables]] = {}
 INFO_TABLE_BYTES = 64_000_000
 """Budget of the fine information table and its differences; step 0.01 unless the bank
 has more than 4,000 items."""
+
+CHUNK_VALUES = 262_144
+"""Most values (points x items x categories) one call into the item models computes while
+tables are built. A numpy call over tens of millions of values holds Python's GIL for tens
+of milliseconds (every request thread of a server waits that long); the tables are built
+a few theta points at a time instead, each call a millisecond or two. Every value is
+computed exactly as in one call (the models are elementwise over points)."""
+
+
+def _by_points(
+    fn: Any, points: FloatArray, width: int, shape: tuple[int, ...], fill: float
+) -> FloatArray:
+    """``fn(points)`` computed a few points at a time, stacked on a last axis of points.
+
+    ``fn(chunk)`` returns shape ``(len(chunk), *shape[:-1])`` (possibly with fewer
+    categories than ``shape`` holds: the rest is ``fill``); the result has ``shape`` with
+    ``shape[-1] == points.size``.
+    """
+    out = np.empty(shape)
+    step = max(1, CHUNK_VALUES // max(1, width))
+    for start in range(0, points.size, step):
+        block = np.moveaxis(fn(points[start : start + step]), 0, -1)
+        target = out[..., start : start + step]
+        if block.shape != target.shape:  # fewer categories in this call: pad
+            target[...] = fill
+        target[tuple(slice(0, d) for d in block.shape)] = block
+    return out
 
 
 def second_derivative_term(bank: ItemBank, theta: FloatArray, items: NDArray | None) -> FloatArray:
@@ -140,26 +168,37 @@ class GridTables:
         The same with 0 in padded categories (for one-hot matrix products).
     """
 
-    def __init__(self, bank: ItemBank, points: FloatArray) -> None:
-        self.points = points
-        lp = bank.log_prob(points)  # (Q, n, K)
-        self.log_prob = np.ascontiguousarray(np.transpose(lp, (1, 2, 0)))
-        self.log_prob0 = np.where(np.isfinite(self.log_prob), self.log_prob, 0.0)
+    def __init__(self, bank: ItemBank, points: FloatArray, arrays: dict | None = None) -> None:
         self._bank = weakref.ref(bank)
-        self._lazy: dict[str, Any] = {}
+        self.points = points
+        if arrays is not None:  # computed elsewhere (see BankTables.adopt)
+            self.log_prob, self.log_prob0 = arrays.pop("log_prob"), arrays.pop("log_prob0")
+            self._lazy: dict[str, Any] = arrays
+            return
+        n, k = len(bank), bank.max_categories
+        self.log_prob = _by_points(bank.log_prob, points, n * k, (n, k, points.size), -np.inf)
+        self.log_prob0 = np.empty_like(self.log_prob)
+        rows = max(1, CHUNK_VALUES // max(1, k * points.size))
+        for start in range(0, n, rows):
+            block = self.log_prob[start : start + rows]
+            self.log_prob0[start : start + rows] = np.where(np.isfinite(block), block, 0.0)
+        self._lazy = {}
 
     def _get(self, name: str) -> Any:
         if name not in self._lazy:
             bank = self._bank()
             pts = self.points
+            n, k = self.log_prob.shape[:2]
             if name == "prob":
                 value = np.exp(self.log_prob)
             elif name == "score":  # d log P / d theta, (n, K, Q), 0 where padded
-                value = np.ascontiguousarray(np.transpose(bank.dlog_prob_dtheta(pts), (1, 2, 0)))
+                value = _by_points(bank.dlog_prob_dtheta, pts, n * k, (n, k, pts.size), 0.0)
             elif name == "info":  # (n, Q)
-                value = np.ascontiguousarray(bank.information(pts).T)
+                value = _by_points(bank.information, pts, n, (n, pts.size), 0.0)
             elif name == "j_term":  # (n, Q)
-                value = np.ascontiguousarray(second_derivative_term(bank, pts, None).T)
+                value = _by_points(
+                    lambda t: second_derivative_term(bank, t, None), pts, n * k, (n, pts.size), 0.0
+                )
             else:  # pragma: no cover - programming error
                 raise KeyError(name)
             self._lazy[name] = value
@@ -186,6 +225,10 @@ class GridTables:
         return self._get("j_term")
 
 
+def _key(values: list) -> str:
+    return json.dumps(values, separators=(",", ":"))
+
+
 class BankTables:
     """Cached arrays of one bank (see :func:`bank_tables`)."""
 
@@ -205,6 +248,39 @@ class BankTables:
         if key not in self._grids:
             self._grids[key] = GridTables(self._bank(), np.linspace(lo, hi, int(n_points)))
         return self._grids[key]
+
+    def export(self) -> dict[str, NDArray]:
+        """Every table computed so far, by name (for :meth:`adopt` in another process)."""
+        out: dict[str, NDArray] = {}
+        for key, grid in self._grids.items():
+            for name, value in {"log_prob": grid.log_prob, "log_prob0": grid.log_prob0,
+                                **grid._lazy}.items():  # fmt: skip
+                out[f"grid {_key(list(key))} {name}"] = value
+        for key, (lo, step, table, slope) in self._info.items():
+            stem = f"info {_key([*key, lo, step])}"
+            out[f"{stem} table"], out[f"{stem} slope"] = table, slope
+        return out
+
+    def adopt(self, arrays: dict[str, NDArray]) -> None:
+        """Take tables of :meth:`export` (of the same bank), computed elsewhere.
+
+        A grid's points are made here as :meth:`grid` and :meth:`points` make them.
+        """
+        grids: dict[tuple, dict[str, NDArray]] = {}
+        for name, value in arrays.items():
+            kind, key, field = name.split(" ")
+            if kind == "grid":
+                grids.setdefault(tuple(json.loads(key)), {})[field] = value
+            elif field == "table":
+                lo, hi, lo_, step = json.loads(key)
+                stem = f"info {key}"
+                self._info[(lo, hi)] = (lo_, step, value, arrays[f"{stem} slope"])
+        for key, fields in grids.items():
+            if key[0] == "pts":
+                points = np.asarray(key[1:], dtype=float)
+            else:
+                points = np.linspace(key[0], key[1], int(key[2]))
+            self._grids[key] = GridTables(self._bank(), points, fields)  # type: ignore[index]
 
     def points(self, values: tuple[float, ...]) -> GridTables:
         """Tables at arbitrary points (for example ``cut +- delta`` of an SPRT)."""
@@ -234,9 +310,13 @@ class BankTables:
             n_points = int(np.clip(budget_points, 161, round((hi - lo) / 0.01) + 1))
             points = np.linspace(lo, hi, n_points)
             table = np.empty((n_points, self.n_items), dtype=np.float32)
-            for start in range(0, n_points, 64):
-                table[start : start + 64] = bank.information(points[start : start + 64])
-            slope = np.diff(table, axis=0)
+            step = max(1, CHUNK_VALUES // max(1, self.n_items * self.max_categories))
+            for start in range(0, n_points, step):
+                table[start : start + step] = bank.information(points[start : start + step])
+            slope = np.empty((n_points - 1, self.n_items), dtype=np.float32)
+            for start in range(0, n_points - 1, step):
+                stop = min(start + step, n_points - 1)
+                np.subtract(table[start + 1 : stop + 1], table[start:stop], out=slope[start:stop])
             self._info[key] = (lo, (hi - lo) / (n_points - 1), table, slope)
         return self._info[key]
 
@@ -280,28 +360,22 @@ class BankTables:
             location[group.indices] = loc
         # a flagged item (its calibration ran off) is given only once its owner accepts it:
         # it is treated like an item of no administrable status
-        status = np.array([item.status if item.usable else "flagged" for item in bank.items])
-        areas = sorted({a for item in bank.items for a in item.content_areas})
-        area_index = {a: j for j, a in enumerate(areas)}
-        membership = np.zeros((n, len(areas)), dtype=bool)
-        groups = sorted({g for item in bank.items for g in item.enemy_groups})
-        group_index = {g: j for j, g in enumerate(groups)}
-        enemy_member = np.zeros((n, len(groups)), dtype=bool)
-        for i, item in enumerate(bank.items):
-            for a in item.content_areas:
-                membership[i, area_index[a]] = True
-            for g in item.enemy_groups:
-                enemy_member[i, group_index[g]] = True
+        columns = bank.columns()
+        usable = columns.usable
+        areas = list(columns.areas)
+        membership = columns.membership("areas")
+        groups = list(columns.enemy_groups)
+        enemy_member = columns.membership("enemy_groups")
         # enemies of each item (items sharing a group, itself excluded), CSR layout
-        indptr = [0]
+        counts = np.zeros(n, dtype=np.intp)
         indices: list[int] = []
-        for i in range(n):
+        for i in np.flatnonzero(np.diff(columns.enemy_indptr)).tolist():
             own = np.nonzero(enemy_member[i])[0]
-            if own.size:
-                mates = np.nonzero(enemy_member[:, own].any(axis=1))[0]
-                mates = mates[mates != i]
-                indices.extend(mates.tolist())
-            indptr.append(len(indices))
+            mates = np.nonzero(enemy_member[:, own].any(axis=1))[0]
+            mates = mates[mates != i]
+            indices.extend(mates.tolist())
+            counts[i] = mates.size
+        indptr = np.concatenate([[0], np.cumsum(counts)])
         group_of = np.empty(n, dtype=np.intp)
         row_of = np.empty(n, dtype=np.intp)
         for g, group in enumerate(bank.groups):
@@ -312,8 +386,8 @@ class BankTables:
             row_of=row_of,
             slope=slope,
             location=location,
-            operational=status == "operational",
-            pretest=status == "pretest",
+            operational=columns.has_status("operational") & usable,
+            pretest=columns.has_status("pretest") & usable,
             areas=tuple(areas),
             membership=membership,
             enemy_groups=tuple(groups),

@@ -358,23 +358,27 @@ def bank_problems(
     for item_id, _ in exposure.params:
         if item_id not in bank:
             out.append(f"exposure_params: unknown item id {item_id!r} in bank {bank.name!r}")
-    known = {a for item in bank.items for a in item.content_areas}
+    columns = bank.columns()  # per-item metadata as arrays (no loop over items)
+    known = set(columns.areas)
     for area in [a for a, _, _ in c.content] + [a for a, _ in c.content_proportions]:
         if area not in known:
             out.append(f"content area {area!r} is not used by any item of bank {bank.name!r}")
-    if not any(item.status == status for item in bank.items):
+    in_pool = columns.has_status(status)
+    if not in_pool.any():
         if mode == "practice":
             out.append(f"bank {bank.name!r} has no practice item: a practice test gives only "
                        f"items of status 'practice' (items that may be disclosed)")  # fmt: skip
         else:
-            n = sum(item.status == "practice" for item in bank.items)
+            n = int(columns.has_status("practice").sum())
             hint = (f" (its {n} practice items serve only mode: 'practice' tests)" if n else "")
             out.append(f"bank {bank.name!r} has no operational item{hint}")
-    if c.pretest_count and not any(item.status == "pretest" for item in bank.items):
+    if c.pretest_count and not columns.has_status("pretest").any():
         out.append(f"pretest_count is {c.pretest_count} but bank {bank.name!r} has no pretest item")
+    membership = columns.membership("areas") if c.content else None
     for area, a_min, _ in c.content:
-        avail = sum(area in item.content_areas and item.status == status
-                    for item in bank.items)  # fmt: skip
+        avail = 0
+        if area in known:
+            avail = int((membership[:, columns.areas.index(area)] & in_pool).sum())
         if known and area in known and avail < a_min:
             out.append(f"content[{area!r}] needs {a_min} items, bank has {avail}")
     return out

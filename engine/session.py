@@ -43,7 +43,7 @@ from item_banks.errors import (
 
 
 def _item_id(plan, index: int) -> str:
-    return plan.bank.items[index].item_id
+    return plan.item_ids[index]
 
 
 def _new_state(plan, rows: Rows, base: CATState | None, pending: int, code: int) -> CATState:

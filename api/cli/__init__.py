@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from api.cli import badge as _badge
+from api.cli import badge_admin as _badge_admin
 from api.cli import bank as _bank
 from api.cli import battery as _battery
 from api.cli import calibrate as _calibrate
@@ -23,7 +24,10 @@ from api.cli import responses as _responses
 from api.cli import serve as _serve
 from api.cli import sessions as _sessions
 from api.cli import simulate as _simulate
+from api.cli._coerce import install as _install_plain_coercion
 from api.cli._common import run_app
+
+_install_plain_coercion()
 
 app = typer.Typer(
     name="zapcat",
@@ -55,6 +59,10 @@ def _main(
 
 
 app.add_typer(_badge.app, name="badge")
+_badge.app.command("issue")(_badge_admin.issue_command)
+_badge.app.command("revoke")(_badge_admin.revoke_command)
+_badge.app.command("rotate")(_badge_admin.rotate_command)
+_badge.app.command("issuer")(_badge_admin.issuer_command)
 app.add_typer(_bank.app, name="bank")
 _bank.app.command("transform")(_maintain.transform)
 _bank.app.command("promote")(_maintain.promote_command)

@@ -14,6 +14,29 @@ from api.cli.keys import DatabaseUrl, open_database
 from item_banks.errors import ZapcatError
 
 DEFAULT_PORT = 8000
+DEMO_SECRET_FILE = "zapcat-demo.secret"
+"""Where ``serve --demo`` keeps the ZAPCAT_SECRET_KEY it generated (git-ignored, mode 600)."""
+
+
+def demo_secret(folder: str = ".") -> tuple[str, str]:
+    """``$ZAPCAT_SECRET_KEY``, else the demo's own (made once, kept in DEMO_SECRET_FILE).
+
+    Returns the secret and where it came from. Badges need the secret: it encrypts the
+    tenants' signing keys, so the demo keeps it from one run to the next.
+    """
+    import secrets
+    from pathlib import Path
+
+    if os.environ.get("ZAPCAT_SECRET_KEY"):
+        return os.environ["ZAPCAT_SECRET_KEY"], "$ZAPCAT_SECRET_KEY"
+    path = Path(folder) / DEMO_SECRET_FILE
+    if path.is_file():
+        return path.read_text(encoding="utf-8").strip(), str(path)
+    value = secrets.token_urlsafe(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(value + "\n")
+    return value, f"{path} (new)"
 
 
 def _port_free(host: str, port: int) -> bool:
@@ -109,6 +132,8 @@ def serve(
     if demo:
         from api.services.demo import setup_demo
 
+        secret, source = demo_secret()
+        os.environ["ZAPCAT_SECRET_KEY"] = secret  # the workers read it (badge keys)
         try:
             info = setup_demo(db)
         except ZapcatError as error:
@@ -123,6 +148,9 @@ def serve(
         console.print(f"export ADMIN_KEY={info['admin_key']}", highlight=False)
         console.print(f"export DELIVER_KEY={info['deliver_key']}", highlight=False)
         console.print(f"export ASSESSMENT={info['assessment_id']}", highlight=False)
+        console.print(f"export ZAPCAT_SECRET_KEY={secret}  # demo secret from {source}: "
+                      "it encrypts the badge signing keys; never commit it", highlight=False,
+                      soft_wrap=True)
         console.print(f"export BATTERY={info['battery_assessment_id']}  # coding, project "
                       "management, design (simulated banks)", highlight=False)  # fmt: skip
         console.print(f"export PRACTICE={info['practice_assessment_id']}  # a practice test: "
@@ -136,6 +164,8 @@ def serve(
             '  curl -H "Authorization: Bearer $DELIVER_KEY" -H "Accept: text/html" '
             f'"$ZAPCAT_URL/v1/sessions/$SESSION/report?catalogue={cat["name"]}'
             f'&version={cat["version"]}&role=junior-developer" > report.html\n'
+            '  curl -X POST -H "Authorization: Bearer $ADMIN_KEY" '
+            '"$ZAPCAT_URL/v1/sessions/$SESSION/badges"  # Open Badges of the met levels\n'
             '  curl -H "Authorization: Bearer $DELIVER_KEY" -H "Content-Type: application/json" '
             f'-d \'{{"catalogue": "{cat["name"]}", "version": {cat["version"]}, '
             '"role": "junior-developer"}\' "$ZAPCAT_URL/v1/sessions/$SESSION/recommendations"',

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from sqlalchemy import select
@@ -13,10 +14,12 @@ from api.errors import InvalidRequestError, NotFoundError
 from api.limits import is_server_id
 from api.models import Assessment, BankVersion, iso, utcnow
 from api.services.bank_documents import building_large_objects
-from api.services.banks import ImmutableCache, find_bank_version, load_bank
+from api.services.bank_tables import CHILD_TABLES_ITEMS, build_in_child
+from api.services.banks import ImmutableCache, find_bank_version, load_bank, stored_arrays
 from api.services.config_limits import checked_config
 from api.services.idempotency import IdempotencyKey, create_once, replay
 from engine import session as cat
+from engine._tables import bank_tables
 from engine.config import CATConfig
 from item_banks.bank import ItemBank
 from item_banks.errors import ZapcatError
@@ -92,19 +95,27 @@ def create_assessment(
 
     reply = create_once(db, tenant, idempotency, create)
     if created:  # the first session start needs no parsing and no engine tables
-        warm(item_bank, engine_config)
+        large = len(item_bank) >= CHILD_TABLES_ITEMS
+        warm(item_bank, engine_config, arrays=stored_arrays(db, version_row) if large else None)
         _LOADED.put((db.uid, created[0]), (tenant, item_bank, engine_config))
     return reply
 
 
-def warm(bank: ItemBank, config: CATConfig) -> None:
+def warm(bank: ItemBank, config: CATConfig, *, arrays: bytes | None = None) -> None:
     """Build the engine's cached tables of (bank, config) now, outside any transaction.
 
     The first :func:`engine.session.start` on a bank computes its information tables
     (about 0.1 ms per item); doing it here keeps that work away from the write lock that
-    a session start holds.
+    a session start holds. Given the bank's stored arrays, and while none of its tables
+    exist yet, the tables are computed in the child process and mapped here
+    (:mod:`api.services.bank_tables`).
     """
     try:
+        if arrays is not None and not bank_tables(bank).export():
+            try:
+                build_in_child(bank, config, arrays)
+            except (OSError, BrokenProcessPool):  # no child or no shared memory: built here
+                pass
         with building_large_objects():
             cat.start(bank, config, seed=0)
     except ZapcatError:  # the real start will report it
@@ -186,7 +197,8 @@ def load_assessment(
         )
         bank = load_bank(db, version_row)
         config = CATConfig.from_dict(row.config, bank)
-        warm(bank, config)
+        large = len(bank) >= CHILD_TABLES_ITEMS  # first start after a restart: tables too
+        warm(bank, config, arrays=stored_arrays(db, version_row) if large else None)
         return row.tenant, bank, config
 
     _, bank, config = _LOADED.get(key, build)

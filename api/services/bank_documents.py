@@ -38,6 +38,7 @@ from typing import Any
 from api.errors import MalformedJSONError
 from api.services.idempotency import fingerprint
 from item_banks.bank import ItemBank
+from item_banks.columns import bank_to_arrays
 from item_banks.errors import BankValidationError, Problem
 from item_banks.io import bank_from_dict
 
@@ -65,6 +66,7 @@ class Prepared:
     head: dict[str, Any]
     items_text: str
     fingerprint: str
+    arrays: bytes
 
     def text(self, version: int) -> str:
         """The stored document with its version number."""
@@ -84,7 +86,10 @@ def prepare_parsed(document: Any, path: str, limits: Any) -> Prepared:
     """:class:`Prepared` of a parsed document; ``limits(document)`` validates it."""
     bank = limits(document)
     head = bank.to_dict()
-    items_text = json.dumps(head.pop("items"), ensure_ascii=True, allow_nan=False)
+    # each item serialised once: for the document's items (as json.dumps of the list
+    # writes them) and for the records of the bank's arrays
+    records = [json.dumps(item, ensure_ascii=True, allow_nan=False) for item in head.pop("items")]
+    items_text = "[" + ", ".join(records) + "]"
     return Prepared(
         name=bank.name,
         description=bank.description,
@@ -92,6 +97,7 @@ def prepare_parsed(document: Any, path: str, limits: Any) -> Prepared:
         head=head,
         items_text=items_text,
         fingerprint=fingerprint("POST", path, document),
+        arrays=bank_to_arrays(bank, records=[r.encode() for r in records]),
     )
 
 

@@ -34,6 +34,7 @@ from api.services.bank_documents import (
 )
 from api.services.idempotency import IdempotencyKey, create_once
 from item_banks.bank import ItemBank
+from item_banks.columns import bank_from_arrays
 from item_banks.errors import BankValidationError, Problem
 from item_banks.io import bank_from_dict
 
@@ -187,6 +188,7 @@ def publish(
             n_items=prepared.n_items,
             description=prepared.description,
             document=prepared.text(version),
+            arrays=prepared.arrays,
             created_at=utcnow(),
         )
         session.add(row)
@@ -290,15 +292,27 @@ _BANKS = ImmutableCache(64)
 
 
 def load_bank(db: Database, row: BankVersion) -> ItemBank:
-    """The parsed :class:`ItemBank` of a stored version (cached per database and row).
+    """The :class:`ItemBank` of a stored version (cached per database and row).
 
-    ``row`` may come without its document; on a cache miss it is read by id.
+    ``row`` may come without its document; on a cache miss its columnar arrays are read by
+    id and the bank is built from them (:func:`item_banks.columns.bank_from_arrays`: no
+    parsing, items decoded on demand); a version published before they were stored is
+    parsed from its document.
     """
 
     def build() -> ItemBank:
-        with db.read() as session:
+        arrays = stored_arrays(db, row)
+        if arrays is not None:  # no parsing, no object per item (item_banks.columns)
+            return bank_from_arrays(arrays, version=str(row.version))
+        with db.read() as session:  # published before migration 0006
             text = session.scalar(select(BankVersion.document).where(BankVersion.id == row.id))
         with building_large_objects():
             return parse_stored(text, source=row.name)
 
     return _BANKS.get((db.uid, row.id), build)
+
+
+def stored_arrays(db: Database, row: BankVersion) -> bytes | None:
+    """The ``zapcat-bank-arrays/1`` binary of a stored version (``None`` before 0006)."""
+    with db.read() as session:
+        return session.scalar(select(BankVersion.arrays).where(BankVersion.id == row.id))

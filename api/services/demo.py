@@ -5,8 +5,9 @@ Tenant ``demo``: the demo bank published (once), an assessment on it named ``dem
 not calibrated on real data) and a battery assessment on them named ``demo-battery``
 (once), the practice demo bank (items that may be disclosed, with explanations) and a
 practice test on it named ``demo-practice`` (``mode: "practice"``, ``feedback: "item"``;
-once), and a fresh admin and delivery key on every call (keys are shown only once, so the
-demo keys printed before are revoked: one set of live demo keys, not a pile).
+once), the badge issuer's name (once), and a fresh admin and delivery key on every call
+(keys are shown only once, so the demo keys printed before are revoked: one set of live
+demo keys, not a pile).
 """
 
 from __future__ import annotations
@@ -73,6 +74,7 @@ def setup_demo(db: Database) -> dict[str, Any]:
             row.revoked_at = now
     battery_id = _setup_battery(db)
     practice_id = _setup_practice(db)
+    _setup_issuer(db)
     catalogue = _setup_catalogue(db)
     admin_key, _ = create_key(db, tenant=DEMO_TENANT, scope="admin", label="demo")
     deliver_key, _ = create_key(db, tenant=DEMO_TENANT, scope="deliver", label="demo")
@@ -86,6 +88,18 @@ def setup_demo(db: Database) -> dict[str, Any]:
         "admin_key": admin_key,
         "deliver_key": deliver_key,
     }
+
+
+def _setup_issuer(db: Database) -> None:
+    """Name the demo tenant's badge issuer (once; its did:key comes with the first badge)."""
+    from api.models import BadgeIssuer
+    from api.services.badge_issuers import set_issuer
+
+    with db.read() as session:
+        if session.get(BadgeIssuer, DEMO_TENANT) is not None:
+            return
+    set_issuer(db, tenant=DEMO_TENANT, name="Zapcat demo issuer",
+               description="Demo badges of simulated item banks (not a real credential).")
 
 
 def _setup_practice(db: Database) -> str:

@@ -162,9 +162,9 @@ def _validate_pattern(
     if bad.any():
         j = int(np.nonzero(bad)[0][0])
         raise InvalidResponseError(
-            f"response {int(resp_arr[j])} to item {bank.items[items_arr[j]].item_id!r} "
+            f"response {int(resp_arr[j])} to item {bank.item_at(items_arr[j]).item_id!r} "
             f"(entry {j}) is not a category 0..{int(k[j]) - 1}",
-            details={"item_id": bank.items[items_arr[j]].item_id, "response": int(resp_arr[j])},
+            details={"item_id": bank.item_at(items_arr[j]).item_id, "response": int(resp_arr[j])},
         )
     return items_arr, resp_arr
 
@@ -186,10 +186,10 @@ def _validate_matrix(bank: ItemBank, responses: ArrayLike) -> IntArray:
     if bad.any():
         row, col = (int(v) for v in np.argwhere(bad)[0])
         raise InvalidResponseError(
-            f"row {row}, item {bank.items[col].item_id!r}: response {int(arr[row, col])} is "
+            f"row {row}, item {bank.item_at(col).item_id!r}: response {int(arr[row, col])} is "
             f"not -1 (missing) or a category 0..{int(bank.n_categories[col]) - 1} "
             f"({int(bad.sum())} invalid entries in all)",
-            details={"row": row, "item_id": bank.items[col].item_id},
+            details={"row": row, "item_id": bank.item_at(col).item_id},
         )
     return arr
 

@@ -53,7 +53,7 @@ def answer(item_id: str, theta: float, rng: np.random.Generator) -> int:
     return int(rng.choice(k, p=p / p.sum()))
 
 
-def run_battery(client, headers, assessment_id, *, seed: int = 1, session_seed=None,
+def run_battery(client, headers, assessment_id, *, seed: int = 1, session_seed=None, theta=0.4,
                 bodies: list | None = None) -> tuple[str, dict, list]:  # fmt: skip
     """Run a whole battery over HTTP; returns (session id, final reply, replies)."""
     rng = np.random.default_rng(seed)
@@ -68,7 +68,7 @@ def run_battery(client, headers, assessment_id, *, seed: int = 1, session_seed=N
         item = last["item"]
         reply = client.post(f"/v1/sessions/{last['session_id']}/responses", headers=headers,
                             json={"item_id": item["item_id"], "seq": last["seq"],
-                                  "response": answer(item["item_id"], 0.4, rng)})  # fmt: skip
+                                  "response": answer(item["item_id"], theta, rng)})  # fmt: skip
         assert reply.status_code == 200, reply.text
         if bodies is not None:
             bodies.append(reply.text)

@@ -120,3 +120,19 @@ def tenant(app) -> Tenant:
 @pytest.fixture
 def other_tenant(app) -> Tenant:
     return make_tenant(app, "other")
+
+
+@pytest.fixture(scope="session")
+def badge_app(database_url: str):
+    """The service with a badge secret (ZAPCAT_SECRET_KEY) on the same database."""
+    from badge_helpers import SECRET
+
+    application = create_app(Settings(database_url, secret_key=SECRET))
+    yield application
+    application.state.context.db.dispose()
+
+
+@pytest.fixture(scope="session")
+def badge_client(badge_app) -> Iterator[TestClient]:
+    with TestClient(badge_app) as test_client:
+        yield test_client

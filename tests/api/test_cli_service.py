@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from typer.testing import CliRunner
 
 from api.cli import app as cli
@@ -122,3 +124,19 @@ def test_http_protocol_sets_tcp_nodelay_on_sockets_uvicorn_binds():
     assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
     for sock in (client, accepted, listener):
         sock.close()
+
+
+def test_demo_secret_is_made_once_kept_private_and_env_wins(tmp_path, monkeypatch):
+    import stat
+
+    from api.cli.serve import DEMO_SECRET_FILE, demo_secret
+
+    monkeypatch.delenv("ZAPCAT_SECRET_KEY", raising=False)
+    secret, source = demo_secret(str(tmp_path))
+    path = tmp_path / DEMO_SECRET_FILE
+    assert source == f"{path} (new)" and len(secret) >= 32
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert demo_secret(str(tmp_path)) == (secret, str(path))  # the same on the next run
+    monkeypatch.setenv("ZAPCAT_SECRET_KEY", "from-the-environment-" + "e" * 20)
+    assert demo_secret(str(tmp_path))[1] == "$ZAPCAT_SECRET_KEY"
+    assert DEMO_SECRET_FILE in (Path(__file__).parents[2] / ".gitignore").read_text()

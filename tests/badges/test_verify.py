@@ -58,8 +58,8 @@ def _badge() -> dict:
 def test_signed_badge_verifies():
     result = verify_credential(_badge(), now=NOW)
     assert result == {
-        "verified": True, "errors": [],
-        "checks": {"proof": "ok", "validity": "ok", "status": "not_checked"},
+        "verified": True, "errors": [], "warnings": [],
+        "checks": {"proof": "ok", "validity": "ok", "status": "not_applicable"},
     }  # fmt: skip
 
 
@@ -91,13 +91,26 @@ def test_other_key_fails():
     badge = _badge()
     other = public_multibase(Ed25519PrivateKey.generate().public_key())
     badge["proof"]["verificationMethod"] = did_key_method(other)
-    assert verify_credential(badge, now=NOW)["errors"][0]["code"] == "bad_signature"
+    assert verify_credential(badge, now=NOW)["errors"][0]["code"] == "issuer_key_mismatch"
+
+
+def test_forged_issuer_is_refused():
+    """Signed correctly by an attacker's did:key, but naming the demo tenant as issuer."""
+    attacker = Ed25519PrivateKey.generate()
+    method = did_key_method(public_multibase(attacker.public_key()))
+    unsigned = {k: v for k, v in _badge().items() if k != "proof"}
+    options = {**_badge()["proof"], "verificationMethod": method}
+    del options["proofValue"]
+    forged = sign(unsigned, options, attacker)
+    result = verify_credential(forged, now=NOW)
+    assert [e["code"] for e in result["errors"]] == ["issuer_key_mismatch"]
+    assert result["checks"]["proof"] == "failed"
 
 
 def test_dates():
     early = verify_credential(_badge(), now=datetime(2025, 1, 1, tzinfo=UTC))
     late = verify_credential(_badge(), now=datetime(2028, 1, 2, tzinfo=UTC))
-    assert early["checks"] == {"proof": "ok", "validity": "failed", "status": "not_checked"}
+    assert early["checks"] == {"proof": "ok", "validity": "failed", "status": "not_applicable"}
     assert [e["code"] for e in early["errors"]] == ["not_yet_valid"]
     assert [e["code"] for e in late["errors"]] == ["expired"]
 

@@ -14,7 +14,7 @@ import pytest
 from calib_helpers import make_bank, numerical_hessian, simulate, true_params
 from scipy import stats
 
-from calibration import Calibrator, ResponseData, _se, calibrate, read_responses
+from calibration import Calibrator, ResponseData, _se, _se_sparse, calibrate, read_responses
 from calibration.simulate import simulate_responses
 from item_banks.errors import CalibrationError, ConvergenceWarning, UnknownModelError
 
@@ -537,9 +537,11 @@ def test_sparse_louis_over_item_windows_equals_numerical_hessian(monkeypatch):
     data = ResponseData.from_matrix(np.where(mask, x0, -1))
     fit = Calibrator("2pl", dense=False).fit(data)
     problem, beta = fit.problem_, fit.beta_
-    monkeypatch.setattr(_se, "SPARSE_BATCH_DOUBLES", 10_000)  # ~10 persons per batch
+    monkeypatch.setattr(_se_sparse, "SPARSE_BATCH_DOUBLES", 10_000)  # ~10 persons per batch
+    monkeypatch.setattr(_se_sparse, "SCATTER_PAIRS", 500)  # ~10 persons per scatter batch
     info = _se.information(problem, beta)
-    monkeypatch.setattr(_se, "SPARSE_BATCH_DOUBLES", 10**9)  # one batch: every item
+    monkeypatch.setattr(_se_sparse, "SPARSE_BATCH_DOUBLES", 10**9)  # one batch: every item
+    monkeypatch.setattr(_se_sparse, "SCATTER_PAIRS", 10**9)
     whole = _se.information(problem, beta)
     # equal up to the points left out below WEIGHT_FLOOR, which depend on the batches
     np.testing.assert_allclose(info, whole, rtol=1e-6, atol=1e-7 * np.abs(whole).max())
