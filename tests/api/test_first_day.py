@@ -122,7 +122,7 @@ def _serve(tmp_path: Path, env: dict[str, str], *args: str) -> tuple[subprocess.
         if not line:
             break
         lines.append(line)
-        if "serving on" in line:
+        if line.lstrip().startswith("serving on http"):  # not the "port 8000 is in use" note
             break
     return proc, "".join(lines)
 
