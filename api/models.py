@@ -83,9 +83,11 @@ class BankVersion(Base):
     version: Mapped[int] = mapped_column(Integer)
     n_items: Mapped[int] = mapped_column(Integer)
     description: Mapped[str] = mapped_column(Text, default="")
-    document: Mapped[str] = mapped_column(Text)  # the zapcat-bank/1 JSON, as published
+    # the zapcat-bank/1 JSON of versions published before migration 0007; later versions
+    # have "" here: their arrays hold the whole document
+    document: Mapped[str] = mapped_column(Text)
     # its zapcat-bank-arrays/1 binary (item_banks.columns), read only when loading the bank;
-    # None for versions published before migration 0006
+    # None for versions published before migration 0007
     arrays: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True, deferred=True)
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
 

@@ -63,15 +63,8 @@ class Prepared:
     name: str
     description: str
     n_items: int
-    head: dict[str, Any]
-    items_text: str
     fingerprint: str
     arrays: bytes
-
-    def text(self, version: int) -> str:
-        """The stored document with its version number."""
-        head = json.dumps({**self.head, "version": str(version)}, ensure_ascii=True)
-        return head[:-1] + ', "items": ' + self.items_text + "}"
 
 
 def _prepare_here(raw: bytes, path: str, limits: Any) -> Prepared:
@@ -85,17 +78,13 @@ def _prepare_here(raw: bytes, path: str, limits: Any) -> Prepared:
 def prepare_parsed(document: Any, path: str, limits: Any) -> Prepared:
     """:class:`Prepared` of a parsed document; ``limits(document)`` validates it."""
     bank = limits(document)
-    head = bank.to_dict()
-    # each item serialised once: for the document's items (as json.dumps of the list
-    # writes them) and for the records of the bank's arrays
-    records = [json.dumps(item, ensure_ascii=True, allow_nan=False) for item in head.pop("items")]
-    items_text = "[" + ", ".join(records) + "]"
+    # the arrays hold the whole document: the header and each item's record
+    items = bank.to_dict()["items"]
+    records = [json.dumps(item, ensure_ascii=True, allow_nan=False) for item in items]
     return Prepared(
         name=bank.name,
         description=bank.description,
         n_items=len(bank),
-        head=head,
-        items_text=items_text,
         fingerprint=fingerprint("POST", path, document),
         arrays=bank_to_arrays(bank, records=[r.encode() for r in records]),
     )

@@ -187,7 +187,7 @@ def publish(
             version=version,
             n_items=prepared.n_items,
             description=prepared.description,
-            document=prepared.text(version),
+            document="",  # the arrays hold the whole document (migration 0007)
             arrays=prepared.arrays,
             created_at=utcnow(),
         )
@@ -304,7 +304,7 @@ def load_bank(db: Database, row: BankVersion) -> ItemBank:
         arrays = stored_arrays(db, row)
         if arrays is not None:  # no parsing, no object per item (item_banks.columns)
             return bank_from_arrays(arrays, version=str(row.version))
-        with db.read() as session:  # published before migration 0006
+        with db.read() as session:  # published before migration 0007
             text = session.scalar(select(BankVersion.document).where(BankVersion.id == row.id))
         with building_large_objects():
             return parse_stored(text, source=row.name)
@@ -313,6 +313,6 @@ def load_bank(db: Database, row: BankVersion) -> ItemBank:
 
 
 def stored_arrays(db: Database, row: BankVersion) -> bytes | None:
-    """The ``zapcat-bank-arrays/1`` binary of a stored version (``None`` before 0006)."""
+    """The ``zapcat-bank-arrays/1`` binary of a stored version (``None`` before 0007)."""
     with db.read() as session:
         return session.scalar(select(BankVersion.arrays).where(BankVersion.id == row.id))

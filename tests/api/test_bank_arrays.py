@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from api.db import Database
 from api.models import BankVersion
@@ -186,8 +186,15 @@ def test_the_service_loads_the_arrays_and_parses_versions_stored_without_them(db
     row = banks.find_bank_version(db, tenant=t, name="varied", version=summary["version"])
     fast = banks.load_bank(db, row)
     assert fast._lazy is not None  # built from the arrays
-    with db.write() as session:  # as if published before migration 0006
-        session.execute(update(BankVersion).where(BankVersion.id == row.id).values(arrays=None))
+    with db.read() as session:  # stored as its arrays only: no second copy as JSON text
+        stored = session.execute(select(BankVersion.document, BankVersion.arrays)
+                                 .where(BankVersion.id == row.id)).one()  # fmt: skip
+    assert stored.document == "" and len(stored.arrays) > 0
+    old_text = bank_to_json(ItemBank(bank.items, name="varied", version="1",
+                            description=bank.description, provenance=bank.provenance))  # fmt: skip
+    with db.write() as session:  # as if published before migration 0007
+        session.execute(update(BankVersion).where(BankVersion.id == row.id)
+                        .values(arrays=None, document=old_text))  # fmt: skip
     banks._BANKS._data.clear()
     slow = banks.load_bank(db, row)
     assert slow._lazy is None

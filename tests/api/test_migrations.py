@@ -35,3 +35,31 @@ def test_downgrade_and_upgrade_round_trip(tmp_path):
         upgrade(conn)
         assert current_revision(conn) == HEAD
     engine.dispose()
+
+
+def test_downgrade_below_the_bank_arrays_writes_each_document_back(tmp_path):
+    """Versions stored as arrays only (0007) get their JSON document again on downgrade."""
+    from sqlalchemy import text
+
+    from api.db import Database
+    from api.services import banks
+    from api.services.bank_documents import parse_stored
+    from item_banks.bank import Item, ItemBank
+
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    db = Database(Settings(url))
+    db.migrate()
+    bank = ItemBank([Item("a", "2pl", {"a": 1.2, "b": -0.3}, 2, tags=("x",)),
+                     Item("g", "grm", {"a": 0.8, "b1": -1.0, "b2": 0.6}, 3)],
+                    name="small", description="two items")  # fmt: skip
+    version = banks.publish_bank(db, tenant="t", document=bank.to_dict())["version"]
+    db.dispose()
+    command.downgrade(alembic_config(Settings(url).url), "0006_badges")
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        stored = conn.execute(text("SELECT document FROM bank_versions")).scalar_one()
+    engine.dispose()
+    back = parse_stored(stored, source="downgraded")
+    assert back.version == str(version)
+    assert back.to_dict()["items"] == bank.to_dict()["items"]
+    assert (back.name, back.description) == ("small", "two items")
