@@ -1,7 +1,9 @@
 """Item bank versions: publish, list, read.
 
 A bank is published as its ``zapcat-bank/1`` document; the service numbers the versions
-of each bank name of a tenant 1, 2, ... and stores the document with that version. A
+of each bank name of a tenant 1, 2, ... and stores the document with that version, as its
+columnar arrays (:mod:`item_banks.columns`: the header and every item's record, from which
+the document is read back; versions published before migration 0007 as JSON text). A
 published version never changes. Parsed banks are cached per process (they are
 immutable, so the cache needs no invalidation).
 """
