@@ -13,6 +13,10 @@ from item_banks.models import get_model
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 
+ALL_MODELS = [("rasch", 2), ("1pl", 2), ("2pl", 2), ("3pl", 2), ("4pl", 2), ("grm", 4),
+              ("gpcm", 3), ("pcm", 4), ("rsm", 4)]  # fmt: skip
+"""Every built-in model with a number of categories to test it at."""
+
 
 def true_params(model: str, n_items: int, k: int, rng: np.random.Generator) -> np.ndarray:
     """Generating parameters (n_items, P) in the model's column order."""

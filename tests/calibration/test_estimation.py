@@ -11,24 +11,12 @@ import zlib
 
 import numpy as np
 import pytest
-from calib_helpers import make_bank, numerical_hessian, simulate, true_params
+from calib_helpers import ALL_MODELS, make_bank, numerical_hessian, simulate, true_params
 from scipy import stats
 
 from calibration import Calibrator, ResponseData, _se, _se_sparse, calibrate, read_responses
 from calibration.simulate import simulate_responses
 from item_banks.errors import CalibrationError, ConvergenceWarning, UnknownModelError
-
-ALL_MODELS = [
-    ("rasch", 2),
-    ("1pl", 2),
-    ("2pl", 2),
-    ("3pl", 2),
-    ("4pl", 2),
-    ("grm", 4),
-    ("gpcm", 3),
-    ("pcm", 4),
-    ("rsm", 4),
-]
 
 
 # ----------------------------------------------------------------- published values
