@@ -240,7 +240,7 @@ def _read_table(
         # id columns as dictionaries: one string per distinct id, not one per row
         schema = pq.read_schema(path)
         ids = [c for c in text_columns if c in schema.names]
-        return pq.read_table(path, read_dictionary=ids).to_pandas()
+        return _read.to_frame(pq.read_table(path, read_dictionary=ids))
     if fmt in ("csv", "txt", "tsv"):
         text = sniff_text(path, "\t" if fmt == "tsv" else ",")
         try:
@@ -384,6 +384,8 @@ def read_responses(
             digest.update(np.ascontiguousarray(arr).tobytes())
         digest.update("\x1f".join(data.item_ids).encode())
         sha = digest.hexdigest()
+    del frame  # its columns may be pyarrow's buffers: freed here, then handed back
+    _read.release_memory()
     return ResponseData(
         data.person_ids,
         data.item_ids,
