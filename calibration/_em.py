@@ -14,7 +14,7 @@ from numpy.typing import NDArray
 from scipy import sparse
 
 from calibration._layout import LOGP_FLOOR, Design, FloatArray, Group
-from calibration._threads import blas_threads
+from calibration._threads import blas_threads, map_persons
 
 MAX_NEWTON = 1  # Fisher-scoring steps per M-step (a generalised EM step; SQUAREM does the rest)
 MAX_HALVINGS = 12
@@ -209,14 +209,16 @@ class EMProblem:
         Each chunk's (rows, Q) log-likelihoods and posterior stay in the processor's cache
         through the seven passes over them (products, maximum, exp, sums) instead of going
         through memory; a million persons x 61 points never exist as one array unless the
-        posterior is kept.
+        posterior is kept. The chunks run on :func:`~calibration._threads.map_persons`'s
+        threads and their sums are added in chunk order (the same result on any number of
+        threads).
         """
         y = self.design.z
         n_rows, n_cols = y.shape
         counts = np.zeros((n_cols, self.theta.size))
         post_all = np.empty((n_rows, self.theta.size)) if keep_posterior else None
-        loglik = 0.0
-        for lo in range(0, n_rows, CHUNK_ROWS):
+
+        def chunk(lo: int) -> tuple[float, FloatArray]:
             hi = min(n_rows, lo + CHUNK_ROWS)
             a, b = int(y.indptr[lo]), int(y.indptr[hi])
             sub = sparse.csr_array(
@@ -225,10 +227,14 @@ class EMProblem:
             log_lik = sub @ logp
             log_lik += self.log_weights
             post, row_ll = _posterior(log_lik)
-            loglik += float(row_ll.sum())
-            counts += sub.T @ post  # the CSC view: row by row into the small result
             if post_all is not None:
                 post_all[lo:hi] = post
+            return float(row_ll.sum()), sub.T @ post  # the CSC view: row by row
+
+        loglik = 0.0
+        for part_ll, part_counts in map_persons(chunk, range(0, n_rows, CHUNK_ROWS)):
+            loglik += part_ll
+            counts += part_counts
         return loglik, counts, post_all
 
     def gradient(self, beta: FloatArray) -> FloatArray:

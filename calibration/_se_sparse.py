@@ -13,18 +13,22 @@ Persons are sorted by number of answers, then by where their items lie in the ba
 taken in *scatter batches*, whose sums are added up over the batch's own items (one short
 ``bincount`` per component) before going into the whole; inside a scatter batch they are
 sorted by ability and taken in *compute batches*, which share their active quadrature
-points. In an adaptive test a scatter batch answered a small part of a large bank.
+points. In an adaptive test a scatter batch answered a small part of a large bank. The
+scatter batches run on :func:`~calibration._threads.map_persons`'s threads and are added
+into the whole in batch order.
 """
 
 from __future__ import annotations
 
 import itertools
+import threading
 
 import numpy as np
 from numpy.typing import NDArray
 
 from calibration._em import EMProblem
 from calibration._layout import Design, FloatArray
+from calibration._threads import map_persons
 
 SPARSE_BATCH_DOUBLES = 1_000_000
 """Doubles of the centred derivative array of one compute batch of persons."""
@@ -92,15 +96,25 @@ def covariance_sparse(
     # [c, j * width + k] for the components c = (a <= e) of _components(p_max)
     acc = np.zeros((len(_components(p_max)), width * width))
     counts = None if problem.unit_counts else d.counts
-    work: dict[str, FloatArray] = {}
+    scratch = threading.local()  # each thread's reused arrays (see _scatter_batch)
     # scatter batches: consecutive persons with about SCATTER_PAIRS pairs (at least one)
     cum = np.cumsum(n_obs * (n_obs + 1) // 2)
     cuts = np.searchsorted(cum, np.arange(SCATTER_PAIRS, int(cum[-1]), SCATTER_PAIRS))
     bounds = np.unique(np.concatenate([[0], cuts + 1, [order.size]]))
-    for lo, hi in itertools.pairwise(bounds):
-        rows = order[lo:hi]
+
+    def batch(lo_hi: tuple[int, int]) -> tuple[NDArray[np.int64], FloatArray]:
+        rows = order[lo_hi[0] : lo_hi[1]]
         rows = rows[np.argsort(eap[rows], kind="stable")]  # compute batches share points
-        _scatter_batch(acc, d, rows, post, dmat_p, counts, width, method, work)
+        if not hasattr(scratch, "work"):
+            scratch.work = {}
+        return _scatter_batch(d, rows, post, dmat_p, counts, width, method, scratch.work)
+
+    # the batches run on map_persons' threads; their sums go into acc in batch order
+    for used, summed in map_persons(batch, itertools.pairwise(bounds)):
+        n_u = used.size
+        for c in range(summed.shape[0]):
+            block = acc[c].reshape(width, width)
+            block[np.ix_(used, used)] += summed[c].reshape(n_u, n_u)
     return _assemble_pairs(acc, n_items, p_max)
 
 
@@ -124,7 +138,6 @@ def _rows_items(
 
 
 def _scatter_batch(
-    acc: FloatArray,
     design: Design,
     rows: NDArray[np.intp],
     post: FloatArray,
@@ -133,12 +146,13 @@ def _scatter_batch(
     width: int,
     method: str,
     work: dict[str, FloatArray],
-) -> None:
-    """Add the components ``(a <= e)`` of the item-pair blocks of the persons ``rows``.
+) -> tuple[NDArray[np.int64], FloatArray]:
+    """The components ``(a <= e)`` of the item-pair blocks of the persons ``rows``.
 
-    ``acc[c]`` holds component ``c = (a, e)`` of every ordered item pair (j, k); component
-    (e, a) of (j, k) is (a, e) of (k, j). ``work`` keeps the scratch arrays between
-    calls (allocated once: fresh large arrays cost page faults on every batch).
+    Returns the batch's items ``used`` (n_u,) and ``summed`` (components, n_u * n_u), whose
+    row ``c = (a, e)`` holds component ``c`` of every ordered pair of those items (j, k);
+    component (e, a) of (j, k) is (a, e) of (k, j). ``work`` keeps the scratch arrays
+    between calls (allocated once: fresh large arrays cost page faults on every batch).
     """
     p = dmat_p.shape[0]
     cols, items = _rows_items(design, rows, width - 1)
@@ -162,9 +176,7 @@ def _scatter_batch(
         for c, (a, e) in enumerate(comps):
             np.matmul(x[a], x[e].transpose(0, 2, 1), out=prod)
             summed[c] += np.bincount(part, prod.ravel(), minlength=n_u * n_u)
-    for c in range(len(comps)):
-        block = acc[c].reshape(width, width)
-        block[np.ix_(used, used)] += summed[c].reshape(n_u, n_u)
+    return used, summed
 
 
 def _scratch(work: dict[str, FloatArray], name: str, shape: tuple[int, ...]) -> FloatArray:

@@ -8,13 +8,22 @@ bound: on 2PL 50,000 x 100 the standard errors took 4.9 s of CPU with the defaul
 threads against 0.6 s with one. Operations below :data:`PARALLEL_FLOPS` therefore run on
 one BLAS thread (through ``threadpoolctl``, for numpy's and scipy's OpenBLAS alike); larger
 ones keep the thread count of the environment.
+
+Work that is a sum over persons (the chunks of a sparse E-step, the batches of the sparse
+Louis term) is spread over threads instead, as many as BLAS is configured for (the cores,
+or what ``OMP_NUM_THREADS`` / ``OPENBLAS_NUM_THREADS`` say: the user's one setting for how
+many cores a numerical program may use). The kernels involved (scipy's sparse products,
+numpy's ufuncs, ``bincount`` and batched ``matmul``) release the GIL, so two threads on two
+cores run a chunk each; each of them calls BLAS on one thread.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from functools import cache
+from typing import TypeVar
 
 from threadpoolctl import ThreadpoolController
 
@@ -22,6 +31,9 @@ PARALLEL_FLOPS = 4e9
 """Floating-point operations of one BLAS call from which several threads may pay off
 (about 0.2 s of one core; every call of the calibrations benchmarked is below it)."""
 
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 _current: int | None = None
 """BLAS threads set by the innermost :func:`blas_threads` block (None outside any)."""
@@ -61,3 +73,23 @@ def blas_threads(flops: float = 0.0) -> Iterator[None]:
             yield
     finally:
         _current = outer
+
+
+def person_threads() -> int:
+    """Threads for work summed over persons: BLAS's configured thread count (at least 1)."""
+    return max(1, _controller()[1])
+
+
+def map_persons(func: Callable[[T], R], tasks: Iterable[T]) -> Iterator[R]:
+    """``map(func, tasks)`` on :func:`person_threads` threads, results in the tasks' order.
+
+    The results come back in order, so that sums over them are added in the same order
+    (the same floating-point result) whatever the number of threads. ``func`` must not
+    change the BLAS thread count (``threadpoolctl`` limits are process-wide).
+    """
+    threads = person_threads()
+    if threads == 1:
+        yield from map(func, tasks)
+        return
+    with ThreadPoolExecutor(threads, thread_name_prefix="zapcat-persons") as pool:
+        yield from pool.map(func, tasks)

@@ -46,3 +46,54 @@ def test_small_products_run_on_one_thread_whatever_the_environment_says() -> Non
     assert out["converged"] and out["seen"]
     assert all(threads == [1] for threads in out["seen"])  # during the EM
     assert out["small"] == [1] and out["large"] == [2]
+
+
+def test_persons_on_several_threads_give_the_one_thread_fit(monkeypatch) -> None:
+    """The sparse E-step's chunks and the Louis term's batches on 3 threads: same numbers.
+
+    Their sums are added in chunk order, so the estimates, SEs and log-likelihood equal the
+    one-thread fit's to the last bit; the threads are checked to have been used.
+    """
+    import threading
+
+    import numpy as np
+
+    from calibration import Calibrator, ResponseData, _em, _se_sparse, _threads
+
+    rng = np.random.default_rng(18)
+    n, m, answered = 3000, 60, 12
+    theta = rng.normal(size=n)
+    a, b = rng.lognormal(0.0, 0.3, m), rng.normal(size=m)
+    x = (rng.random((n, m)) < 1 / (1 + np.exp(-a * (theta[:, None] - b)))).astype(float)
+    keep = np.argsort(rng.random((n, m)), axis=1) < answered  # a sparse design
+    x[~keep] = np.nan
+    data = ResponseData.from_matrix(x)
+    # many chunks and batches on this small design
+    monkeypatch.setattr(_em, "CHUNK_ROWS", 200)
+    monkeypatch.setattr(_se_sparse, "SCATTER_PAIRS", 5000)
+    names: set[str] = set()
+    posterior, centred = _em._posterior, _se_sparse._centred
+
+    def seen(func):
+        def inner(*args, **kwargs):
+            names.add(threading.current_thread().name)
+            return func(*args, **kwargs)
+
+        return inner
+
+    monkeypatch.setattr(_em, "_posterior", seen(posterior))
+    monkeypatch.setattr(_se_sparse, "_centred", seen(centred))
+    fits = {}
+    for threads in (1, 3):
+        monkeypatch.setattr(_threads, "person_threads", lambda t=threads: t)
+        names.clear()
+        fit = Calibrator("2pl").fit(data)
+        assert not fit.result_.problem.design.dense
+        fits[threads] = (fit.result_.params, fit.result_.loglik, set(names))
+    (one, ll_one, names_one), (three, ll_three, names_three) = fits[1], fits[3]
+    assert names_one == {"MainThread"}
+    assert len(names_three) == 3 and "MainThread" not in names_three
+    assert ll_one == ll_three
+    cols = [c for c in one.columns if c not in ("model", "n_categories")]
+    assert np.array_equal(one[cols].to_numpy(), three[cols].to_numpy())
+    assert np.isfinite(one["a_se"]).all()
