@@ -237,9 +237,16 @@ def partition(
     if options.pop("layout", "long") != "long":
         raise CalibrationError("a Parquet file on a cluster must be in the long layout")
     n_groups = pq.ParquetFile(path).metadata.num_row_groups
-    per = max(1, n_groups // max(1, 2 * len(client.scheduler_info()["workers"])))
+    workers = sorted(client.scheduler_info()["workers"])
+    per = max(1, n_groups // max(1, 2 * len(workers)))
     groups = [list(range(s, min(n_groups, s + per))) for s in range(0, n_groups, per)]
-    local = client.map(_read_partition, [str(path)] * len(groups), groups, options=options)
+    # partition i is read by worker i mod n (the same memory on every worker; left to the
+    # scheduler, one worker read 3 of 4 partitions); another may take it if that one fails
+    local = [
+        client.submit(_read_partition, str(path), g, options=options,
+                      workers=[workers[i % len(workers)]], allow_other_workers=True)
+        for i, g in enumerate(groups)
+    ]  # fmt: skip
     summaries = client.gather(client.map(_summary, local))
     item_ids: list[str] = []
     codes: dict[str, set[float]] = {}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -83,6 +85,11 @@ def test_long_parquet_is_read_by_the_workers(client, tmp_path) -> None:
                                                            item_ids=data.item_ids))  # fmt: skip
     parts = partition(client, path)
     assert len(parts.parts) > 1 and parts.n_observed == data.n_observed
+    # the partitions are spread evenly: the same memory on every worker
+    distributed.wait(parts.parts)
+    held = Counter(w for ws in client.who_has(parts.parts).values() for w in ws)
+    assert sorted(held) == sorted(client.scheduler_info()["workers"])
+    assert max(held.values()) - min(held.values()) <= 1, held
     remote = Calibrator("2pl", client=client).fit(parts)
     order = list(remote.result_.params.index)
     p = local.result_.params.loc[order]
