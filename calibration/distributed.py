@@ -72,8 +72,17 @@ def _partition_covariance(problem: EMProblem, beta: FloatArray, method: str) -> 
 def _read_partition(path: str, row_groups: list[int], options: dict[str, Any]) -> ResponseData:
     import pyarrow.parquet as pq
 
-    frame = pq.ParquetFile(path).read_row_groups(row_groups).to_pandas()
-    return read_responses(frame, layout="long", **options)
+    from calibration._read import release_memory, to_frame
+
+    # the id columns as dictionaries (one string per distinct id), as read_responses does
+    ids = [options.get("id_column") or "person", options.get("item_column") or "item"]
+    ids = [c for c in ids if c in pq.read_schema(path).names]
+    source = pq.ParquetFile(path, read_dictionary=ids)
+    frame = to_frame(source.read_row_groups(row_groups))
+    data = read_responses(frame, layout="long", **options)
+    del frame
+    release_memory()
+    return data
 
 
 def _summary(
