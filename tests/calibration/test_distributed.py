@@ -91,6 +91,9 @@ def test_long_parquet_is_read_by_the_workers(client, tmp_path) -> None:
     assert sorted(held) == sorted(client.scheduler_info()["workers"])
     assert max(held.values()) - min(held.values()) <= 1, held
     remote = Calibrator("2pl", client=client).fit(parts)
+    # every task ran where its partition is: no partition was copied to another worker
+    where = client.who_has(parts.parts)
+    assert [tuple(where[f.key]) for f in parts.parts] == [(w,) for w in parts.owners]
     order = list(remote.result_.params.index)
     p = local.result_.params.loc[order]
     np.testing.assert_allclose(
