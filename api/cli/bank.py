@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 
+from api.cli import maintain as _maintain
 from api.cli._common import console, err_console, fail
 from item_banks.bank import ItemBank
 from item_banks.errors import MAX_LISTED, BankValidationError, ZapcatError
@@ -218,3 +219,8 @@ def accept(
         f"wrote {target}",
         highlight=False,
     )
+
+
+# the maintenance commands of a bank file live with link, drift and dif
+app.command("transform")(_maintain.transform)
+app.command("promote")(_maintain.promote_command)
