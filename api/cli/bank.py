@@ -8,15 +8,19 @@ from collections.abc import Sequence
 from dataclasses import replace
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from api.cli import maintain as _maintain
 from api.cli._common import console, err_console, fail
-from item_banks.bank import Item, ItemBank
 from item_banks.errors import MAX_LISTED, BankValidationError, ZapcatError
-from item_banks.io import bank_to_csv, bank_to_json, read_bank, write_bank
+
+if TYPE_CHECKING:
+    from item_banks.bank import Item, ItemBank
+
+# the bank model and its file formats (numpy) are imported by the commands when they run:
+# `zapcat bank --help` does not load them
 
 app = typer.Typer(
     help="Show and validate item bank files (zapcat-bank/1 JSON or CSV).", no_args_is_help=True
@@ -50,6 +54,8 @@ _SHOW_COLUMNS = (
 
 
 def _load(path: Path) -> ItemBank:
+    from item_banks.io import read_bank
+
     try:
         return read_bank(path)
     except ZapcatError as error:
@@ -106,6 +112,8 @@ def show(
     ] = None,
 ) -> None:
     """Show an item bank: a summary and its items' parameters, or the file as CSV or JSON."""
+    from item_banks.io import bank_to_csv, bank_to_json
+
     bank = _load(bank_path)
     if format is ShowFormat.json:
         typer.echo(bank_to_json(bank))
@@ -137,6 +145,8 @@ def validate(
     ] = False,
 ) -> None:
     """Check a bank file and list every problem; exit code 1 when there are any."""
+    from item_banks.io import read_bank
+
     try:
         bank = read_bank(bank_path)
     except BankValidationError as error:
@@ -188,6 +198,9 @@ def accept(
     ] = None,
 ) -> None:
     """Accept flagged items as they are, so that the engine may administer them."""
+    from item_banks.bank import ItemBank
+    from item_banks.io import write_bank
+
     bank = _load(bank_path)
     wanted = {i.strip() for text in item or [] for i in text.split(",") if i.strip()}
     flagged = {it.item_id for it in bank if it.flags}
