@@ -7,8 +7,8 @@ styles on a terminal): rich lays out a table of the header and the few rows that
 columns' widths (the widest and the longest-word cell of each column), which gives the
 widths, the top border, the header and the bottom border; every other row is padded text,
 folded by rich's own text wrapping where a cell is too long for its column. When the
-layout cannot be read back (a terminal too narrow for the borders), the whole rich table
-is printed.
+layout cannot be read back (another box, or a column rich left narrower than its padding
+and one character), the whole rich table is printed.
 """
 
 from __future__ import annotations
@@ -98,7 +98,7 @@ class PlainTable:
             or box.get_top(widths) != top
             or texts[-1] != box.get_bottom(widths)
             or head_row not in texts
-            or any(w - left - right < 1 for w, (left, right) in zip(widths, pads, strict=True))
+            or any(0 < w < left + right + 1 for w, (left, right) in zip(widths, pads, strict=True))
         ):
             yield self.rich_table()
             return
@@ -115,13 +115,15 @@ class PlainTable:
             )
             cells = [
                 self._cell_lines(console, options, cell, width - left - right, no_wrap=not fold)
+                if width
+                else [""]  # a column rich gave no width to (a terminal too narrow for all)
                 for cell, width, (left, right), (_, fold) in zip(
                     row, widths, pads, self.columns, strict=True
                 )
             ]
             for line_no in range(max(map(len, cells))):
                 parts = [
-                    " " * left + lines_[line_no] + " " * right
+                    (" " * left + lines_[line_no] + " " * right if width else "")
                     if line_no < len(lines_)
                     else " " * width
                     for lines_, width, (left, right) in zip(cells, widths, pads, strict=True)
