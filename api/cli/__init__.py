@@ -1,8 +1,9 @@
 """The ``zapcat`` command line.
 
-Each command group lives in its own module and is attached to :data:`app` here; the
-commands are thin wrappers over ``item_banks``, ``calibration`` and ``engine``. Domain
-errors are printed as one clear message with exit code 1 (never a traceback).
+Each command (or command group) lives in its own module, named in :data:`COMMANDS` and
+imported only when it is used (:mod:`api.cli._lazy`); the commands are thin wrappers over
+``item_banks``, ``calibration`` and ``engine``. Domain errors are printed as one clear
+message with exit code 1 (never a traceback).
 """
 
 from __future__ import annotations
@@ -11,25 +12,71 @@ from typing import Annotated
 
 import typer
 
-from api.cli import badge as _badge
-from api.cli import badge_admin as _badge_admin
-from api.cli import bank as _bank
-from api.cli import battery as _battery
-from api.cli import calibrate as _calibrate
-from api.cli import keys as _keys
-from api.cli import maintain as _maintain
-from api.cli import recommend as _recommend
-from api.cli import report as _report
-from api.cli import responses as _responses
-from api.cli import serve as _serve
-from api.cli import sessions as _sessions
-from api.cli import simulate as _simulate
 from api.cli._coerce import install as _install_plain_coercion
 from api.cli._common import run_app
+from api.cli._lazy import LazyCommand, lazy_group
 
 _install_plain_coercion()
 
+COMMANDS = {
+    "link": LazyCommand(
+        "api.cli.maintain:link_command",
+        "Link FROM's scale to TO's (theta_TO = A theta_FROM + B) through the common items.",
+    ),
+    "drift": LazyCommand(
+        "api.cli.maintain:drift",
+        "Wald tests of parameter drift per common item, Benjamini-Hochberg flags.",
+    ),
+    "dif": LazyCommand(
+        "api.cli.maintain:dif",
+        "DIF between two groups of examinees: Mantel-Haenszel (ETS A/B/C) or IRT LR.",
+    ),
+    "calibrate": LazyCommand(
+        "api.cli.calibrate:calibrate",
+        "Calibrate item parameters (marginal maximum likelihood) and write an item bank.",
+    ),
+    "serve": LazyCommand(
+        "api.cli.serve:serve",
+        "Start the HTTP delivery service (migrating the database schema first).",
+    ),
+    "recommend": LazyCommand(
+        "api.cli.recommend:recommend_command",
+        "Gap analysis against ROLE and the credentials that close the gaps, ranked.",
+    ),
+    "report": LazyCommand(
+        "api.cli.report:report",
+        "Write a self-contained HTML report (figures embedded as PNG) of a bank or simulation.",
+    ),
+    "simulate": LazyCommand(
+        "api.cli.simulate:simulate_command",
+        "Simulate adaptive tests on BANK and write a JSON report.",
+    ),
+    "badge": LazyCommand(
+        "api.cli.badge:app",
+        "Open Badges 3.0 credentials: verify offline; issue, revoke, rotate keys.",
+    ),
+    "bank": LazyCommand(
+        "api.cli.bank:app", "Show and validate item bank files (zapcat-bank/1 JSON or CSV)."
+    ),
+    "battery": LazyCommand(
+        "api.cli.battery:app", "Skill batteries: several skills in one adaptive session."
+    ),
+    "keys": LazyCommand(
+        "api.cli.keys:app", "Create, list and revoke API keys (stored hashed; shown once)."
+    ),
+    "sessions": LazyCommand(
+        "api.cli.sessions:app", "Maintain test sessions of the delivery service."
+    ),
+    "responses": LazyCommand(
+        "api.cli.responses:app", "Export the responses recorded by the service."
+    ),
+}
+"""The commands of ``zapcat``, in the order of its help: where each one lives and its
+one-line summary (the first paragraph of its help; a test checks they are equal). A
+command's module is imported only when that command runs or shows its help."""
+
 app = typer.Typer(
+    cls=lazy_group(COMMANDS),
     name="zapcat",
     help="Zapcat: calibrate item banks, simulate adaptive tests and serve them over HTTP.",
     no_args_is_help=True,
@@ -58,31 +105,9 @@ def _main(
     """Zapcat: calibrate item banks, simulate adaptive tests and serve them over HTTP."""
 
 
-app.add_typer(_badge.app, name="badge")
-_badge.app.command("issue")(_badge_admin.issue_command)
-_badge.app.command("revoke")(_badge_admin.revoke_command)
-_badge.app.command("rotate")(_badge_admin.rotate_command)
-_badge.app.command("issuer")(_badge_admin.issuer_command)
-app.add_typer(_bank.app, name="bank")
-_bank.app.command("transform")(_maintain.transform)
-_bank.app.command("promote")(_maintain.promote_command)
-app.command("link")(_maintain.link_command)
-app.command("drift")(_maintain.drift)
-app.command("dif")(_maintain.dif)
-app.add_typer(_battery.app, name="battery")
-app.command(name="calibrate")(_calibrate.calibrate)
-app.add_typer(_keys.app, name="keys")
-app.command("serve")(_serve.serve)
-app.add_typer(_sessions.app, name="sessions")
-app.command(name="recommend")(_recommend.recommend_command)
-app.command(name="report")(_report.report)
-app.add_typer(_responses.app, name="responses")
-app.command(name="simulate")(_simulate.simulate_command)
-
-
 def main() -> None:
     """Entry point of the ``zapcat`` console script."""
     run_app(app)
 
 
-__all__ = ["app", "main"]
+__all__ = ["COMMANDS", "app", "main"]

@@ -9,12 +9,15 @@ from typing import Annotated, Any
 
 import typer
 
+from api.cli import badge_admin as _badge_admin
 from api.cli._common import console, err_console
 
 # the JSON-LD, signature and JWT libraries are imported when the command runs
 
-app = typer.Typer(help="Open Badges 3.0 credentials: verify offline; issue, revoke, rotate keys.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Open Badges 3.0 credentials: verify offline; issue, revoke, rotate keys.",
+    no_args_is_help=True,
+)
 
 
 def _die(message: str) -> typer.Exit:
@@ -113,7 +116,7 @@ def verify(
         typer.Option(
             metavar="DATETIME",
             help="Check the dates as of this ISO 8601 time (default: now), e.g. "
-            "2026-06-01T12:00:00Z."
+            "2026-06-01T12:00:00Z.",
         ),
     ] = None,
     jwk: Annotated[
@@ -172,3 +175,10 @@ def verify(
                           highlight=False)  # fmt: skip
         console.print("verified" if result["verified"] else "[red]NOT verified[/red]")
     raise typer.Exit(0 if result["verified"] else 1)
+
+
+# the commands that use the service database (issuer keys, revocation lists)
+app.command("issue")(_badge_admin.issue_command)
+app.command("revoke")(_badge_admin.revoke_command)
+app.command("rotate")(_badge_admin.rotate_command)
+app.command("issuer")(_badge_admin.issuer_command)

@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import replace
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from api.cli import maintain as _maintain
 from api.cli._common import console, err_console, fail
-from item_banks.bank import ItemBank
 from item_banks.errors import MAX_LISTED, BankValidationError, ZapcatError
-from item_banks.io import bank_to_csv, bank_to_json, read_bank, write_bank
+
+if TYPE_CHECKING:
+    from item_banks.bank import Item, ItemBank
+
+# the bank model and its file formats (numpy) are imported by the commands when they run:
+# `zapcat bank --help` does not load them
 
 app = typer.Typer(
     help="Show and validate item bank files (zapcat-bank/1 JSON or CSV).", no_args_is_help=True
@@ -48,6 +54,8 @@ _SHOW_COLUMNS = (
 
 
 def _load(path: Path) -> ItemBank:
+    from item_banks.io import read_bank
+
     try:
         return read_bank(path)
     except ZapcatError as error:
@@ -72,6 +80,20 @@ def _summary_lines(bank: ItemBank) -> list[str]:
     return lines
 
 
+def show_rows(items: Sequence[Item]) -> list[tuple[str, ...]]:
+    """The cells of ``zapcat bank show``'s table, one row per item (see ``_SHOW_COLUMNS``)."""
+    rows = []
+    for it in items:
+        params = " ".join(
+            f"{n}={v:.3f}" + (f" ({it.se[n]:.3f})" if n in it.se else "")
+            for n, v in it.params.items()
+        )
+        model = it.model if it.n_categories == 2 else f"{it.model} K={it.n_categories}"
+        extra = ", ".join([*it.enemy_groups, *it.tags])
+        rows.append((it.item_id, model, params, ", ".join(it.content_areas), it.status, extra))
+    return rows
+
+
 @app.command()
 def show(
     bank_path: BankPath,
@@ -90,6 +112,8 @@ def show(
     ] = None,
 ) -> None:
     """Show an item bank: a summary and its items' parameters, or the file as CSV or JSON."""
+    from item_banks.io import bank_to_csv, bank_to_json
+
     bank = _load(bank_path)
     if format is ShowFormat.json:
         typer.echo(bank_to_json(bank))
@@ -97,29 +121,14 @@ def show(
     if format is ShowFormat.csv:
         typer.echo(bank_to_csv(bank), nl=False)
         return
-    from rich.table import Table
-    from rich.text import Text
+    from api.cli._table import PlainTable
 
     for line in _summary_lines(bank):
         console.print(line, highlight=False)
-    shown = bank.items if limit is None else bank.items[:limit]
-    rows = []
-    for it in shown:
-        params = " ".join(
-            f"{n}={v:.3f}" + (f" ({it.se[n]:.3f})" if n in it.se else "")
-            for n, v in it.params.items()
-        )
-        model = it.model if it.n_categories == 2 else f"{it.model} K={it.n_categories}"
-        extra = ", ".join([*it.enemy_groups, *it.tags])
-        rows.append((it.item_id, model, params, ", ".join(it.content_areas), it.status, extra))
-    table = Table(header_style="bold", pad_edge=False)
-    # the one-line columns get their width from the plain text here: rich would measure
-    # every cell (half the time of showing a bank of 250 items)
-    for c, (title, fold) in enumerate(_SHOW_COLUMNS):
-        width = None if fold else max(len(title), *(len(r[c]) for r in rows))
-        table.add_column(title, no_wrap=not fold, overflow="fold", width=width)
-    for row in rows:
-        table.add_row(*(Text(cell) for cell in row))
+    rows = show_rows(bank.items if limit is None else bank.items[:limit])
+    # the one-line columns are as wide as their plain text; rich lays out only the header
+    # and the rows that set the widths (laying out every cell was a quarter of the command)
+    table = PlainTable(_SHOW_COLUMNS, rows, header_style="bold")
     console.print(table)
     for line in flag_lines(bank):
         console.print(line, highlight=False, markup=False, soft_wrap=True)
@@ -136,6 +145,8 @@ def validate(
     ] = False,
 ) -> None:
     """Check a bank file and list every problem; exit code 1 when there are any."""
+    from item_banks.io import read_bank
+
     try:
         bank = read_bank(bank_path)
     except BankValidationError as error:
@@ -187,6 +198,9 @@ def accept(
     ] = None,
 ) -> None:
     """Accept flagged items as they are, so that the engine may administer them."""
+    from item_banks.bank import ItemBank
+    from item_banks.io import write_bank
+
     bank = _load(bank_path)
     wanted = {i.strip() for text in item or [] for i in text.split(",") if i.strip()}
     flagged = {it.item_id for it in bank if it.flags}
@@ -218,3 +232,8 @@ def accept(
         f"wrote {target}",
         highlight=False,
     )
+
+
+# the maintenance commands of a bank file live with link, drift and dif
+app.command("transform")(_maintain.transform)
+app.command("promote")(_maintain.promote_command)

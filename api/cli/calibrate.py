@@ -20,13 +20,16 @@ from item_banks.errors import (
     ResponseDataError,
     ZapcatError,
 )
-from item_banks.models import model_names
 
 if TYPE_CHECKING:
     from calibration import CalibrationResult
 
 # calibration, pandas, rich.progress and the report (matplotlib) are imported by the
 # command when it runs: `zapcat --help` and the other commands never load them
+
+MODEL_NAMES = ("rasch", "1pl", "2pl", "3pl", "4pl", "grm", "gpcm", "pcm", "rsm")
+"""The built-in item models (``item_banks.models.model_names()``, which imports numpy; a
+test keeps the two equal), listed by ``zapcat calibrate --help``."""
 
 
 class Layout(StrEnum):
@@ -113,9 +116,7 @@ def calibrate(
     ],
     model: Annotated[
         str,
-        typer.Option(
-            "--model", "-m", help=f"Item model of every item ({', '.join(model_names())})."
-        ),
+        typer.Option("--model", "-m", help=f"Item model of every item ({', '.join(MODEL_NAMES)})."),
     ] = "2pl",
     out: Annotated[
         Path, typer.Option("--out", "-o", help="Item bank to write (.json or .csv).")
@@ -247,9 +248,11 @@ def calibrate(
     ] = 200,
     skills: Annotated[
         Path | None,
-        typer.Option(help="Item -> skill map (CSV item_id,skill): calibrate a battery, each "
-                     "skill on its own scale, then the latent correlations; needs "
-                     "--out-battery."),
+        typer.Option(
+            help="Item -> skill map (CSV item_id,skill): calibrate a battery, each "
+            "skill on its own scale, then the latent correlations; needs "
+            "--out-battery."
+        ),
     ] = None,
     out_battery: Annotated[
         Path | None,

@@ -15,7 +15,6 @@ import typer
 
 from api.cli._common import console, fail
 from item_banks.errors import CalibrationError, ZapcatError
-from item_banks.io import read_bank, write_bank
 
 
 class DifMethod(StrEnum):
@@ -56,6 +55,7 @@ def link_command(
 ) -> None:
     """Link FROM's scale to TO's (theta_TO = A theta_FROM + B) through the common items."""
     from calibration.linking import link
+    from item_banks.io import read_bank
 
     try:
         result = link(read_bank(from_bank), read_bank(to_bank), method, items=_ids(items) or None)
@@ -76,6 +76,7 @@ def transform(
 ) -> None:
     """Apply a link to every item of a bank (a / A, A b + B; SEs likewise)."""
     from calibration.linking import Link, transform_bank
+    from item_banks.io import read_bank, write_bank
 
     try:
         new = transform_bank(
@@ -114,6 +115,7 @@ def promote_command(
     """
     from calibration.linking import Link
     from calibration.promotion import promote
+    from item_banks.io import read_bank, write_bank
 
     try:
         old = read_bank(bank)
@@ -153,6 +155,7 @@ def drift(
     """Wald tests of parameter drift per common item, Benjamini-Hochberg flags."""
     from calibration.drift import parameter_drift
     from calibration.linking import Link, transform_bank
+    from item_banks.io import read_bank
 
     try:
         later = read_bank(after)
@@ -191,6 +194,7 @@ def dif(
 
     from calibration import read_responses
     from calibration.drift import lr_dif, mantel_haenszel
+    from item_banks.io import read_bank
 
     try:
         data = read_responses(responses)

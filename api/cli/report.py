@@ -11,14 +11,16 @@ import typer
 
 from api.cli._common import console, fail
 from item_banks.errors import ReportInputError, ZapcatError
-from item_banks.io import FORMAT as BANK_FORMAT
-from item_banks.io import bank_from_dict, read_bank
 
 if TYPE_CHECKING:
     from item_banks.report import HtmlReport
 
 # the report builders (matplotlib, the engine) are imported when the command runs
 Builder = Callable[[dict[str, Any], str], "HtmlReport"]
+
+BANK_FORMAT = "zapcat-bank/1"
+"""``format`` of the bank files (``item_banks.io.FORMAT``; kept equal by the test below,
+so that ``zapcat report --help`` need not import the bank model)."""
 
 SIMULATION_FORMAT = "zapcat-simulation-report/1"
 """``format`` of the simulation reports (``engine.simulation.REPORT_FORMAT``; a test keeps
@@ -30,6 +32,7 @@ kept equal by the same test)."""
 
 
 def _bank(data: dict[str, Any], source: str) -> HtmlReport:
+    from item_banks.io import bank_from_dict
     from item_banks.report import bank_report
 
     return bank_report(bank_from_dict(data, source=source))
@@ -54,6 +57,7 @@ BUILDERS: dict[str, Builder] = {BANK_FORMAT: _bank, SIMULATION_FORMAT: _simulati
 
 def _build(path: Path) -> HtmlReport:
     if path.suffix.lower() == ".csv":
+        from item_banks.io import read_bank
         from item_banks.report import bank_report
 
         return bank_report(read_bank(path))

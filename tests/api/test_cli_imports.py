@@ -68,6 +68,10 @@ def heavy_in(modules: set[str], names: tuple[str, ...] = HEAVY) -> list[str]:
     [
         ["--help"],
         ["calibrate", "--help"],
+        ["bank", "--help"],
+        ["bank", "show", "--help"],
+        ["bank", "transform", "--help"],
+        ["bank", "promote", "--help"],
         ["simulate", "--help"],
         ["keys", "--help"],
         ["serve", "--help"],
@@ -97,8 +101,28 @@ def heavy_in(modules: set[str], names: tuple[str, ...] = HEAVY) -> list[str]:
 )
 def test_help_and_bank_commands_import_no_heavy_library(args: list[str], tmp_path: Path) -> None:
     modules = modules_after(args, tmp_path)
-    assert "typer" in modules and "numpy" in modules  # the probe saw the command run
+    assert "typer" in modules and "api.cli._common" in modules  # the probe saw it run
     assert heavy_in(modules) == []
+    if args[-1] == "--help":  # a help page needs no item model
+        assert heavy_in(modules, ("numpy",)) == []
+
+
+def test_the_listing_imports_no_command_and_no_numpy(tmp_path: Path) -> None:
+    """``zapcat --help`` shows each command's summary without importing its module."""
+    for args in (["--help"], []):
+        modules = modules_after(args, tmp_path)
+        assert "typer" in modules and "api.cli._lazy" in modules
+        commands = sorted(m for m in modules if m.startswith("api.cli."))
+        assert commands == ["api.cli._coerce", "api.cli._common", "api.cli._lazy"]
+        assert heavy_in(modules, (*HEAVY, "numpy", "item_banks.io")) == []
+        assert [m for m in modules if m.startswith("item_banks.")] == ["item_banks.errors"]
+
+
+def test_a_command_imports_its_own_module_only(tmp_path: Path) -> None:
+    modules = modules_after(["bank", "show", str(DEMO_BANK_PATH), "--limit", "2"], tmp_path)
+    commands = {m for m in modules if m.startswith("api.cli.") and not m.startswith("api.cli._")}
+    assert commands == {"api.cli.bank", "api.cli.maintain"}  # bank transform | promote
+    assert "numpy" in modules  # the bank's model
 
 
 def test_calibrate_imports_the_fit_but_not_plots_or_the_service(tmp_path: Path) -> None:
@@ -118,7 +142,7 @@ def test_calibrate_imports_the_fit_but_not_plots_or_the_service(tmp_path: Path) 
     assert "scipy.stats" not in modules
 
 
-def test_report_format_constant_matches_the_engine() -> None:
+def test_report_format_constants_match_the_engine() -> None:
     from api.cli.report import SIMULATION_FORMAT
     from engine.simulation import REPORT_FORMAT
 
@@ -127,6 +151,17 @@ def test_report_format_constant_matches_the_engine() -> None:
     from engine.battery_summary import REPORT_FORMAT as BATTERY_REPORT_FORMAT
 
     assert BATTERY_FORMAT == BATTERY_REPORT_FORMAT
+    from api.cli.report import BANK_FORMAT
+    from item_banks.io import FORMAT
+
+    assert BANK_FORMAT == FORMAT
+
+
+def test_calibrate_help_lists_the_registered_models() -> None:
+    from api.cli.calibrate import MODEL_NAMES
+    from item_banks.models import model_names
+
+    assert MODEL_NAMES == model_names()
 
 
 @pytest.mark.parametrize(
