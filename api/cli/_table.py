@@ -22,6 +22,9 @@ from rich.segment import Segment
 from rich.table import Table
 from rich.text import Text
 
+MIN_FOLD_WIDTH = 8
+"""Characters a folding column keeps before the one-line columns give up their widths."""
+
 
 class PlainTable:
     """Rows of plain text, printed as ``Table(header_style=..., pad_edge=False)`` would.
@@ -52,10 +55,30 @@ class PlainTable:
             for c, (title, fold) in enumerate(self.columns)
         ]
 
-    def rich_table(self, rows: Sequence[Sequence[str]] | None = None) -> Table:
-        """The rich table of ``rows`` (default: all of them)."""
+    def layout(self, max_width: int | None) -> list[tuple[int | None, bool]]:
+        """Each column's fixed width (None: rich chooses) and whether it folds.
+
+        The one-line columns are as wide as their widest cell when that leaves every
+        folding column :data:`MIN_FOLD_WIDTH` characters in ``max_width``; on a narrower
+        terminal every column folds and rich shares out the width (with fixed widths it
+        gave the folding columns none: the demo bank's content and tags vanished at 80
+        columns).
+        """
+        plain = [(w, fold) for w, (_, fold) in zip(self._widths, self.columns, strict=True)]
+        if max_width is None:
+            return plain
+        n = len(self.columns)
+        # borders n + 1, padding one space each side inside the table (not at its edges)
+        frame = n + 1 + 2 * (n - 1)
+        need = frame + sum(w if w is not None else MIN_FOLD_WIDTH for w, _ in plain)
+        return plain if need <= max_width else [(None, True)] * n
+
+    def rich_table(
+        self, rows: Sequence[Sequence[str]] | None = None, max_width: int | None = None
+    ) -> Table:
+        """The rich table of ``rows`` (default: all of them) for a ``max_width`` console."""
         table = Table(header_style=self.header_style, pad_edge=False)
-        for (title, fold), width in zip(self.columns, self._widths, strict=True):
+        for (title, _), (width, fold) in zip(self.columns, self.layout(max_width), strict=True):
             table.add_column(title, no_wrap=not fold, overflow="fold", width=width)
         for row in self.rows if rows is None else rows:
             table.add_row(*(Text(cell) for cell in row))
@@ -78,17 +101,20 @@ class PlainTable:
         return sorted({r for _, r in best.values()})
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> Iterator[Any]:
+        width_limit = options.max_width
         if not self.rows:
-            yield self.rich_table()
+            yield self.rich_table(max_width=width_limit)
             return
-        sample = self.rich_table([self.rows[r] for r in self._deciding_rows(console, options)])
+        deciding = [self.rows[r] for r in self._deciding_rows(console, options)]
+        sample = self.rich_table(deciding, width_limit)
+        folds = [fold for _, fold in self.layout(width_limit)]
         lines = console.render_lines(sample, options, pad=False)
         texts = ["".join(segment.text for segment in line) for line in lines]
         safe = console.safe_box if sample.safe_box is None else sample.safe_box
         box = sample.box.substitute(options, safe=safe)  # type: ignore[union-attr]
         top = texts[0]
         if not (len(top) > 2 and top[0] == box.top_left and top[-1] == box.top_right):
-            yield self.rich_table()
+            yield self.rich_table(max_width=width_limit)
             return
         widths = [len(part) for part in top[1:-1].split(box.top_divider)]
         pads = [(0 if c == 0 else 1, 0 if c == len(widths) - 1 else 1) for c in range(len(widths))]
@@ -100,7 +126,7 @@ class PlainTable:
             or head_row not in texts
             or any(0 < w < left + right + 1 for w, (left, right) in zip(widths, pads, strict=True))
         ):
-            yield self.rich_table()
+            yield self.rich_table(max_width=width_limit)
             return
         new_line = Segment.line()
         for line in lines[: texts.index(head_row) + 1]:
@@ -117,9 +143,7 @@ class PlainTable:
                 self._cell_lines(console, options, cell, width - left - right, no_wrap=not fold)
                 if width
                 else [""]  # a column rich gave no width to (a terminal too narrow for all)
-                for cell, width, (left, right), (_, fold) in zip(
-                    row, widths, pads, self.columns, strict=True
-                )
+                for cell, width, (left, right), fold in zip(row, widths, pads, folds, strict=True)
             ]
             for line_no in range(max(map(len, cells))):
                 parts = [

@@ -53,7 +53,8 @@ def test_the_demo_table_at_every_width(kind: str) -> None:
     for width in sorted({*range(20, 161, 7), 50, 80, 81, 84, 86, 100, 200, 300}):
         for shown in (rows, rows[:3], rows[:1]):
             table = PlainTable(_SHOW_COLUMNS, shown)
-            assert printed(table, width, kind) == printed(table.rich_table(), width, kind), width
+            reference = printed(table.rich_table(max_width=width), width, kind)
+            assert printed(table, width, kind) == reference, width
 
 
 def test_the_fast_layout_is_used_where_the_columns_fit(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -62,9 +63,9 @@ def test_the_fast_layout_is_used_where_the_columns_fit(monkeypatch: pytest.Monke
     laid_out: list[int] = []
     original = PlainTable.rich_table
 
-    def spy(self: PlainTable, rows: object = None) -> object:
+    def spy(self: PlainTable, rows: object = None, max_width: int | None = None) -> object:
         laid_out.append(len(self.rows) if rows is None else len(rows))  # type: ignore[arg-type]
-        return original(self, rows)  # type: ignore[arg-type]
+        return original(self, rows, max_width)  # type: ignore[arg-type]
 
     monkeypatch.setattr(PlainTable, "rich_table", spy)
     table = PlainTable(_SHOW_COLUMNS, demo_rows())
@@ -95,7 +96,7 @@ def test_any_cells(
 ) -> None:
     columns = [("id", fold[0]), ("some title", fold[1]), ("t", fold[2])]
     table = PlainTable(columns, rows)
-    assert printed(table, width, kind) == printed(table.rich_table(), width, kind)
+    assert printed(table, width, kind) == printed(table.rich_table(max_width=width), width, kind)
 
 
 def test_bank_show_prints_the_rich_table() -> None:
@@ -107,5 +108,22 @@ def test_bank_show_prints_the_rich_table() -> None:
             .invoke(app, ["bank", "show", str(DEMO_BANK_PATH)], env={"COLUMNS": columns})
             .output
         )
-        reference = printed(PlainTable(_SHOW_COLUMNS, rows).rich_table(), int(columns))
+        table = PlainTable(_SHOW_COLUMNS, rows).rich_table(max_width=int(columns))
+        reference = printed(table, int(columns))
         assert reference in out and out.index(reference) > 0
+
+
+def test_every_column_keeps_room_on_a_narrow_terminal() -> None:
+    """At 60 and 80 columns every column gets a width (below 86 columns the content and
+    tags columns got none while the one-line columns kept their full widths)."""
+    rows = demo_rows()
+    for width in (60, 80):
+        lines = printed(PlainTable(_SHOW_COLUMNS, rows), width).splitlines()
+        assert max(map(len, lines)) <= width
+        widths = [len(part) for part in lines[0][1:-1].split("┳")]
+        assert len(widths) == len(_SHOW_COLUMNS) and min(widths) >= 5, (width, widths)
+        # each column's text, read back from every line of the body, is its cells in order
+        body = [line[1:-1].split("│") for line in lines if line.startswith("│")]
+        for c, column in enumerate(zip(*body, strict=True)):
+            printed_text = "".join("".join(part.split()) for part in column)
+            assert printed_text == "".join("".join(row[c].split()) for row in rows), (width, c)
