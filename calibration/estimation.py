@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+from scipy.linalg import lapack
 
 from calibration import _se
 from calibration._em import EMProblem, squarem
@@ -110,9 +111,13 @@ def _covariance(info: FloatArray) -> tuple[FloatArray, np.ndarray]:
     # the inverse of a large information on the configured BLAS threads (one large call)
     with blas_threads(float(n) ** 3):
         try:
-            cov = np.linalg.inv(np.linalg.cholesky(info))
-            cov = cov.T @ cov
-            return cov, np.zeros(n, dtype=bool)
+            # info = L L', so info^-1 = L^-T L^-1: the triangular inverse (n^3 / 3 flops)
+            # instead of a general one of L (LU, about 2 n^3)
+            chol = np.linalg.cholesky(info)
+            inv_chol, failed = lapack.dtrtri(chol, lower=1)
+            if failed == 0:
+                cov = inv_chol.T @ inv_chol
+                return cov, np.zeros(n, dtype=bool)
         except np.linalg.LinAlgError:
             pass
         values, vectors = np.linalg.eigh(info)
