@@ -48,6 +48,10 @@ THREADS = {
 }
 
 
+MALLOC_TRIM = True
+"""Whether the workers get Dask's ``MALLOC_TRIM_THRESHOLD_=65536`` (its default)."""
+
+
 def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -58,9 +62,14 @@ def _cpu_s() -> float:
 
 
 def _cluster(workers: int) -> Any:
+    import dask
     from dask.distributed import LocalCluster
 
     os.environ.update(THREADS)  # inherited by the worker processes
+    if not MALLOC_TRIM:  # --no-malloc-trim: workers without Dask's MALLOC_TRIM_THRESHOLD_
+        environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ"))
+        environ.pop("MALLOC_TRIM_THRESHOLD_", None)
+        dask.config.set({"distributed.nanny.pre-spawn-environ": environ})
     return LocalCluster(
         n_workers=workers,
         threads_per_worker=1,
@@ -161,7 +170,15 @@ def main() -> None:
     parser.add_argument("--logs", nargs="+", type=Path, required=True)
     parser.add_argument("--workers", nargs="+", type=int, default=[1, 2])
     parser.add_argument("--steps", type=int, default=7, help="EM steps timed (steps study)")
+    parser.add_argument(
+        "--no-malloc-trim",
+        action="store_true",
+        help="Start the workers without Dask's MALLOC_TRIM_THRESHOLD_=65536, which fixes "
+        "glibc's mmap threshold at 128 KB: every E-step chunk's arrays are then fresh pages.",
+    )
     args = parser.parse_args()
+    global MALLOC_TRIM
+    MALLOC_TRIM = not args.no_malloc_trim
     load = os.getloadavg()[0]
     if args.study == "fit":
         print("| log | persons | responses | workers | partitions | read s | total s | EM steps "
