@@ -72,17 +72,19 @@ def _partition_problem(data: ResponseData, setup: tuple[Any, ...]) -> EMProblem:
 
 
 def _partition_estep(problem: EMProblem, beta: FloatArray) -> tuple[float, FloatArray]:
+    from calibration._memory import reuse_freed_memory
     from calibration._threads import blas_threads
 
-    with blas_threads():
+    with blas_threads(), reuse_freed_memory():
         loglik, counts, _ = problem.estep(beta)
     return loglik, counts
 
 
 def _partition_covariance(problem: EMProblem, beta: FloatArray, method: str) -> FloatArray:
+    from calibration._memory import reuse_freed_memory
     from calibration._threads import blas_threads
 
-    with blas_threads():
+    with blas_threads(), reuse_freed_memory():
         _, _, post = problem.estep(beta, keep_posterior=True)
         assert post is not None
         return _se.covariance_sum(problem, beta, method, post)
