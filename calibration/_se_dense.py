@@ -24,6 +24,9 @@ from calibration._se_sparse import WEIGHT_FLOOR
 COMPACT_DOUBLES = 2_000_000
 """Doubles of one chunk of the products ``G_q[a, b] F_q[b]`` of the dense Louis term."""
 
+PAIR_BLOCK_DOUBLES = 32_768
+"""Doubles of the buffer of row-wise pair products (small designs' Gram matrices)."""
+
 SMALL_GRAM_DOUBLES = 500_000
 """Designs whose row-wise products ``z_a z_b`` (a <= b) fit in this many doubles get the
 points' Gram matrices from one product with all the weights (no loop over points)."""
@@ -80,26 +83,32 @@ def _point_grams(problem: EMProblem, post: FloatArray) -> tuple[FloatArray, Floa
     d = problem.design
     order = np.argsort(post @ problem.theta, kind="stable")
     z = np.asarray(d.z)[order]
-    post_t = np.ascontiguousarray(post[order].T)  # (Q, n_rows): one point per row
+    post_t = np.take(post.T, order, axis=1)  # (Q, n_rows): one point per row
     n_q, n_rows = post_t.shape
     active = post_t > WEIGHT_FLOOR
     lo = np.argmax(active, axis=1)
     hi = np.where(active.any(axis=1), n_rows - np.argmax(active[:, ::-1], axis=1), 0)
     rows = np.arange(n_rows)
     inside = (rows >= lo[:, None]) & (rows < hi[:, None])
-    cw = np.where(inside, post_t * d.counts[order], 0.0)
+    cw = np.multiply(post_t, d.counts[order], out=post_t)  # post_t is not used below
+    cw *= inside
     n_z = z.shape[1]
     upper = np.triu_indices(n_z)
     if upper[0].size * n_rows <= SMALL_GRAM_DOUBLES:
         zt = np.ascontiguousarray(z.T)
-        # (n_z (n_z + 1) / 2, n_rows): z_a z_b (a <= b, in the order of ``upper``) of
-        # every row, written in place (fresh temporaries of this size cost page faults)
-        pairs = np.empty((upper[0].size, n_rows))
-        at = 0
-        for a in range(n_z):
-            np.multiply(zt[a], zt[a:], out=pairs[at : at + n_z - a])
-            at += n_z - a
-        tri = (pairs @ cw.T).T  # (Q, n_z (n_z + 1) / 2)
+        tri_t = np.zeros((upper[0].size, n_q))
+        # z_a z_b (a <= b, in the order of ``upper``) of a block of rows, in one small
+        # buffer (fresh arrays of megabytes cost more in page faults than in arithmetic)
+        step = max(1, PAIR_BLOCK_DOUBLES // upper[0].size)
+        pairs = np.empty((upper[0].size, min(step, n_rows)))
+        for r0 in range(0, n_rows, step):
+            r1 = min(n_rows, r0 + step)
+            at = 0
+            for a in range(n_z):
+                np.multiply(zt[a, r0:r1], zt[a:, r0:r1], out=pairs[at : at + n_z - a, : r1 - r0])
+                at += n_z - a
+            tri_t += pairs[:, : r1 - r0] @ cw[:, r0:r1].T
+        tri = tri_t.T  # (Q, n_z (n_z + 1) / 2)
     else:
         root = np.sqrt(cw)
         tri = np.zeros((n_q, upper[0].size))
