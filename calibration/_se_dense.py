@@ -27,6 +27,9 @@ COMPACT_DOUBLES = 2_000_000
 PAIR_BLOCK_DOUBLES = 32_768
 """Doubles of the buffer of row-wise pair products (small designs' Gram matrices)."""
 
+GRAM_DOUBLES = 4_000_000
+"""Doubles of the points' Gram matrices held at once (points in groups for wide tests)."""
+
 SMALL_GRAM_DOUBLES = 500_000
 """Designs whose row-wise products ``z_a z_b`` (a <= b) fit in this many doubles get the
 points' Gram matrices from one product with all the weights (no loop over points)."""
@@ -72,19 +75,19 @@ def _compact_maps(design: Design, dmat: FloatArray) -> tuple[FloatArray, NDArray
     return np.ascontiguousarray(fc), (item_of_z[:, None] * p_max + np.arange(p_max)).ravel()
 
 
-def _point_grams(problem: EMProblem, post: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """``G_q = Z' diag(c w_q) Z`` (Q, n_z, n_z), ``v_q = Z' c w_q`` (Q, n_z), ``sum c w_q``.
+def _point_weights(
+    problem: EMProblem, post: FloatArray
+) -> tuple[FloatArray, FloatArray, NDArray[np.intp], NDArray[np.intp]]:
+    """Rows sorted by posterior mean, their weights ``c w_q`` (Q, n_rows) and the slices.
 
-    Over the rows whose weight at ``q`` exceeds ``WEIGHT_FLOOR``: rows sorted by posterior
-    mean, so that they are one slice at each point (and the rows inside it count too).
-    One BLAS ``syrk`` per point; for small designs (``n_z (n_z + 1) / 2 * n_rows`` up to
-    ``SMALL_GRAM_DOUBLES``) one product of the row-wise pair products with all weights.
+    At each point only the rows whose weight exceeds ``WEIGHT_FLOOR`` count: sorted by
+    posterior mean they are one slice ``lo[q]:hi[q]`` (and the rows inside it count too);
+    the weights outside it are set to zero.
     """
     d = problem.design
     order = np.argsort(post @ problem.theta, kind="stable")
-    z = np.asarray(d.z)[order]
     post_t = np.take(post.T, order, axis=1)  # (Q, n_rows): one point per row
-    n_q, n_rows = post_t.shape
+    n_rows = post_t.shape[1]
     active = post_t > WEIGHT_FLOOR
     lo = np.argmax(active, axis=1)
     hi = np.where(active.any(axis=1), n_rows - np.argmax(active[:, ::-1], axis=1), 0)
@@ -92,6 +95,19 @@ def _point_grams(problem: EMProblem, post: FloatArray) -> tuple[FloatArray, Floa
     inside = (rows >= lo[:, None]) & (rows < hi[:, None])
     cw = np.multiply(post_t, d.counts[order], out=post_t)  # post_t is not used below
     cw *= inside
+    return np.asarray(d.z)[order], cw, lo, hi
+
+
+def _point_grams(
+    z: FloatArray, cw: FloatArray, lo: NDArray[np.intp], hi: NDArray[np.intp]
+) -> FloatArray:
+    """``G_q = Z' diag(c w_q) Z`` of the points of ``cw`` (rows of :func:`_point_weights`).
+
+    One BLAS ``syrk`` per point over its slice of rows; for small designs
+    (``n_z (n_z + 1) / 2 * n_rows`` up to ``SMALL_GRAM_DOUBLES``) one product of the
+    row-wise pair products with all the weights. (n_points, n_z, n_z).
+    """
+    n_q, n_rows = cw.shape
     n_z = z.shape[1]
     upper = np.triu_indices(n_z)
     if upper[0].size * n_rows <= SMALL_GRAM_DOUBLES:
@@ -121,7 +137,7 @@ def _point_grams(problem: EMProblem, post: FloatArray) -> tuple[FloatArray, Floa
     gram = np.empty((n_q, n_z, n_z))
     gram[:, upper[0], upper[1]] = tri
     gram[:, upper[1], upper[0]] = tri
-    return gram, cw @ z, cw.sum(axis=1)
+    return gram
 
 
 def _sandwich(fc: FloatArray, gram: FloatArray, ent: NDArray[np.intp], p_e: int) -> FloatArray:
@@ -164,10 +180,17 @@ def _covariance_dense(
     xpd = _cross_product(problem, post, dmat, n_items, p_max)
     if method != "louis":
         return xpd
-    gram, v, total = _point_grams(problem, post)
+    z, cw, lo, hi = _point_weights(problem, post)
     fc, ent = _compact_maps(d, dmat)
     p_e = n_items * p_max
-    second = _sandwich(fc, gram, ent, p_e)
+    second = np.zeros((p_e, p_e))
+    n_z = z.shape[1]
+    step = max(1, GRAM_DOUBLES // (n_z * n_z))  # points whose Gram matrices are held at once
+    for q0 in range(0, fc.shape[0], step):
+        q1 = q0 + step
+        gram = _point_grams(z, cw[q0:q1], lo[q0:q1], hi[q0:q1])
+        second += _sandwich(fc[q0:q1], gram, ent, p_e)
+    v, total = cw @ z, cw.sum(axis=1)
     if d.complete:
         n_q = fc.shape[0]
         h = dmat[:, d.base_cols, :].reshape(n_q, p_e)  # h_q

@@ -93,13 +93,15 @@ def _dense_parts(problem, beta):
 
 @pytest.mark.parametrize(("model", "k"), ALL_MODELS, ids=[m for m, _ in ALL_MODELS])
 @pytest.mark.parametrize("observed", [0.6, 1.0], ids=["missing", "complete"])
-@pytest.mark.parametrize("chunk", [None, 1], ids=["one-chunk", "chunk-per-column"])
+@pytest.mark.parametrize("chunk", [None, 1], ids=["one-chunk", "chunk-per-column-and-point"])
 @pytest.mark.parametrize("grams", [10**12, 0], ids=["one-product", "syrk-per-point"])
 def test_batched_equals_point_loop(model, k, observed, chunk, grams, monkeypatch):
     """Both ways of forming the points' Gram matrices, in one or many chunks."""
     dense, beta = _dense_problem(model, k, 500, 7, observed, "dense" + model)
     if chunk is not None:
         monkeypatch.setattr(_se_dense, "COMPACT_DOUBLES", chunk)
+        monkeypatch.setattr(_se_dense, "GRAM_DOUBLES", chunk)
+        monkeypatch.setattr(_se_dense, "PAIR_BLOCK_DOUBLES", 1000)  # blocks of rows
     monkeypatch.setattr(_se_dense, "SMALL_GRAM_DOUBLES", grams)
     parts = _dense_parts(dense, beta)
     want = _loop_reference(dense, *parts)
