@@ -5,8 +5,8 @@ expectation over the posterior on the quadrature grid. The first term is item-wi
 (block diagonal) and uses the expected counts; the second needs, for each person, the
 posterior covariance of the complete-data score, which is computed
 
-* for dense (compressed) designs by looping over quadrature points, one BLAS product per
-  point restricted to the rows whose posterior weight there exceeds ``WEIGHT_FLOOR``;
+* for dense (compressed) designs from the rows' Gram matrices at each quadrature point,
+  summed over points in a few batched products (:mod:`calibration._se_dense`);
 * for sparse designs per person over the pairs of their answered items only (work grows
   with observed responses; :mod:`calibration._se_sparse`).
 
@@ -18,11 +18,11 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 from scipy import sparse
-from scipy.linalg import blas
 
 from calibration._em import EMProblem
 from calibration._layout import Design, FloatArray
-from calibration._se_sparse import WEIGHT_FLOOR, covariance_sparse
+from calibration._se_dense import _covariance_dense
+from calibration._se_sparse import covariance_sparse
 from calibration._threads import blas_threads
 
 
@@ -90,30 +90,6 @@ def _score_derivatives(problem: EMProblem, values: list[FloatArray], p_max: int)
         deriv = g.model.dlog_prob_dparams(problem.theta, v)  # (Q, n_g, K, P)
         out[:, cols.ravel(), : g.n_params] = deriv.reshape(problem.theta.size, -1, g.n_params)
     return out
-
-
-def _cross_product(
-    problem: EMProblem, post: FloatArray, dmat: FloatArray, n_items: int, p_max: int
-) -> FloatArray:
-    """``sum_i c_i s_i s_i'`` of the rows' posterior-mean scores, in batches of rows."""
-    d = problem.design
-    n_rows, p_e = d.n_rows, n_items * p_max
-    colidx = d.colidx
-    assert colidx is not None
-    flat = dmat.reshape(dmat.shape[0], -1)  # (Q, (sum K + 1) * p_max)
-    out = np.zeros((p_e, p_e))
-    batch = max(1, 2_000_000 // max(flat.shape[1], p_e))
-    n_cols = flat.shape[1] // p_max
-    for start in range(0, n_rows, batch):
-        stop = min(n_rows, start + batch)
-        wd = (post[start:stop] @ flat).reshape(-1, p_max)  # ((stop - start) * n_cols, p_max)
-        # each row's (column, entries) of its answers: one gather of contiguous p_max blocks
-        at = np.arange(stop - start, dtype=np.intp)[:, None] * n_cols + colidx[start:stop]
-        mean = np.take(wd, at.ravel(), axis=0).reshape(stop - start, -1)
-        if not problem.unit_counts:
-            mean *= np.sqrt(d.counts[start:stop])[:, None]
-        out = blas.dsyrk(1.0, mean.T, beta=1.0, c=out, trans=0, lower=0, overwrite_c=True)
-    return np.triu(out) + np.triu(out, 1).T
 
 
 def _entries_of_columns(design: Design, p_max: int) -> NDArray[np.intp]:
@@ -194,49 +170,6 @@ def _covariance_groups(
             g_q = gram[q].reshape(n_z, n_z)
             out += f.T @ g_q @ f + _complete_terms(fv, h, t_all[q])
     return out - xpd if method == "louis" else xpd
-
-
-def _covariance_dense(
-    problem: EMProblem,
-    post: FloatArray,
-    dmat: FloatArray,
-    n_items: int,
-    p_max: int,
-    method: str = "louis",
-) -> FloatArray:
-    """Sum over rows of counts * E[s s'] and the cross-product of the posterior means.
-
-    With ``y_i = zmap' z_i (+ e)``, the score at point q is ``s_iq = z_i' F_q (+ h_q)``
-    with ``F_q = zmap @ Dm_q`` and ``h_q = e' Dm_q``; so ``sum_i c_i w_iq s_iq s_iq'`` is
-    ``F' G_q F + F' v h' + h v' F + T h h'`` with ``G_q = Z' diag(c w_q) Z`` (one BLAS
-    ``syrk`` over the rows with weight), ``v = Z' c w_q`` and ``T = sum c w_q``.
-    """
-    d = problem.design
-    p_e = n_items * p_max
-    ent = _entries_of_columns(d, p_max)
-    second = np.zeros((p_e, p_e))
-    if method == "louis":
-        # rows sorted by posterior mean: the rows with weight at a point are one slice
-        order = np.argsort(post @ problem.theta, kind="stable")
-        z = np.asarray(d.z)[order]
-        post_t = np.ascontiguousarray(post[order].T)  # (Q, n_rows): one point per row
-        cnt = d.counts[order]
-        buffer = np.empty_like(z)  # weighted rows, reused at every point
-        for q in range(problem.theta.size):
-            active = np.nonzero(post_t[q] > WEIGHT_FLOOR)[0]
-            if active.size == 0:
-                continue
-            lo, hi = int(active[0]), int(active[-1]) + 1
-            cw = cnt[lo:hi] * post_t[q, lo:hi]
-            f, h = _point_maps(d, dmat[q], ent, p_e)
-            zw = np.multiply(z[lo:hi], np.sqrt(cw)[:, None], out=buffer[: hi - lo])
-            gram = blas.dsyrk(1.0, zw.T, trans=0, lower=0)  # zw.T is Fortran-ordered: no copy
-            second += f.T @ blas.dsymm(1.0, gram, f, side=0, lower=0)  # upper triangle only
-            if d.complete:
-                fv = f.T @ (z[lo:hi].T @ cw)
-                second += _complete_terms(fv, h, cw.sum())
-    xpd = _cross_product(problem, post, dmat, n_items, p_max)
-    return second - xpd if method == "louis" else xpd
 
 
 def information(

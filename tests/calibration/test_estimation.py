@@ -14,7 +14,15 @@ import pytest
 from calib_helpers import ALL_MODELS, make_bank, numerical_hessian, simulate, true_params
 from scipy import stats
 
-from calibration import Calibrator, ResponseData, _se, _se_sparse, calibrate, read_responses
+from calibration import (
+    Calibrator,
+    ResponseData,
+    _se,
+    _se_dense,
+    _se_sparse,
+    calibrate,
+    read_responses,
+)
 from calibration.simulate import simulate_responses
 from item_banks.errors import CalibrationError, ConvergenceWarning, UnknownModelError
 
@@ -100,8 +108,8 @@ def test_score_groups_equal_pattern_rows(model, k, anchors, monkeypatch):
     ll2, c2, _ = p2.estep(beta)
     assert ll1 == pytest.approx(ll2, rel=1e-12)
     np.testing.assert_allclose(c1, c2, rtol=1e-9, atol=1e-9)
-    # the pattern path leaves out posterior weights below _se.WEIGHT_FLOOR: keep them all
-    monkeypatch.setattr(_se, "WEIGHT_FLOOR", 0.0)
+    # the pattern path leaves out posterior weights below WEIGHT_FLOOR: keep them all
+    monkeypatch.setattr(_se_dense, "WEIGHT_FLOOR", 0.0)
     info1, info2 = _se.information(p1, beta), _se.information(p2, beta)
     np.testing.assert_allclose(info1, info2, rtol=1e-9, atol=1e-9 * np.abs(info2).max())
 

@@ -1,7 +1,7 @@
 """The sparse Louis term over item pairs equals the dense design's, for every model.
 
-Independent truths: the dense (pattern) design's information, computed point by point
-from the pattern Gram matrices (:func:`calibration._se._covariance_dense`), a different
+Independent truths: the dense (pattern) design's information, computed from the pattern
+Gram matrices at each point (:func:`calibration._se_dense._covariance_dense`), a different
 algorithm on a different layout of the same data; and the numerical Hessian of the
 marginal log-likelihood (``tests/calibration/test_estimation.py``, sparse and dense).
 """
@@ -16,7 +16,7 @@ import pytest
 from calib_helpers import ALL_MODELS as BUILT_IN
 from calib_helpers import make_bank, numerical_hessian, true_params
 
-from calibration import Calibrator, ResponseData, _se, _se_sparse
+from calibration import Calibrator, ResponseData, _se, _se_dense, _se_sparse
 from calibration._em import EMProblem
 from calibration._layout import build_design, build_groups
 from calibration.estimation import quadrature
@@ -65,7 +65,7 @@ def test_sparse_pairs_equal_dense_patterns(model, k, method, monkeypatch):
     sparse, dense, beta = _problems(model, k, 600, 7, 0.6, model)
     assert not sparse.design.dense and dense.design.dense
     # keep every posterior weight on both paths (their floors are applied differently)
-    monkeypatch.setattr(_se, "WEIGHT_FLOOR", 0.0)
+    monkeypatch.setattr(_se_dense, "WEIGHT_FLOOR", 0.0)
     monkeypatch.setattr(_se_sparse, "WEIGHT_FLOOR", 0.0)
     info_s = _se.information(sparse, beta, method)
     info_d = _se.information(dense, beta, method)
