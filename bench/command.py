@@ -153,7 +153,9 @@ def run(cases: dict, tools: list[str], envs: list[str], repeats: int, timeout: f
                                 continue
                             if runs[tool] and "error" in runs[tool][-1]:
                                 continue
+                            load_now = os.getloadavg()[0]
                             result = _run(_command(tool, path, case, folder), env, timeout)
+                            result["load"] = load_now
                             runs[tool].append(result)
                             print(name, Path(path).suffix, env_name, tool, result, flush=True)
                 finally:
@@ -177,6 +179,7 @@ def _summary(name: str, path: str, env: str, tool: str, case: dict, results: lis
         for key in ("wall", "cpu", "peak_mb"):
             row[key] = statistics.median(r[key] for r in good)
         row["n"] = len(good)
+        row["load"] = max(r["load"] for r in good)
     return row
 
 
@@ -186,33 +189,57 @@ def render(rows: list[dict], args: argparse.Namespace) -> str:
     lines = [
         "## Calibration, whole command",
         "",
-        f"Produced by `.venv/bin/python bench/command.py --write bench/RESULTS.md` ({date}, "
-        f"{os.cpu_count()} cores shared with other work: other sessions' test suites ran "
-        "during the measurements, so wall times are noisy and CPU times, user + system of the "
-        "child process, are the steadier figure). Each run is a fresh process: "
-        "`zapcat calibrate FILE --model M --out bank.json` (read, fit, Louis SEs, write) "
-        "against a script that reads the file with pandas and fits it with mirt (with SEs) "
-        f"or girth (none); tools interleaved in each repeat; median of {args.repeats}. "
-        "Environments: 1-thread (thread variables 1 for every tool), default (none set), "
-        "default+load (beside a busy-loop process).",
+        f"Produced by `.venv/bin/python bench/command.py` ({date}, {os.cpu_count()} cores; "
+        "the 1-minute load average before each cell is in the last column). Each run is a "
+        "fresh process: `zapcat calibrate FILE --model M --out bank.json` (read, fit, Louis "
+        "SEs, write) against a script that reads the file with pandas and fits it with mirt "
+        "(with SEs) or girth (none); tools interleaved in each repeat; median of the runs "
+        "(column n). CPU = user + system of the child. Environments: 1-thread (thread "
+        "variables 1 for every tool), default (none set), default+load (beside a busy-loop "
+        "process).",
         "",
-        "| case | file | env | tool | wall s | CPU s | peak MB | x zapcat wall | x zapcat CPU |",
-        "|---|---|---|---|---:|---:|---:|---:|---:|",
+        "| case | file | env | tool | wall s | CPU s | peak MB | x zapcat wall | x zapcat CPU "
+        "| n | load |",
+        "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     index = {(r["case"], r["file"], r["env"], r["tool"]): r for r in rows}
     for r in rows:
+        load = f"{r['load']:.1f}" if "load" in r else ""
         if "error" in r:
             lines.append(f"| {r['case']} | {r['file']} | {r['env']} | {r['tool']} | "
-                         f"{r['error']} | | | | |")  # fmt: skip
+                         f"{r['error']} | | | | | | {load} |")  # fmt: skip
             continue
         z = index.get((r["case"], r["file"], r["env"], "zapcat"), {})
         ratio_w = f"{r['wall'] / z['wall']:.2f}" if "wall" in z else ""
         ratio_c = f"{r['cpu'] / z['cpu']:.2f}" if "cpu" in z else ""
         lines.append(
             f"| {r['case']} | {r['file']} | {r['env']} | {r['tool']} | {r['wall']:.2f} | "
-            f"{r['cpu']:.2f} | {r['peak_mb']:.0f} | {ratio_w} | {ratio_c} |"
+            f"{r['cpu']:.2f} | {r['peak_mb']:.0f} | {ratio_w} | {ratio_c} | {r.get('n', '')} "
+            f"| {load} |"
         )
+    lines += ["", *_targets(rows, index)]
     return "\n".join(lines) + "\n"
+
+
+def _targets(rows: list[dict], index: dict) -> list[str]:
+    """Issue 18's targets against mirt: 5x on >= 1 million responses, else ahead."""
+    met, missed = 0, []
+    for r in rows:
+        z = index.get((r["case"], r["file"], r["env"], "zapcat"), {})
+        if r["tool"] != "mirt" or "wall" not in r or "wall" not in z:
+            continue
+        target = 5.0 if r["responses"] >= 1_000_000 else 1.0
+        for measure in ("wall", "cpu"):
+            ratio = r[measure] / z[measure]
+            if ratio >= target if target > 1 else ratio > target:
+                met += 1
+            else:
+                wanted = f"{target:g}x" if target > 1 else "ahead"
+                missed.append(f"{r['case']} {r['file']} {r['env']} {measure} {ratio:.2f}x "
+                              f"(target {wanted})")  # fmt: skip
+    out = [f"Targets against the mirt script (wall and CPU of every cell run): {met} met"]
+    out[0] += f", {len(missed)} missed: " + "; ".join(missed) + "." if missed else ", none missed."
+    return out
 
 
 def write_section(path: Path, section: str) -> None:
