@@ -24,6 +24,7 @@ PARAM_LIMIT = 1e3
 EXP_CUTOFF = 40.0  # exp(-40) * Q is far below the rounding of a posterior total >= 1
 ZMAP_DENSE_CELLS = 250_000  # a dense design's map held as a dense matrix up to this size
 CHUNK_ROWS = 16384  # persons per chunk of a sparse E-step: (rows, Q) doubles fit in cache
+DENSE_CHUNK_ROWS = 8192  # rows per chunk of a large dense E-step (run on person threads)
 
 
 class EMProblem:
@@ -188,6 +189,8 @@ class EMProblem:
         logp = self.log_prob_matrix(values, lps)
         if not d.dense and d.n_rows > CHUNK_ROWS:
             return self._estep_chunks(logp, keep_posterior)
+        if d.dense and d.n_rows > 2 * DENSE_CHUNK_ROWS:
+            return self._estep_dense_chunks(logp, keep_posterior)
         log_lik, extra = self._log_lik_points(logp)
         post_t, row_ll = _posterior_points(log_lik)  # (Q, n_rows)
         loglik = float(d.counts @ row_ll) + extra
@@ -235,6 +238,51 @@ class EMProblem:
         for part_ll, part_counts in map_persons(chunk, range(0, n_rows, CHUNK_ROWS)):
             loglik += part_ll
             counts += part_counts
+        return loglik, counts, post_all
+
+    def _estep_dense_chunks(
+        self, logp: FloatArray, keep_posterior: bool
+    ) -> tuple[float, FloatArray, FloatArray | None]:
+        """The E-step of a large dense design, rows in chunks of :data:`DENSE_CHUNK_ROWS`.
+
+        The same products as the one-call path (:meth:`_log_lik_points`), a block of rows
+        at a time on :func:`~calibration._threads.map_persons`'s threads (one BLAS thread
+        each), added in chunk order: the same result on any number of threads.
+        """
+        d = self.design
+        z, zt_sum = np.asarray(d.z), np.asarray(d.zt_sum)
+        zlogp = self.zmap @ logp if self._zmap_dense is None else self._zmap_dense @ logp
+        zlogp_t = np.ascontiguousarray(zlogp.T)  # (Q, n_z)
+        shift = self.log_weights
+        if d.complete:
+            shift = shift + logp[d.base_cols].sum(axis=0)
+        n_rows, n_q = d.n_rows, self.theta.size
+        post_all = np.empty((n_rows, n_q)) if keep_posterior else None
+
+        def chunk(lo: int) -> tuple[float, FloatArray, FloatArray]:
+            hi = min(n_rows, lo + DENSE_CHUNK_ROWS)
+            log_lik = zlogp_t @ z[lo:hi].T  # (Q, rows)
+            log_lik += shift[:, None]
+            post_t, row_ll = _posterior_points(log_lik)
+            if post_all is not None:
+                post_all[lo:hi] = post_t.T
+            # expected counts of the z columns, and the persons at each point
+            persons = post_t @ d.counts[lo:hi]
+            return float(d.counts[lo:hi] @ row_ll), zt_sum[:, lo:hi] @ post_t.T, persons
+
+        loglik = 0.0 if d.excess is None else float(d.excess @ zlogp[:, zlogp.shape[1] // 2])
+        counts_z = np.zeros((zlogp.shape[0], n_q))
+        persons = np.zeros(n_q)
+        for part_ll, part_z, part_persons in map_persons(chunk, range(0, n_rows, DENSE_CHUNK_ROWS)):
+            loglik += part_ll
+            counts_z += part_z
+            persons += part_persons
+        if self._zmap_t_dense is not None:
+            counts = self._zmap_t_dense @ counts_z
+        else:
+            counts = np.asarray(self.zmap_t @ counts_z)
+        if d.complete:
+            counts[d.base_cols] += persons
         return loglik, counts, post_all
 
     def gradient(self, beta: FloatArray) -> FloatArray:

@@ -97,3 +97,41 @@ def test_persons_on_several_threads_give_the_one_thread_fit(monkeypatch) -> None
     cols = [c for c in one.columns if c not in ("model", "n_categories")]
     assert np.array_equal(one[cols].to_numpy(), three[cols].to_numpy())
     assert np.isfinite(one["a_se"]).all()
+
+
+def test_large_dense_design_in_chunks_on_threads_equals_the_one_call_e_step(monkeypatch) -> None:
+    """A dense design of 6,000 rows in chunks of 1,000 on 1 and 3 threads: the same fit
+    as the one-product E-step (to rounding), and bit-identical between thread counts."""
+    import numpy as np
+
+    from calibration import Calibrator, ResponseData, _em, _threads
+
+    rng = np.random.default_rng(7)
+    n, m = 6000, 25
+    theta = rng.normal(size=n)
+    a, b = rng.lognormal(0.0, 0.3, m), rng.normal(size=m)
+    x = (rng.random((n, m)) < 1 / (1 + np.exp(-a * (theta[:, None] - b)))).astype(float)
+    x[rng.random((n, m)) < 0.1] = np.nan  # incomplete: the observed-indicator columns too
+    data = ResponseData.from_matrix(x)
+    chunked: list[float] = []
+    original = _em.EMProblem._estep_dense_chunks
+
+    def counting(self, *args, **kwargs):
+        chunked.append(1.0)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(_em.EMProblem, "_estep_dense_chunks", counting)
+    fits = {}
+    for label, rows, threads in (("one call", 10**9, 1), ("1 thread", 1000, 1), ("3", 1000, 3)):
+        monkeypatch.setattr(_em, "DENSE_CHUNK_ROWS", rows)
+        monkeypatch.setattr(_threads, "person_threads", lambda t=threads: t)
+        chunked.clear()
+        fit = Calibrator("2pl").fit(data)
+        assert fit.result_.problem.design.dense and fit.result_.problem.design.n_rows > 2000
+        assert bool(chunked) == (label != "one call")
+        params = fit.result_.params
+        fits[label] = (params[[c for c in params.columns if c[0] in "ab"]].to_numpy(),
+                       fit.result_.loglik)  # fmt: skip
+    np.testing.assert_allclose(fits["1 thread"][0], fits["one call"][0], rtol=1e-8)
+    assert abs(fits["1 thread"][1] - fits["one call"][1]) < 1e-8 * abs(fits["one call"][1])
+    assert np.array_equal(fits["1 thread"][0], fits["3"][0]) and fits["1 thread"][1] == fits["3"][1]
