@@ -20,7 +20,7 @@ import pandas as pd
 from scipy.linalg import lapack
 
 from calibration import _se
-from calibration._em import EMProblem, squarem
+from calibration._em import EMProblem
 from calibration._layout import (
     FloatArray,
     build_design,
@@ -28,6 +28,7 @@ from calibration._layout import (
     common_slope,
     start_values,
 )
+from calibration._squarem import squarem
 from calibration._threads import blas_threads
 from calibration.data import ResponseData, read_responses
 from calibration.priors import DEFAULT_PRIORS, Prior, parse_prior

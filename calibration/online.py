@@ -37,8 +37,9 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from calibration._em import EMProblem, _score_info
+from calibration._em import EMProblem
 from calibration._layout import FloatArray, build_design, build_groups, start_values
+from calibration._mstep import _score_info
 from calibration.data import ResponseData, _file_hash, read_responses
 from calibration.estimation import (
     Calibrator,
