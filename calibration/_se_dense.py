@@ -13,6 +13,8 @@ is formed from the compact ``(Q, n_z, p_max)`` values in a few batched products,
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 from numpy.typing import NDArray
 from scipy.linalg import blas
@@ -20,6 +22,7 @@ from scipy.linalg import blas
 from calibration._em import EMProblem
 from calibration._layout import Design, FloatArray
 from calibration._se_sparse import WEIGHT_FLOOR
+from calibration._threads import map_persons
 
 COMPACT_DOUBLES = 2_000_000
 """Doubles of one chunk of the products ``G_q[a, b] F_q[b]`` of the dense Louis term."""
@@ -103,9 +106,9 @@ def _point_grams(
 ) -> FloatArray:
     """``G_q = Z' diag(c w_q) Z`` of the points of ``cw`` (rows of :func:`_point_weights`).
 
-    One BLAS ``syrk`` per point over its slice of rows; for small designs
-    (``n_z (n_z + 1) / 2 * n_rows`` up to ``SMALL_GRAM_DOUBLES``) one product of the
-    row-wise pair products with all the weights. (n_points, n_z, n_z).
+    One BLAS product per point over its slice of rows (the points on the person threads);
+    for small designs (``n_z (n_z + 1) / 2 * n_rows`` up to ``SMALL_GRAM_DOUBLES``) one
+    product of the row-wise pair products with all the weights. (n_points, n_z, n_z).
     """
     n_q, n_rows = cw.shape
     n_z = z.shape[1]
@@ -128,12 +131,20 @@ def _point_grams(
     else:
         root = np.sqrt(cw)
         tri = np.zeros((n_q, upper[0].size))
-        buffer = np.empty_like(z)  # weighted rows, reused at every point
-        for q in np.nonzero(hi > lo)[0]:
+        scratch = threading.local()  # each thread's weighted rows, reused at every point
+
+        def point(q: int) -> None:
             a, b = int(lo[q]), int(hi[q])
-            zw = np.multiply(z[a:b], root[q, a:b, None], out=buffer[: b - a])
-            # zw.T is Fortran-ordered: no copy; the upper triangle is computed
-            tri[q] = blas.dsyrk(1.0, zw.T, trans=0, lower=0)[upper]
+            if not hasattr(scratch, "buffer"):
+                scratch.buffer = np.empty_like(z)
+            zw = np.multiply(z[a:b], root[q, a:b, None], out=scratch.buffer[: b - a])
+            # numpy's product (BLAS gemm, the GIL released), not scipy's syrk wrapper,
+            # which holds the GIL: the points run on map_persons' threads. 40,000 x 100:
+            # syrk 12.2 ms, gemm 9.8 ms on one thread, 5.3 ms per point on two
+            tri[q] = (zw.T @ zw)[upper]
+
+        for _ in map_persons(point, np.nonzero(hi > lo)[0]):
+            pass
     gram = np.empty((n_q, n_z, n_z))
     gram[:, upper[0], upper[1]] = tri
     gram[:, upper[1], upper[0]] = tri
@@ -173,7 +184,7 @@ def _covariance_dense(
     With ``y_i = zmap' z_i (+ e)``, the score at point q is ``s_iq = z_i' F_q (+ h_q)``
     with ``F_q = zmap @ Dm_q`` and ``h_q = e' Dm_q``; so ``sum_i c_i w_iq s_iq s_iq'`` is
     ``F' G_q F + F' v h' + h v' F + T h h'`` with ``G_q = Z' diag(c w_q) Z`` (one BLAS
-    ``syrk`` per point over the rows with weight), ``v = Z' c w_q`` and ``T = sum c w_q``;
+    product per point over the rows with weight), ``v = Z' c w_q`` and ``T = sum c w_q``;
     the sums over points are batched products (:func:`_sandwich`).
     """
     d = problem.design
