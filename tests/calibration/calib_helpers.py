@@ -78,3 +78,24 @@ def numerical_hessian(problem, beta: np.ndarray) -> np.ndarray:
         down = problem.gradient(problem.from_natural(nat - e))
         out[:, i] = (up - down) / (2 * h)
     return 0.5 * (out + out.T)
+
+
+def simulated_items(
+    model: str, k: int, n: int, m: int, rng: np.random.Generator
+) -> tuple[ItemBank, list[np.ndarray], np.ndarray]:
+    """A bank of ``m`` items with generating parameters, their rows, and ``n`` persons' answers.
+
+    ``model`` may name several models joined by ``+`` (items take them in turn); the
+    polytomous ones get ``k`` categories, the others 2. Answers (n, m), complete.
+    """
+    names = model.split("+")
+    items, values = [], []
+    for j in range(m):
+        name = names[j % len(names)]
+        kj = k if name in ("grm", "gpcm", "pcm", "rsm") else 2
+        row = true_params(name, 1, kj, rng)[0]
+        pnames = get_model(name).param_names(kj)
+        items.append(Item(f"i{j:03d}", name, dict(zip(pnames, map(float, row), strict=True)), kj))
+        values.append(row)
+    bank = ItemBank(items, name="truth")
+    return bank, values, simulate_responses(bank, rng.normal(size=n), rng)

@@ -13,7 +13,7 @@ import zlib
 
 import numpy as np
 import pytest
-from calib_helpers import true_params
+from calib_helpers import simulated_items
 from scipy.linalg import blas
 from test_se_sparse import ALL_MODELS
 
@@ -22,8 +22,6 @@ from calibration._em import EMProblem
 from calibration._layout import build_design, build_groups
 from calibration._se_sparse import WEIGHT_FLOOR
 from calibration.estimation import quadrature
-from calibration.simulate import simulate_responses
-from item_banks.bank import Item, ItemBank
 from item_banks.models import get_model
 
 
@@ -57,22 +55,12 @@ def _dense_problem(model: str, k: int, n: int, m: int, observed: float, seed: st
     """A dense pattern problem of simulated data (``observed`` < 1: cells missing at
     random), and the generating beta."""
     rng = np.random.default_rng(zlib.crc32(seed.encode()))
-    names = model.split("+")
-    items, values = [], []
-    for j in range(m):
-        name = names[j % len(names)]
-        kj = k if name in ("grm", "gpcm", "pcm", "rsm") else 2
-        row = true_params(name, 1, kj, rng)[0]
-        pnames = get_model(name).param_names(kj)
-        items.append(Item(f"i{j:03d}", name, dict(zip(pnames, map(float, row), strict=True)), kj))
-        values.append(row)
-    bank = ItemBank(items, name="truth")
-    x = simulate_responses(bank, rng.normal(size=n), rng)
+    bank, values, x = simulated_items(model, k, n, m, rng)
     if observed < 1.0:
         x[rng.random((n, m)) > observed] = -1
     data = ResponseData.from_matrix(x, item_ids=bank.item_ids)
     cats = data.n_categories
-    groups = build_groups([get_model(it.model) for it in items], cats, {}, {})
+    groups = build_groups([get_model(it.model) for it in bank.items], cats, {}, {})
     theta, logw = quadrature()
     problem = EMProblem(groups, build_design(data, cats, dense=True), theta, logw)
     beta = np.zeros(problem.n_beta)

@@ -14,14 +14,13 @@ import zlib
 import numpy as np
 import pytest
 from calib_helpers import ALL_MODELS as BUILT_IN
-from calib_helpers import make_bank, numerical_hessian, true_params
+from calib_helpers import make_bank, numerical_hessian, simulated_items, true_params
 
 from calibration import Calibrator, ResponseData, _se, _se_dense, _se_sparse
 from calibration._em import EMProblem
 from calibration._layout import build_design, build_groups
 from calibration.estimation import quadrature
 from calibration.simulate import simulate_responses
-from item_banks.bank import Item, ItemBank
 from item_banks.models import get_model
 
 ALL_MODELS = [*BUILT_IN, ("2pl+3pl+grm", 3)]  # and a mixed-model fit
@@ -30,23 +29,13 @@ ALL_MODELS = [*BUILT_IN, ("2pl+3pl+grm", 3)]  # and a mixed-model fit
 def _problems(model: str, k: int, n: int, m: int, observed: float, seed: str):
     """The same data as a sparse and as a dense (pattern) problem, and the true beta."""
     rng = np.random.default_rng(zlib.crc32(seed.encode()))
-    names = model.split("+")
-    items, values = [], []
-    for j in range(m):
-        name = names[j % len(names)]
-        kj = k if name in ("grm", "gpcm", "pcm", "rsm") else 2
-        row = true_params(name, 1, kj, rng)[0]
-        pnames = get_model(name).param_names(kj)
-        items.append(Item(f"i{j:03d}", name, dict(zip(pnames, map(float, row), strict=True)), kj))
-        values.append(row)
-    bank = ItemBank(items, name="truth")
-    x = simulate_responses(bank, rng.normal(size=n), rng)
+    bank, values, x = simulated_items(model, k, n, m, rng)
     # missing at random: different numbers of answers per person, one answer for some
     x[rng.random((n, m)) > observed] = -1
     x[:5, 1:] = -1
     data = ResponseData.from_matrix(x, item_ids=bank.item_ids)
     cats = data.n_categories
-    models = [get_model(it.model) for it in items]
+    models = [get_model(it.model) for it in bank.items]
     groups = build_groups(models, cats, {}, {})
     theta, logw = quadrature()
     sparse = EMProblem(groups, build_design(data, cats, dense=False), theta, logw)
